@@ -1,0 +1,15 @@
+# Turns src/store/migrations/NNNN_name.sql into a C++ table of
+# (version, name, sql) compiled into the binary.
+file(GLOB files "${DIR}/*.sql")
+list(SORT files)
+set(body "#include \"crawld/store/migrations.hpp\"\nnamespace crawld::store {\nconst std::vector<Migration>& migrations() {\n  static const std::vector<Migration> all = {\n")
+foreach(f ${files})
+  get_filename_component(name "${f}" NAME_WE)
+  string(REGEX MATCH "^[0-9]+" version "${name}")
+  math(EXPR version "${version}")
+  file(READ "${f}" sql)
+  set(body "${body}    {${version}, \"${name}\", R\"crawld_sql(${sql})crawld_sql\"},\n")
+endforeach()
+set(body "${body}  };\n  return all;\n}\n}  // namespace crawld::store\n")
+file(WRITE "${OUT}.tmp" "${body}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

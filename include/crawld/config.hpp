@@ -1,0 +1,122 @@
+// Typed configuration of the service, loaded from a JSON file.
+//
+// Every key is checked when the file is loaded: unknown keys, wrong types and
+// out-of-range values are rejected with a ConfigError whose message names the
+// key path ("server.port: expected integer 0-65535, got \"abc\""), so a bad
+// deployment fails at start-up instead of misbehaving later.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace crawld {
+
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::size_t max_header_bytes = 8 * 1024;
+  std::size_t max_body_bytes = 64 * 1024;
+  std::uint32_t request_timeout_ms = 10'000;
+  std::uint32_t idle_timeout_ms = 30'000;
+  std::size_t max_connections = 1024;
+  std::uint32_t shutdown_grace_s = 10;
+};
+
+struct LogConfig {
+  std::string level = "info";    // trace, debug, info, warn, error
+  std::string format = "text";   // text or json
+  std::string file;              // empty: standard error
+  bool access_log = true;
+};
+
+struct TargetConfig {
+  std::string name;
+  std::vector<std::string> seeds;          // URL templates, "{season}" replaced
+  std::vector<std::string> allowed_hosts;  // empty in the file: the seeds' hosts
+  std::uint32_t shallow_depth = 0;
+  std::uint32_t deep_depth = 3;
+  std::uint32_t max_pages = 10'000;
+};
+
+struct CrawlConfig {
+  std::int64_t current_season = 2024;
+  std::int64_t min_season = 1900;
+  std::int64_t max_season = 2100;
+  std::uint32_t concurrency = 16;
+  std::uint32_t per_host_concurrency = 4;
+  std::uint32_t per_host_delay_ms = 0;
+  std::string user_agent;  // empty: "crawld/VERSION (+https://github.com/crawld/crawld)"
+  bool obey_robots = true;
+  bool allow_private_networks = false;
+  std::uint32_t max_redirects = 5;
+  std::size_t max_body_bytes = 2 * 1024 * 1024;
+  std::uint32_t connect_timeout_ms = 5'000;
+  std::uint32_t request_timeout_ms = 15'000;
+  bool tls_verify = true;
+  std::string tls_ca_file;  // extra CA bundle; empty: the system store only
+  std::uint32_t max_idle_connections_per_host = 4;
+  std::uint32_t compute_threads = 0;  // 0: cores - 1, at least 1
+  std::vector<TargetConfig> targets;
+
+  const TargetConfig* find_target(const std::string& name) const;
+  std::string effective_user_agent() const;
+};
+
+struct JobsConfig {
+  std::uint32_t max_running = 4;
+  std::uint32_t max_queued = 100;
+  std::uint32_t default_timeout_s = 300;
+  std::uint32_t max_timeout_s = 3600;
+  std::uint32_t hard_kill_grace_ms = 2'000;
+  std::string on_duplicate = "reject";  // reject, queue, allow
+  std::uint32_t history = 1'000;
+  std::uint32_t idempotency_ttl_s = 24 * 3600;
+};
+
+struct DatabaseConfig {
+  std::string url;  // empty: no database (jobs are kept in memory only)
+  std::uint32_t threads = 2;
+  std::size_t max_backlog_rows = 100'000;
+  std::uint32_t batch_rows = 500;
+  std::uint32_t flush_ms = 200;
+  std::uint32_t statement_timeout_ms = 5'000;
+  std::uint32_t read_timeout_ms = 2'000;
+  std::string instance_id;  // empty: host name + ":" + port
+};
+
+struct AuthConfig {
+  std::vector<std::string> tokens;
+  bool protect_reads = false;
+  bool public_metrics = true;
+};
+
+struct Config {
+  ServerConfig server;
+  LogConfig log;
+  CrawlConfig crawl;
+  JobsConfig jobs;
+  DatabaseConfig database;
+  AuthConfig auth;
+};
+
+// Parses and validates a configuration document. Throws ConfigError.
+Config parse_config(const std::string& json_text);
+
+// Reads and parses a file. Throws ConfigError (also for unreadable files).
+Config load_config_file(const std::string& path);
+
+// Applies CRAWLD_* environment overrides; throws ConfigError on bad values.
+void apply_env_overrides(Config& config);
+
+// Checks rules that span several keys (called by parse_config and again after
+// overrides). Throws ConfigError.
+void validate_config(Config& config);
+
+}  // namespace crawld

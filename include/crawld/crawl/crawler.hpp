@@ -1,0 +1,73 @@
+// One crawl of one target: a coroutine on the I/O loop.
+//
+// The crawl keeps a frontier of normalized URLs, runs up to `concurrency`
+// fetches at once (at most `per_host_concurrency` per host, spaced by the
+// host's delay), honours robots.txt, and hands every PageResult to a sink.
+// HTML parsing and hashing run on the compute pool.
+//
+// Stopping: `CrawlControl::stop_requested` is a soft stop (no new fetches;
+// in-flight ones finish). Terminal cancellation arriving through the
+// coroutine's cancellation slot (bound by whoever co_spawns run()) ends every
+// in-flight connect/read at once.
+#pragma once
+
+#include "crawld/config.hpp"
+#include "crawld/crawl/page_result.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <memory>
+#include <string>
+
+namespace crawld::crawl {
+
+enum class CrawlOutcome { succeeded, failed, cancelled };
+
+struct CrawlResult {
+  CrawlOutcome outcome = CrawlOutcome::succeeded;
+  std::string error;  // why it failed or was cancelled
+  CrawlProgress progress;
+};
+
+struct CrawlRequest {
+  TargetConfig target;  // a copy: the crawl must not depend on config lifetime
+  std::int64_t season = 0;
+  bool deep = false;
+};
+
+// Shared between the crawl and its owner (job manager, watchdog).
+struct CrawlControl {
+  bool stop_requested = false;  // soft stop: no new fetches
+  bool paused = false;          // back-pressure hint (sink may also just block)
+  CrawlProgress progress;       // live counters, updated by the crawl
+};
+
+class FetchContext;  // shared TLS context + settings, defined in fetcher.hpp
+
+// Shared by all crawls of a process: settings, TLS context, compute pool.
+class CrawlEngine {
+ public:
+  CrawlEngine(const CrawlConfig& config, boost::asio::thread_pool& compute_pool);
+  ~CrawlEngine();
+  CrawlEngine(const CrawlEngine&) = delete;
+  CrawlEngine& operator=(const CrawlEngine&) = delete;
+
+  // Runs one crawl to the end. Never throws: errors become
+  // CrawlOutcome::failed with a message; cancellation becomes
+  // CrawlOutcome::cancelled. Must be awaited on the loop's executor.
+  boost::asio::awaitable<CrawlResult> run(CrawlRequest request, PageSink& sink,
+                                          std::shared_ptr<CrawlControl> control);
+
+  const CrawlConfig& config() const { return config_; }
+
+ private:
+  CrawlConfig config_;
+  boost::asio::thread_pool& compute_pool_;
+  std::unique_ptr<FetchContext> fetch_context_;
+};
+
+// Seed URLs of a target for a season ("{season}" replaced).
+std::vector<std::string> expand_seeds(const TargetConfig& target, std::int64_t season);
+
+}  // namespace crawld::crawl

@@ -1,0 +1,28 @@
+// Link and title extraction from HTML with libxml2's HTML push (SAX) parser.
+//
+// A real parser, not regular expressions: it copes with broken markup the way
+// browsers and lxml do. Streaming SAX keeps memory flat on large pages: no
+// tree is built. This is CPU work proportional to the page's size, so the
+// crawler runs it on the compute pool, never on the I/O loop.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crawld::crawl {
+
+struct ExtractedLinks {
+  std::string title;                     // text of the first <title>, whitespace collapsed
+  std::optional<std::string> base_href;  // first <base href>
+  std::vector<std::string> hrefs;        // raw <a href> values in document order,
+                                         // without rel="nofollow" ones
+  bool nofollow = false;                 // <meta name="robots" content="...nofollow...">:
+                                         // hrefs is then empty
+};
+
+// Never throws on malformed input. Stops collecting hrefs after max_links.
+ExtractedLinks extract_links(std::string_view html, std::size_t max_links = 100'000);
+
+}  // namespace crawld::crawl

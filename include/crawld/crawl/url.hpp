@@ -1,0 +1,40 @@
+// URL resolution and normalization for the crawl frontier (Boost.URL).
+//
+// The frontier de-duplicates on the normalized form, so two spellings of one
+// page ("HTTP://Example.com:80/a/./b#x" and "http://example.com/a/b") must
+// normalize to the same string. Only http and https URLs are accepted.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace crawld::crawl {
+
+// Normalizes an absolute http(s) URL: scheme and host lower-case, default
+// port dropped, fragment dropped, dot-segments removed, empty path -> "/",
+// percent-encoding normalized (unreserved characters decoded, hex digits
+// upper-case). Returns nullopt for anything that is not an absolute http(s)
+// URL with a host.
+std::optional<std::string> normalize_url(std::string_view url);
+
+// Resolves `reference` (as found in an href) against the absolute `base` and
+// normalizes the result. Returns nullopt for invalid references and for
+// non-http(s) results (mailto:, javascript:, ftp:, data:, ...).
+std::optional<std::string> resolve_url(std::string_view base, std::string_view reference);
+
+// The pieces of a normalized URL that the fetcher needs.
+struct UrlParts {
+  std::string scheme;  // "http" or "https"
+  std::string host;    // lower-case, IPv6 literal without brackets
+  std::uint16_t port = 0;  // always set (80/443 when the URL has none)
+  std::string target;  // path + "?" + query, at least "/"
+};
+std::optional<UrlParts> split_url(std::string_view url);
+
+// "host" or "host:port" when the port is not the scheme's default: the key
+// used for allowed_hosts and per-host limits.
+std::string host_key(const UrlParts& parts);
+
+}  // namespace crawld::crawl
