@@ -1,0 +1,53 @@
+// Plain request and response types seen by the router and the handlers.
+//
+// The Beast types stay inside the server's translation unit; handlers and
+// their tests work with these small structs and never include Beast.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace crawld::http {
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // as received: path + optional query
+  std::string path;    // target without the query
+  std::multimap<std::string, std::string> query;          // decoded query parameters
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
+  std::string body;
+  std::map<std::string, std::string> params;  // route parameters ("id" for /jobs/{id})
+  std::string remote;                         // peer address
+
+  // First header with this (lower-case) name, or nullopt.
+  std::optional<std::string_view> header(std::string_view name) const;
+  // First query parameter with this name, or nullopt.
+  std::optional<std::string_view> query_param(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+
+  Response& header(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+};
+
+// Splits "path?query" and decodes the query (application/x-www-form-urlencoded
+// rules: '+' is a space, %XX escapes). Also used for form bodies.
+// Returns false when an escape is malformed.
+bool parse_form(std::string_view text, std::multimap<std::string, std::string>& out);
+void split_target(Request& request);
+
+// Reason phrase for a status code ("Not Found").
+std::string_view reason_phrase(int status);
+
+}  // namespace crawld::http

@@ -1,0 +1,48 @@
+// Maps method + path to a handler.
+//
+// Patterns are literal segments and "{name}" parameters ("/jobs/{id}/cancel").
+// An unknown path is 404; a known path with another method is 405 with an
+// Allow header; HEAD is served by the GET handler wherever one exists (the
+// server drops the body). The matched pattern doubles as the metrics label,
+// so label cardinality stays bounded whatever paths clients send.
+#pragma once
+
+#include "crawld/http/message.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace crawld::http {
+
+using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
+
+class Router {
+ public:
+  void add(std::string method, std::string pattern, Handler handler);
+
+  struct Match {
+    const Handler* handler = nullptr;
+    const std::string* route = nullptr;  // the pattern
+  };
+  // Fills request.params. Throws ApiError (404, or 405 with Allow).
+  Match match(Request& request) const;
+
+  // Allowed methods for a path (empty when no route matches the path).
+  std::vector<std::string> allowed_methods(std::string_view path) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::string pattern;
+    std::vector<std::string> segments;
+    Handler handler;
+  };
+  static bool match_path(const Route& route, const std::vector<std::string_view>& segments,
+                         std::map<std::string, std::string>* params);
+  std::vector<Route> routes_;
+};
+
+}  // namespace crawld::http

@@ -1,0 +1,20 @@
+// Log set-up: human-readable text or one JSON object per line (spdlog).
+#pragma once
+
+#include "crawld/config.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace crawld {
+
+// Installs the default logger. Throws ConfigError for an unwritable file.
+void setup_logging(const LogConfig& config);
+
+// Reopens the log file (after rotation; SIGHUP). No-op when logging to stderr.
+void reopen_log_file();
+
+// JSON string escaping used by the JSON log format.
+std::string json_escape(std::string_view text);
+
+}  // namespace crawld

@@ -1,0 +1,85 @@
+#include "crawld/http/router.hpp"
+
+#include "crawld/http/problem.hpp"
+
+#include <algorithm>
+
+namespace crawld::http {
+namespace {
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> segments;
+  std::size_t start = 0;
+  if (!path.empty() && path.front() == '/') start = 1;
+  while (start <= path.size()) {
+    auto slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    segments.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return segments;
+}
+
+bool is_parameter(std::string_view segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+}  // namespace
+
+void Router::add(std::string method, std::string pattern, Handler handler) {
+  Route route{std::move(method), std::move(pattern), {}, std::move(handler)};
+  for (auto segment : split_path(route.pattern)) route.segments.emplace_back(segment);
+  routes_.push_back(std::move(route));
+}
+
+bool Router::match_path(const Route& route, const std::vector<std::string_view>& segments,
+                        std::map<std::string, std::string>* params) {
+  if (route.segments.size() != segments.size()) return false;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const auto& expected = route.segments[i];
+    if (is_parameter(expected)) {
+      if (segments[i].empty()) return false;
+      if (params) (*params)[expected.substr(1, expected.size() - 2)] = std::string(segments[i]);
+    } else if (expected != segments[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::vector<std::string> Router::allowed_methods(std::string_view path) const {
+  auto segments = split_path(path);
+  std::vector<std::string> methods;
+  for (const auto& route : routes_) {
+    if (!match_path(route, segments, nullptr)) continue;
+    if (std::find(methods.begin(), methods.end(), route.method) == methods.end()) methods.push_back(route.method);
+    if (route.method == "GET" && std::find(methods.begin(), methods.end(), "HEAD") == methods.end()) {
+      methods.emplace_back("HEAD");
+    }
+  }
+  return methods;
+}
+
+Router::Match Router::match(Request& request) const {
+  auto segments = split_path(request.path);
+  const Route* get_route = nullptr;
+  bool path_known = false;
+  for (const auto& route : routes_) {
+    std::map<std::string, std::string> params;
+    if (!match_path(route, segments, &params)) continue;
+    path_known = true;
+    if (route.method == request.method) {
+      request.params = std::move(params);
+      return {&route.handler, &route.pattern};
+    }
+    if (route.method == "GET" && request.method == "HEAD" && get_route == nullptr) {
+      get_route = &route;
+      request.params = std::move(params);
+    }
+  }
+  if (get_route != nullptr) return {&get_route->handler, &get_route->pattern};
+  if (!path_known) throw not_found("no resource at " + request.path);
+  throw method_not_allowed(allowed_methods(request.path));
+}
+
+}  // namespace crawld::http

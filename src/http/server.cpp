@@ -1,0 +1,301 @@
+#include "crawld/http/server.hpp"
+
+#include "crawld/http/problem.hpp"
+#include "crawld/version.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+#include <list>
+
+namespace crawld::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using asio::use_awaitable;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+std::string http_date_now() {
+  static thread_local std::time_t cached_second = 0;
+  static thread_local std::string cached;
+  std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char text[64];
+    std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached = text;
+    cached_second = now;
+  }
+  return cached;
+}
+
+namespace {
+
+const std::string& server_header() {
+  static const std::string value = "crawld/" + std::string(version);
+  return value;
+}
+
+// Maps a parse error to the answer a client gets before the connection closes.
+ApiError parse_error_answer(const boost::system::error_code& ec, const ServerConfig& config) {
+  if (ec == bhttp::error::header_limit) {
+    return header_fields_too_large("request header exceeds " + std::to_string(config.max_header_bytes) + " bytes");
+  }
+  if (ec == bhttp::error::body_limit) {
+    return payload_too_large("request body exceeds " + std::to_string(config.max_body_bytes) + " bytes");
+  }
+  return bad_request("malformed request: " + ec.message());
+}
+
+bool is_parse_error(const boost::system::error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+         ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  struct Connection {
+    beast::tcp_stream* stream = nullptr;
+    bool idle = false;
+  };
+
+  asio::io_context& ioc;
+  ServerConfig config;
+  const Router& router;
+  tcp::acceptor acceptor;
+  std::list<Connection> connections;
+  std::size_t rejecting = 0;
+  bool stopping = false;
+  std::function<void(const RequestRecord&)> observer;
+  RequestFilter filter;
+
+  Impl(asio::io_context& io, ServerConfig cfg, const Router& r)
+      : ioc(io), config(std::move(cfg)), router(r), acceptor(io) {}
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        // Out of file descriptors or similar: back off briefly instead of spinning.
+        spdlog::warn("accept failed: {}", ec.message());
+        asio::steady_timer pause(ioc, std::chrono::milliseconds(50));
+        co_await pause.async_wait(use_tuple);
+        continue;
+      }
+      if (connections.size() >= config.max_connections) {
+        // Past the limit: a short 503 with a hard deadline; beyond a second
+        // bound even that is skipped so a flood cannot grow memory.
+        if (rejecting < 256) {
+          asio::co_spawn(ioc, reject(std::move(socket)), asio::detached);
+        }
+        continue;
+      }
+      asio::co_spawn(ioc, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> reject(tcp::socket socket) {
+    ++rejecting;
+    try {
+      beast::tcp_stream stream(std::move(socket));
+      stream.expires_after(std::chrono::seconds(1));
+      bhttp::response<bhttp::string_body> res{bhttp::status::service_unavailable, 11};
+      Response problem = problem_response(service_unavailable("too many open connections"), "/");
+      fill(res, problem, false, false);
+      co_await bhttp::async_write(stream, res, use_tuple);
+      beast::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    } catch (const std::exception&) {
+    }
+    --rejecting;
+  }
+
+  void fill(bhttp::response<bhttp::string_body>& res, Response& response, bool keep_alive, bool head) {
+    res.result(static_cast<unsigned>(response.status));
+    res.set(bhttp::field::server, server_header());
+    res.set(bhttp::field::date, http_date_now());
+    res.set(bhttp::field::content_type, response.content_type);
+    for (auto& [name, value] : response.headers) res.insert(name, value);
+    res.keep_alive(keep_alive);
+    if (head) {
+      res.content_length(response.body.size());
+    } else {
+      res.body() = std::move(response.body);
+      res.prepare_payload();
+    }
+  }
+
+  asio::awaitable<Response> dispatch(Request& request, std::string& route) {
+    route = "unmatched";
+    try {
+      auto match = router.match(request);
+      route = *match.route;
+      if (filter) filter(request, route);
+      co_return co_await (*match.handler)(request);
+    } catch (const ApiError& error) {
+      co_return problem_response(error, request.path);
+    } catch (const std::exception& error) {
+      spdlog::error("handler for {} {} failed: {}", request.method, request.path, error.what());
+      co_return problem_response(internal_error("internal error"), request.path);
+    }
+  }
+
+  static Request to_request(bhttp::request<bhttp::string_body>& req, const std::string& remote) {
+    Request request;
+    request.method = std::string(req.method_string());
+    request.target = std::string(req.target());
+    split_target(request);
+    request.headers.reserve(std::distance(req.begin(), req.end()));
+    for (const auto& field : req) {
+      std::string name(field.name_string());
+      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      request.headers.emplace_back(std::move(name), std::string(field.value()));
+    }
+    request.body = std::move(req.body());
+    request.remote = remote;
+    return request;
+  }
+
+  asio::awaitable<void> write_and_log(beast::tcp_stream& stream, Response response, unsigned version,
+                                      bool keep_alive, bool head, const Request* request, std::string_view route,
+                                      std::chrono::steady_clock::time_point started, const std::string& remote) {
+    int status = response.status;
+    std::size_t bytes = response.body.size();
+    bhttp::response<bhttp::string_body> res;
+    res.version(version == 10 ? 10 : 11);
+    fill(res, response, keep_alive, head);
+    stream.expires_after(std::chrono::milliseconds(config.request_timeout_ms));
+    co_await bhttp::async_write(stream, res, use_tuple);
+    if (observer) {
+      RequestRecord record;
+      record.method = request ? std::string_view(request->method) : std::string_view("-");
+      record.target = request ? std::string_view(request->target) : std::string_view("-");
+      record.route = route;
+      record.status = status;
+      record.bytes = head ? 0 : bytes;
+      record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      record.remote = remote;
+      observer(record);
+    }
+  }
+
+  asio::awaitable<void> session(tcp::socket socket) {
+    beast::error_code ignored;
+    std::string remote = socket.remote_endpoint(ignored).address().to_string();
+    socket.set_option(tcp::no_delay(true), ignored);
+    beast::tcp_stream stream(std::move(socket));
+    auto self = connections.insert(connections.end(), Connection{&stream, false});
+    try {
+      co_await serve(stream, *self, remote);
+    } catch (const std::exception& e) {
+      spdlog::debug("connection from {} ended: {}", remote, e.what());
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.close();
+    connections.erase(self);
+  }
+
+  asio::awaitable<void> serve(beast::tcp_stream& stream, Connection& self, const std::string& remote) {
+    beast::flat_buffer buffer;
+    bool first = true;
+    while (!stopping) {
+      // Between requests the keep-alive idle limit applies; from the first
+      // byte on, the whole request must arrive within request_timeout_ms.
+      if (!first && buffer.size() == 0) {
+        self.idle = true;
+        stream.expires_after(std::chrono::milliseconds(config.idle_timeout_ms));
+        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(1024), use_tuple);
+        self.idle = false;
+        if (ec) co_return;
+        buffer.commit(n);
+      }
+      first = false;
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(config.max_header_bytes));
+      parser.body_limit(config.max_body_bytes);
+      stream.expires_after(std::chrono::milliseconds(config.request_timeout_ms));
+      auto started = std::chrono::steady_clock::now();
+      auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+      if (ec) {
+        // Timeouts, resets and end-of-stream close quietly; malformed input
+        // gets an answer before the connection closes.
+        if (is_parse_error(ec)) {
+          Response answer = problem_response(parse_error_answer(ec, config), "/");
+          co_await write_and_log(stream, std::move(answer), 11, false, false, nullptr, "unmatched", started,
+                                 remote);
+        }
+        co_return;
+      }
+      auto& req = parser.get();
+      bool keep_alive = req.keep_alive() && !stopping;
+      unsigned version = req.version();
+      bool head = req.method() == bhttp::verb::head;
+      Request request = to_request(req, remote);
+      std::string route;
+      Response response = co_await dispatch(request, route);
+      keep_alive = keep_alive && !stopping;
+      co_await write_and_log(stream, std::move(response), version, keep_alive, head, &request, route, started,
+                             remote);
+      if (!keep_alive) co_return;
+    }
+  }
+};
+
+HttpServer::HttpServer(asio::io_context& ioc, ServerConfig config, const Router& router)
+    : impl_(std::make_unique<Impl>(ioc, std::move(config), router)) {}
+
+HttpServer::~HttpServer() = default;
+
+std::string HttpServer::listen() {
+  auto address = asio::ip::make_address(impl_->config.listen);
+  tcp::endpoint endpoint(address, impl_->config.port);
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(asio::socket_base::reuse_address(true));
+  acceptor.bind(endpoint);
+  acceptor.listen(asio::socket_base::max_listen_connections);
+  auto local = acceptor.local_endpoint();
+  std::string host = local.address().to_string();
+  if (local.address().is_v6()) host = "[" + host + "]";
+  return host + ":" + std::to_string(local.port());
+}
+
+void HttpServer::start() { asio::co_spawn(impl_->ioc, impl_->accept_loop(), asio::detached); }
+
+void HttpServer::stop_accepting() {
+  impl_->stopping = true;
+  beast::error_code ignored;
+  impl_->acceptor.close(ignored);
+  for (auto& connection : impl_->connections) {
+    if (connection.idle) connection.stream->socket().cancel(ignored);
+  }
+}
+
+asio::awaitable<void> HttpServer::drain(std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  asio::steady_timer timer(impl_->ioc);
+  while (!impl_->connections.empty() && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(std::chrono::milliseconds(10));
+    co_await timer.async_wait(use_tuple);
+  }
+  beast::error_code ignored;
+  for (auto& connection : impl_->connections) connection.stream->socket().cancel(ignored);
+}
+
+std::size_t HttpServer::open_connections() const { return impl_->connections.size(); }
+
+void HttpServer::on_request(std::function<void(const RequestRecord&)> observer) {
+  impl_->observer = std::move(observer);
+}
+
+void HttpServer::set_filter(RequestFilter filter) { impl_->filter = std::move(filter); }
+
+}  // namespace crawld::http
