@@ -2,6 +2,7 @@
 
 #include "crawld/api/start_params.hpp"
 #include "crawld/http/problem.hpp"
+#include "crawld/jobs/job_manager.hpp"
 #include "crawld/metrics/loop_lag.hpp"
 #include "crawld/version.hpp"
 
@@ -23,6 +24,29 @@ Response json_response(int status, const json& body) {
   return response;
 }
 
+Response job_response(int status, const jobs::Job& job) {
+  Response response = json_response(status, job.to_json());
+  response.header("Location", "/jobs/" + job.id);
+  return response;
+}
+
+// Idempotency keys: 1-255 visible ASCII characters.
+bool is_valid_idempotency_key(std::string_view key) {
+  if (key.empty() || key.size() > 255) return false;
+  return std::all_of(key.begin(), key.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+}
+
+jobs::JobManager& manager(ApiContext* ctx) {
+  if (ctx->jobs == nullptr) throw http::service_unavailable("the job manager is not running");
+  return *ctx->jobs;
+}
+
+const std::string& job_id_param(Request& request) {
+  const std::string& id = request.params["id"];
+  if (!jobs::is_valid_job_id(id)) throw http::bad_request("malformed job id \"" + id + "\": expected a UUID");
+  return id;
+}
+
 }  // namespace
 
 void register_routes(http::Router& router, ApiContext& context) {
@@ -38,13 +62,126 @@ void register_routes(http::Router& router, ApiContext& context) {
 
   router.add("POST", "/start", [ctx](Request& request) -> asio::awaitable<Response> {
     auto params = parse_start_params(request.header("content-type").value_or(""), request.body, *ctx->config);
-    (void)params;
-    throw http::ApiError(501, "not-implemented", "Not Implemented", "starting crawls is not available yet");
-    co_return Response{};
+    std::string key(request.header("idempotency-key").value_or(""));
+    if (request.header("idempotency-key") && !is_valid_idempotency_key(key)) {
+      throw http::bad_request("malformed Idempotency-Key: expected 1-255 visible ASCII characters");
+    }
+    auto result = manager(ctx).submit(std::move(params), key);
+    switch (result.status) {
+      case jobs::SubmitStatus::created:
+        co_return job_response(202, *result.job);
+      case jobs::SubmitStatus::replayed:
+        if (result.job == nullptr) throw http::conflict("the job for this Idempotency-Key is no longer available");
+        co_return job_response(200, *result.job);
+      case jobs::SubmitStatus::duplicate: {
+        auto error = http::conflict("the same crawl (target " + result.job->params.target + ", season " +
+                                    std::to_string(result.job->params.season) +
+                                    (result.job->params.deep ? ", deep" : ", shallow") + ") is already " +
+                                    std::string(jobs::to_string(result.job->state)) + " as job " + result.job->id);
+        error.with_header("Location", "/jobs/" + result.job->id)
+            .with_member("job_id", result.job->id)
+            .with_member("job", result.job->to_json());
+        throw error;
+      }
+      case jobs::SubmitStatus::queue_full:
+        throw http::too_many_requests("the job queue is full (" + std::to_string(ctx->config->jobs.max_queued) +
+                                          " queued); retry later",
+                                      5);
+      case jobs::SubmitStatus::idempotency_mismatch:
+        throw http::ApiError(422, "idempotency-key-reused", "Idempotency-Key reused",
+                             "this Idempotency-Key was used with different parameters");
+      case jobs::SubmitStatus::shutting_down:
+        throw http::service_unavailable("the service is shutting down");
+    }
+    throw http::internal_error("unexpected submit result");
+  });
+
+  router.add("GET", "/jobs", [ctx](Request& request) -> asio::awaitable<Response> {
+    std::optional<jobs::JobState> state;
+    std::vector<http::FieldError> errors;
+    if (auto text = request.query_param("status")) {
+      state = jobs::parse_job_state(*text);
+      if (!state) errors.push_back({"status", "unknown state \"" + std::string(*text) + "\""});
+    }
+    std::size_t limit = 50;
+    if (auto text = request.query_param("limit")) {
+      bool digits = !text->empty() && text->size() <= 4 &&
+                    std::all_of(text->begin(), text->end(), [](unsigned char c) { return std::isdigit(c); });
+      int value = digits ? std::stoi(std::string(*text)) : 0;
+      if (value < 1 || value > 500) {
+        errors.push_back({"limit", "expected integer 1-500, got \"" + std::string(*text) + "\""});
+      }
+      limit = static_cast<std::size_t>(value);
+    }
+    if (!errors.empty()) {
+      auto error = http::validation_failed(std::move(errors));
+      throw http::ApiError(400, error.slug(), error.title(), error.detail()).with_errors(error.errors());
+    }
+    json list = json::array();
+    for (const auto* job : manager(ctx).list(state, limit)) list.push_back(job->to_json());
+    co_return json_response(200, {{"jobs", std::move(list)}, {"count", list.size()}});
+  });
+
+  router.add("GET", "/jobs/{id}", [ctx](Request& request) -> asio::awaitable<Response> {
+    const auto& id = job_id_param(request);
+    const jobs::Job* job = manager(ctx).find(id);
+    if (job == nullptr) throw http::not_found("no job " + id);
+    co_return json_response(200, job->to_json());
+  });
+
+  auto cancel = [ctx](Request& request) -> asio::awaitable<Response> {
+    const auto& id = job_id_param(request);
+    auto& jobs = manager(ctx);
+    switch (jobs.cancel(id)) {
+      case jobs::CancelStatus::not_found:
+        throw http::not_found("no job " + id);
+      case jobs::CancelStatus::already_ended: {
+        const jobs::Job* job = jobs.find(id);
+        throw http::conflict("job " + id + " has already ended (" + std::string(jobs::to_string(job->state)) + ")")
+            .with_member("job", job->to_json());
+      }
+      case jobs::CancelStatus::requested:
+        break;
+    }
+    co_return job_response(202, *jobs.find(id));
+  };
+  router.add("POST", "/jobs/{id}/cancel", cancel);
+  router.add("DELETE", "/jobs/{id}", cancel);
+
+  router.add("GET", "/status", [ctx](Request&) -> asio::awaitable<Response> {
+    auto& jobs = manager(ctx);
+    json counts = json::object();
+    for (const auto& [state, count] : jobs.counts()) counts[std::string(jobs::to_string(state))] = count;
+    json running = json::array();
+    for (const auto* job : jobs.list(jobs::JobState::running, 10'000)) running.push_back(job->to_json());
+    auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx->started_at).count();
+    json body = {
+        {"service", "crawld"},
+        {"version", std::string(version)},
+        {"state", ctx->draining && ctx->draining() ? "draining" : "running"},
+        {"uptime_s", static_cast<std::int64_t>(uptime)},
+        {"jobs", std::move(counts)},
+        {"running", std::move(running)},
+        {"queue_length", jobs.queued()},
+        {"limits",
+         {{"max_running", jobs.config().max_running},
+          {"max_queued", jobs.config().max_queued},
+          {"max_timeout_s", jobs.config().max_timeout_s}}},
+    };
+    if (ctx->loop_lag != nullptr) {
+      body["loop_lag_ms"] = {{"last", ctx->loop_lag->last_seconds() * 1000},
+                             {"max_1m", ctx->loop_lag->max_recent_seconds() * 1000}};
+    }
+    co_return json_response(200, body);
   });
 
   router.add("GET", "/healthz", [](Request&) -> asio::awaitable<Response> {
     co_return json_response(200, {{"status", "ok"}});
+  });
+
+  router.add("GET", "/readyz", [ctx](Request&) -> asio::awaitable<Response> {
+    if (ctx->draining && ctx->draining()) throw http::service_unavailable("draining: the service is stopping");
+    co_return json_response(200, {{"status", "ready"}});
   });
 }
 

@@ -195,10 +195,6 @@ nlohmann::json start_docs(const Config& config) {
   };
 }
 
-nlohmann::json StartParams::to_json() const {
-  return {{"target", target}, {"season", season}, {"deep", deep}, {"timeout", timeout_s}, {"log_to_db", log_to_db}};
-}
-
 StartParams parse_start_params(std::string_view content_type, std::string_view body, const Config& config) {
   auto defs = start_param_defs(config);
   std::map<std::string, json> values;

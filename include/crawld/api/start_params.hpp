@@ -6,6 +6,7 @@
 #pragma once
 
 #include "crawld/config.hpp"
+#include "crawld/jobs/job.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -40,16 +41,7 @@ nlohmann::json start_docs(const Config& config);
 // JSON Schema (draft-07) that POST /start JSON bodies are validated against.
 nlohmann::json start_schema(const Config& config);
 
-struct StartParams {
-  std::string target;
-  std::int64_t season = 0;
-  bool deep = false;
-  std::uint32_t timeout_s = 0;
-  bool log_to_db = true;
-
-  nlohmann::json to_json() const;
-  bool operator==(const StartParams&) const = default;
-};
+using StartParams = jobs::JobParams;
 
 // Parses and validates a POST /start body. `content_type` is the header's
 // value (may be empty). Throws http::ApiError: 400 for syntax errors,

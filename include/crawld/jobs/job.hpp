@@ -1,0 +1,70 @@
+// The job model: what was asked for, where it stands, what it has done.
+#pragma once
+
+#include "crawld/crawl/page_result.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace crawld::jobs {
+
+// What POST /start asked for, after validation and defaults.
+struct JobParams {
+  std::string target;
+  std::int64_t season = 0;
+  bool deep = false;
+  std::uint32_t timeout_s = 0;
+  bool log_to_db = true;
+
+  nlohmann::json to_json() const;
+  bool operator==(const JobParams&) const = default;
+};
+
+// queued -> running -> succeeded | failed | cancelled | timed_out | interrupted
+// (queued may also go straight to cancelled or interrupted).
+enum class JobState { queued, running, succeeded, failed, cancelled, timed_out, interrupted };
+
+std::string_view to_string(JobState state);
+std::optional<JobState> parse_job_state(std::string_view text);
+bool is_terminal(JobState state);
+bool is_allowed_transition(JobState from, JobState to);
+inline constexpr JobState all_job_states[] = {JobState::queued,    JobState::running,   JobState::succeeded,
+                                              JobState::failed,    JobState::cancelled, JobState::timed_out,
+                                              JobState::interrupted};
+
+// Why a job was stopped before it finished on its own.
+enum class StopReason { none, user_request, deadline, shutdown };
+std::string_view to_string(StopReason reason);
+
+using Clock = std::chrono::system_clock;
+
+struct Job {
+  std::string id;  // UUID made by the service
+  JobParams params;
+  JobState state = JobState::queued;
+  StopReason stop_reason = StopReason::none;
+  std::string error;
+  Clock::time_point created_at{};
+  std::optional<Clock::time_point> started_at;
+  std::optional<Clock::time_point> finished_at;
+  crawl::CrawlProgress progress;
+  std::string idempotency_key;
+  std::string instance_id;
+
+  nlohmann::json to_json() const;
+};
+
+// RFC 3339 UTC with milliseconds: "2026-11-24T13:07:57.123Z".
+std::string format_time(Clock::time_point when);
+std::optional<Clock::time_point> parse_time(std::string_view text);
+
+// A fresh random (version 4) UUID, and a check of the textual form.
+std::string new_job_id();
+bool is_valid_job_id(std::string_view text);
+
+}  // namespace crawld::jobs
