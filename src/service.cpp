@@ -72,6 +72,9 @@ struct Service::Impl {
     signals.cancel();
     hangup.cancel();
     spdlog::info("stopped");
+    // Everything that matters has been answered and flushed; whatever is
+    // still scheduled (idle timers of closed sockets) is dropped with the loop.
+    ioc.stop();
   }
 
   int run() {
