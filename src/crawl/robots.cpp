@@ -138,7 +138,7 @@ std::optional<std::chrono::milliseconds> parse_crawl_delay(std::string_view valu
 }
 
 struct Group {
-  std::vector<std::string> agents;  // product tokens, lower-case; "*" for everyone
+  std::vector<std::string> agents;                  // product tokens, lower-case; "*" for everyone
   std::vector<std::pair<std::string, bool>> rules;  // canonical pattern, allow
   std::optional<std::chrono::milliseconds> crawl_delay;
 };
@@ -245,10 +245,8 @@ bool RobotsRules::allowed(std::string_view target) const {
   bool allow = true;
   for (const auto& rule : rules_) {
     const auto length = rule.pattern.size();
-    if (matched && (length < best_length || (length == best_length && !rule.allow) ||
-                    (length == best_length && allow))) {
-      continue;  // could not change the verdict
-    }
+    // A match could not change the verdict.
+    if (matched && (length < best_length || (length == best_length && (allow || !rule.allow)))) continue;
     if (!pattern_matches(rule.pattern, path)) continue;
     matched = true;
     best_length = length;

@@ -127,7 +127,8 @@ TEST_CASE("extract_links copes with broken markup", "[links]") {
   CHECK(links.hrefs.front() == "/a");
 
   // Links inside script or comments are not links.
-  links = extract_links(R"(<script>var s = '<a href="/script">';</script><!-- <a href="/comment"> --><a href=/real>r</a>)");
+  links =
+      extract_links(R"(<script>var s = '<a href="/script">';</script><!-- <a href="/comment"> --><a href=/real>r</a>)");
   CHECK(links.hrefs == Strings{"/real"});
 }
 

@@ -103,8 +103,9 @@ TEST_CASE("wildcards and end anchors", "[robots]") {
 }
 
 TEST_CASE("wildcard patterns cannot make matching blow up", "[robots]") {
-  const auto rules = rules_for("User-agent: *\nDisallow: /*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b\n"
-                               "Disallow: /*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b$\n");
+  const auto rules = rules_for(
+      "User-agent: *\nDisallow: /*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b\n"
+      "Disallow: /*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b$\n");
   const std::string path = "/" + std::string(8000, 'a');
   const auto start = std::chrono::steady_clock::now();
   CHECK(rules.allowed(path));
