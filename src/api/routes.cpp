@@ -171,7 +171,8 @@ void register_routes(http::Router& router, ApiContext& context) {
     };
     if (ctx->loop_lag != nullptr) {
       body["loop_lag_ms"] = {{"last", ctx->loop_lag->last_seconds() * 1000},
-                             {"max_1m", ctx->loop_lag->max_recent_seconds() * 1000}};
+                             {"max_1m", ctx->loop_lag->max_recent_seconds() * 1000},
+                             {"p99_1m", ctx->loop_lag->p99_recent_seconds() * 1000}};
     }
     co_return json_response(200, body);
   });
