@@ -180,13 +180,13 @@ class Crawld:
             conn.close()
 
 
-def read_response(sock, head=False):
+def read_response(sock, head=False, data=b""):
     """Reads one HTTP response from a raw socket.
 
+    `data` holds bytes already received (the leftover of a previous call).
     Returns (status line, headers dict lower-case, body bytes, leftover bytes)
     or raises ConnectionError when the peer closes before a full response.
     """
-    data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
         if not chunk:
