@@ -11,12 +11,12 @@
 
 #include <unistd.h>
 
-using crawld::Config;
-using crawld::ConfigError;
-using crawld::parse_config;
 using Catch::Matchers::Contains;
 using Catch::Matchers::Equals;
 using Catch::Matchers::StartsWith;
+using crawld::Config;
+using crawld::ConfigError;
+using crawld::parse_config;
 
 namespace {
 
@@ -30,12 +30,9 @@ std::string error_of(const std::string& text) {
   return "(no error)";
 }
 
-constexpr const char* one_target =
-    R"({"name": "league", "seeds": ["https://example.org/{season}"]})";
+constexpr const char* one_target = R"({"name": "league", "seeds": ["https://example.org/{season}"]})";
 
-std::string with_targets(const std::string& targets) {
-  return R"({"crawl": {"targets": [)" + targets + "]}}";
-}
+std::string with_targets(const std::string& targets) { return R"({"crawl": {"targets": [)" + targets + "]}}"; }
 
 // Sets an environment variable for the lifetime of the object.
 class EnvVar {
@@ -62,8 +59,8 @@ class EnvVar {
 // The variables apply_env_overrides reads, cleared so the host's
 // environment cannot change a test's outcome.
 void clear_crawld_env() {
-  for (const char* name : {"CRAWLD_LISTEN", "CRAWLD_PORT", "CRAWLD_DATABASE_URL", "CRAWLD_LOG_LEVEL",
-                           "CRAWLD_API_TOKEN"}) {
+  for (const char* name :
+       {"CRAWLD_LISTEN", "CRAWLD_PORT", "CRAWLD_DATABASE_URL", "CRAWLD_LOG_LEVEL", "CRAWLD_API_TOKEN"}) {
     ::unsetenv(name);
   }
 }
@@ -160,9 +157,9 @@ TEST_CASE("unknown keys are rejected at every level", "[config]") {
   CHECK_THAT(error_of(R"({"jobs": {"max": 1}})"), Equals("jobs.max: unknown key"));
   CHECK_THAT(error_of(R"({"database": {"uri": ""}})"), Equals("database.uri: unknown key"));
   CHECK_THAT(error_of(R"({"auth": {"token": "x"}})"), Equals("auth.token: unknown key"));
-  CHECK_THAT(error_of(with_targets(std::string(one_target) +
-                                   R"(, {"name": "b", "seeds": ["http://b.test/"], "depth": 2})")),
-             Equals("crawl.targets[1].depth: unknown key"));
+  CHECK_THAT(
+      error_of(with_targets(std::string(one_target) + R"(, {"name": "b", "seeds": ["http://b.test/"], "depth": 2})")),
+      Equals("crawl.targets[1].depth: unknown key"));
 }
 
 TEST_CASE("wrong types name the key path", "[config]") {
@@ -225,7 +222,8 @@ TEST_CASE("target rules", "[config]") {
              Equals("crawl.targets[0].name: expected a non-empty name"));
   CHECK_THAT(error_of(with_targets(R"({"name": "a b", "seeds": ["http://a.test/"]})")),
              Equals(R"(crawl.targets[0].name: expected letters, digits, '-', '_' or '.', got "a b")"));
-  CHECK_THAT(error_of(with_targets(R"({"name": "a"})")), Equals("crawl.targets[0].seeds: expected at least one seed URL"));
+  CHECK_THAT(error_of(with_targets(R"({"name": "a"})")),
+             Equals("crawl.targets[0].seeds: expected at least one seed URL"));
   CHECK_THAT(error_of(with_targets(R"({"name": "a", "seeds": []})")),
              Equals("crawl.targets[0].seeds: expected at least one seed URL"));
   CHECK_THAT(error_of(with_targets(R"({"name": "a", "seeds": ["http://a.test/", "ftp://a.test/"]})")),
@@ -267,7 +265,8 @@ TEST_CASE("numbers JSON cannot represent are a configuration error", "[config]")
 
 TEST_CASE("load_config_file prefixes the file name", "[config]") {
   std::string path =
-      (std::filesystem::temp_directory_path() / ("crawld_config_test_" + std::to_string(::getpid()) + ".json")).string();
+      (std::filesystem::temp_directory_path() / ("crawld_config_test_" + std::to_string(::getpid()) + ".json"))
+          .string();
   {
     std::ofstream out(path);
     out << R"({"server": {"port": "abc"}})";

@@ -7,13 +7,13 @@
 
 #include <string>
 
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
 using crawld::Config;
 using crawld::api::parse_start_params;
 using crawld::api::StartParams;
 using crawld::http::ApiError;
 using nlohmann::json;
-using Catch::Matchers::Contains;
-using Catch::Matchers::StartsWith;
 
 namespace {
 

@@ -64,9 +64,8 @@ TEST_CASE("each helper sets status, type and title", "[problem]") {
 }
 
 TEST_CASE("validation errors list every field", "[problem]") {
-  Response response =
-      problem_response(validation_failed({{"deep", "expected boolean"}, {"season", "expected integer 1900-2100"}}),
-                       "/start");
+  Response response = problem_response(
+      validation_failed({{"deep", "expected boolean"}, {"season", "expected integer 1900-2100"}}), "/start");
   CHECK(response.status == 422);
   json body = json::parse(response.body);
   CHECK(body["type"] == "/problems/validation-error");

@@ -135,9 +135,7 @@ TEST_CASE("a known path with another method is 405 with Allow", "[router]") {
     CHECK(error.status() == 405);
     CHECK(header_of(error, "Allow") == "POST");
   }
-  SECTION("methods are case-sensitive") {
-    CHECK(error_of(router, "get", "/start").status() == 405);
-  }
+  SECTION("methods are case-sensitive") { CHECK(error_of(router, "get", "/start").status() == 405); }
 }
 
 TEST_CASE("allowed_methods lists each method once", "[router]") {
