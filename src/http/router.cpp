@@ -26,9 +26,12 @@ bool is_parameter(std::string_view segment) {
 
 // Orders patterns so that, at the first segment where they differ in kind, a
 // literal comes before a parameter: "/jobs/active" is tried before
-// "/jobs/{id}" whichever was registered first.
+// "/jobs/{id}" whichever was registered first. Patterns of different lengths
+// never match the same path; ordering them by length keeps this a strict
+// weak order, which the sorted insertion in add() relies on.
 bool more_specific(const std::vector<std::string>& a, const std::vector<std::string>& b) {
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+  if (a.size() != b.size()) return a.size() < b.size();
+  for (std::size_t i = 0; i < a.size(); ++i) {
     bool a_param = is_parameter(a[i]);
     bool b_param = is_parameter(b[i]);
     if (a_param != b_param) return !a_param;

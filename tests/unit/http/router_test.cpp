@@ -191,6 +191,18 @@ TEST_CASE("a literal segment wins over a parameter whatever the order of registr
   CHECK(call(router, "GET", "/jobs/active/pages").body == "pages id=active");
 }
 
+TEST_CASE("specificity holds among routes of different lengths", "[router]") {
+  Router router;
+  router.add("GET", "/x/{id}", named("param"));
+  router.add("GET", "/x", named("short"));
+  router.add("GET", "/x/active", named("literal"));
+  router.add("GET", "/{any}/active", named("leading-param"));
+  CHECK(call(router, "GET", "/x/active").body == "literal");
+  CHECK(call(router, "GET", "/x/7").body == "param id=7");
+  CHECK(call(router, "GET", "/x").body == "short");
+  CHECK(call(router, "GET", "/y/active").body == "leading-param any=y");
+}
+
 TEST_CASE("an empty router answers 404", "[router]") {
   Router router;
   CHECK(error_of(router, "GET", "/").status() == 404);
