@@ -116,8 +116,11 @@ struct Service::Impl {
       }
       spdlog::info("signal {} received, stopping gracefully (grace {}s)", signal, config.server.shutdown_grace_s);
       draining = true;
-      asio::co_spawn(ioc, shutdown(), asio::detached);
+      // Re-arm before spawning: co_spawn dispatches, so with no connection
+      // open shutdown() runs to its end right here, and its signals.cancel()
+      // must find this wait or the loop never runs out of work.
       wait_signals();
+      asio::co_spawn(ioc, shutdown(), asio::detached);
     });
   }
 
