@@ -237,7 +237,9 @@ StartParams parse_start_params(std::string_view content_type, std::string_view b
     } else if (type == "application/x-www-form-urlencoded") {
       std::multimap<std::string, std::string> form;
       if (!http::parse_form(body, form)) throw http::bad_request("malformed form body: bad percent-encoding");
-      for (const auto& [name, text] : form) {
+      for (const auto& entry : form) {
+        const std::string& name = entry.first;
+        const std::string& text = entry.second;
         const ParamDef* def = find_def(name);
         if (def == nullptr) {
           errors.push_back({name, "unknown parameter"});
