@@ -151,10 +151,11 @@ struct Store::Impl {
                     rejected.error);
     }
     first_pending_at = empty() ? std::nullopt : std::optional(Steady::now());
-    if (pages.size() < config.max_backlog_rows) {
-      if (backpressure_logged) spdlog::info("database write backlog below its bound: crawls resume");
+    if (pages.size() < config.max_backlog_rows) space.cancel();
+    // Logged with hysteresis: a draining backlog hovers around its bound.
+    if (backpressure_logged && pages.size() <= config.max_backlog_rows / 2) {
+      spdlog::info("database write backlog down to {} page rows: crawls resume", pages.size());
       backpressure_logged = false;
-      space.cancel();
     }
   }
 
@@ -187,8 +188,11 @@ struct Store::Impl {
       in_flight = true;
       std::exception_ptr error;
       BatchResult result;
+      // Named, not a temporary in the co_await expression: GCC 12 mishandles
+      // the lifetime of such temporaries.
+      auto body = [batch](pqxx::connection& c) { return write_batch(c, *batch); };
       try {
-        result = co_await pool.run([batch](pqxx::connection& c) { return write_batch(c, *batch); });
+        result = co_await pool.run(std::move(body));
       } catch (...) {
         error = std::current_exception();
       }
@@ -225,12 +229,13 @@ struct Store::Impl {
       } else if (!state.migrated) {
         std::exception_ptr error;
         Prepared prepared;
+        auto body = [this](pqxx::connection& c) {
+          Prepared p{apply_migrations(c), {}};
+          if (!p.migration.refused) p.recovered = recover_interrupted(c, instance_id, started_at);
+          return p;
+        };
         try {
-          prepared = co_await pool.run([this](pqxx::connection& c) {
-            Prepared p{apply_migrations(c), {}};
-            if (!p.migration.refused) p.recovered = recover_interrupted(c, instance_id, started_at);
-            return p;
-          });
+          prepared = co_await pool.run(std::move(body));
         } catch (...) {
           error = std::current_exception();
         }
@@ -244,12 +249,13 @@ struct Store::Impl {
         // Health check: notices an outage (and the way back) even when
         // nothing is being written.
         std::exception_ptr error;
+        auto body = [](pqxx::connection& c) {
+          pqxx::nontransaction tx(c);
+          tx.exec("select 1");
+          return true;
+        };
         try {
-          co_await pool.run([](pqxx::connection& c) {
-            pqxx::nontransaction tx(c);
-            tx.exec("select 1");
-            return true;
-          });
+          co_await pool.run(std::move(body));
         } catch (...) {
           error = std::current_exception();
         }
@@ -418,26 +424,30 @@ std::unique_ptr<crawl::PageSink> Store::page_sink(const jobs::Job& job) {
   return std::make_unique<Impl::JobSink>(*impl_, job.id, job.params.log_to_db);
 }
 
+// The query bodies are named locals, not temporaries inside the co_await
+// expression (GCC 12 mishandles those).
 asio::awaitable<std::vector<jobs::Job>> Store::list_jobs(std::optional<jobs::JobState> state, std::size_t limit) {
-  co_return co_await impl_->read<std::vector<jobs::Job>>(
-      [state, limit](pqxx::connection& c) { return select_jobs(c, state, limit); });
+  auto body = [state, limit](pqxx::connection& c) { return select_jobs(c, state, limit); };
+  co_return co_await impl_->read<std::vector<jobs::Job>>(std::move(body));
 }
 
 asio::awaitable<std::optional<jobs::Job>> Store::find_job(std::string id) {
-  co_return co_await impl_->read<std::optional<jobs::Job>>(
-      [id = std::move(id)](pqxx::connection& c) { return select_job(c, id); });
+  auto body = [id = std::move(id)](pqxx::connection& c) { return select_job(c, id); };
+  co_return co_await impl_->read<std::optional<jobs::Job>>(std::move(body));
 }
 
 asio::awaitable<std::vector<PageRecord>> Store::pages(std::string job_id, std::int64_t after, std::size_t limit) {
-  co_return co_await impl_->read<std::vector<PageRecord>>(
-      [job_id = std::move(job_id), after, limit](pqxx::connection& c) { return select_pages(c, job_id, after, limit); });
+  auto body = [job_id = std::move(job_id), after, limit](pqxx::connection& c) {
+    return select_pages(c, job_id, after, limit);
+  };
+  co_return co_await impl_->read<std::vector<PageRecord>>(std::move(body));
 }
 
 asio::awaitable<std::vector<EventRecord>> Store::events(std::string job_id, std::int64_t after, std::size_t limit) {
-  co_return co_await impl_->read<std::vector<EventRecord>>([job_id = std::move(job_id), after, limit](
-                                                               pqxx::connection& c) {
+  auto body = [job_id = std::move(job_id), after, limit](pqxx::connection& c) {
     return select_events(c, job_id, after, limit);
-  });
+  };
+  co_return co_await impl_->read<std::vector<EventRecord>>(std::move(body));
 }
 
 DatabaseStatus Store::status() const {
