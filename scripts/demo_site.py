@@ -56,14 +56,15 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--listen", default="127.0.0.1", help="address to bind (0.0.0.0 inside a container)")
     parser.add_argument("--root", default="var/demo-site")
     parser.add_argument("--seasons", default="2020-2025")
     args = parser.parse_args()
     first, last = (int(x) for x in args.seasons.split("-"))
     generate(args.root, first, last)
     handler = functools.partial(QuietHandler, directory=args.root)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
-    print(f"demo site on http://127.0.0.1:{server.server_address[1]}/", flush=True)
+    server = http.server.ThreadingHTTPServer((args.listen, args.port), handler)
+    print(f"demo site on http://{args.listen}:{server.server_address[1]}/", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -277,11 +277,13 @@ Config parse_config(const std::string& json_text) {
   json document;
   try {
     document = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    // nlohmann's message names the line and column of the syntax error.
+  } catch (const json::exception& e) {
+    // parse_error for syntax (its message names the line and column), and
+    // out_of_range for numbers too large for a double (1e400). The
+    // "[json.exception.x.n] " prefix means nothing to an operator.
     std::string what = e.what();
-    auto pos = what.find("parse error");
-    throw ConfigError("invalid JSON: " + (pos == std::string::npos ? what : what.substr(pos)));
+    auto pos = what.find("] ");
+    throw ConfigError("invalid JSON: " + (pos == std::string::npos ? what : what.substr(pos + 2)));
   }
   Config config;
   ObjectReader top(document, "");

@@ -15,12 +15,18 @@ int main(int argc, char** argv) {
   std::string listen;
   int port = -1;
   std::string log_format;
-  app.add_option("-c,--config", config_path, "configuration file (JSON)")->check(CLI::ExistingFile);
+  app.add_option("-c,--config", config_path, "configuration file (JSON)");
   app.add_option("--listen", listen, "address to listen on (overrides server.listen and CRAWLD_LISTEN)");
   app.add_option("--port", port, "port to listen on, 0 for an ephemeral one")->check(CLI::Range(0, 65535));
   app.add_option("--log-format", log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   app.set_version_flag("--version", "crawld " + std::string(crawld::version));
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every usage error exits 2, like a bad config.
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
 
   crawld::Config config;
   try {

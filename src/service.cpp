@@ -1,23 +1,67 @@
 #include "crawld/service.hpp"
 
+#include "crawld/api/auth.hpp"
 #include "crawld/api/routes.hpp"
+#include "crawld/crawl/crawler.hpp"
 #include "crawld/http/server.hpp"
+#include "crawld/jobs/job_manager.hpp"
 #include "crawld/logging.hpp"
 #include "crawld/metrics/loop_lag.hpp"
+#include "crawld/metrics/metrics.hpp"
 #include "crawld/version.hpp"
 
 #include <boost/asio.hpp>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <thread>
 
 namespace crawld {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// Counts every page for /metrics, then hands it on (to the database writer
+// when one is configured and the job logs to it).
+class ObservedSink : public crawl::PageSink {
+ public:
+  ObservedSink(metrics::Metrics& metrics, crawl::PageSink* next) : metrics_(metrics), next_(next) {}
+  asio::awaitable<void> on_page(crawl::PageResult page) override {
+    metrics_.page_fetched(page);
+    if (next_ != nullptr) co_await next_->on_page(std::move(page));
+  }
+
+ private:
+  metrics::Metrics& metrics_;
+  crawl::PageSink* next_;
+};
+
+std::size_t compute_threads(const CrawlConfig& config) {
+  if (config.compute_threads > 0) return config.compute_threads;
+  unsigned cores = std::thread::hardware_concurrency();
+  return cores > 1 ? cores - 1 : 1;
+}
+
+bool is_loopback(const std::string& address) {
+  boost::system::error_code ec;
+  auto parsed = asio::ip::make_address(address, ec);
+  return !ec && parsed.is_loopback();
+}
+
+}  // namespace
+
 struct Service::Impl {
   Config config;
   asio::io_context ioc{1};
+  asio::thread_pool compute_pool{compute_threads(config.crawl)};
+  metrics::Metrics metrics;
+  crawl::CrawlEngine engine{config.crawl, compute_pool};
+  jobs::JobManager jobs{ioc, config.jobs,
+                        [this](const jobs::Job& job, std::shared_ptr<crawl::CrawlControl> control) {
+                          return run_crawl(job, std::move(control));
+                        }};
+  api::TokenAuth auth{config.auth};
   http::Router router;
   api::ApiContext api_context;
   metrics::LoopLagMonitor loop_lag{ioc};
@@ -28,16 +72,37 @@ struct Service::Impl {
   int exit_code = 0;
 
   explicit Impl(Config c) : config(std::move(c)) {
+    jobs.add_observer(&metrics);
     api_context.config = &config;
+    api_context.jobs = &jobs;
     api_context.loop_lag = &loop_lag;
+    api_context.metrics = &metrics;
     api_context.draining = [this] { return draining; };
+    api_context.snapshot = [this] {
+      metrics::Snapshot snapshot;
+      snapshot.jobs = jobs.counts();
+      snapshot.open_connections = server.open_connections();
+      return snapshot;
+    };
     api::register_routes(router, api_context);
-    if (config.log.access_log) {
-      server.on_request([](const http::RequestRecord& r) {
-        spdlog::info("access {} {} {} {} {} {:.3f}ms {}", r.remote, r.method, r.target, r.status, r.bytes,
-                     r.seconds * 1000, r.route);
-      });
-    }
+    server.set_filter([this](const http::Request& request, std::string_view route) { auth.check(request, route); });
+    bool access_log = config.log.access_log;
+    server.on_request([this, access_log](const http::RequestRecord& r) {
+      metrics.http_request(r.method, r.route, r.status, r.seconds);
+      if (access_log) {
+        spdlog::info("access {} {} {} {} {} {:.3f}ms", r.remote, r.method, r.target, r.status, r.bytes,
+                     r.seconds * 1000);
+      }
+    });
+    loop_lag.on_sample([this](double seconds) { metrics.loop_lag(seconds); });
+  }
+
+  asio::awaitable<crawl::CrawlResult> run_crawl(const jobs::Job& job, std::shared_ptr<crawl::CrawlControl> control) {
+    const TargetConfig* target = config.crawl.find_target(job.params.target);
+    if (target == nullptr) throw std::runtime_error("unknown target " + job.params.target);
+    crawl::CrawlRequest request{*target, job.params.season, job.params.deep};
+    ObservedSink sink(metrics, nullptr);
+    co_return co_await engine.run(std::move(request), sink, std::move(control));
   }
 
   void wait_signals() {
@@ -49,10 +114,13 @@ struct Service::Impl {
         spdlog::default_logger()->flush();
         std::_Exit(130);
       }
-      spdlog::info("signal {} received, stopping gracefully", signal);
+      spdlog::info("signal {} received, stopping gracefully (grace {}s)", signal, config.server.shutdown_grace_s);
       draining = true;
-      asio::co_spawn(ioc, shutdown(), asio::detached);
+      // Re-arm before spawning: co_spawn dispatches, so with no connection
+      // open shutdown() runs to its end right here, and its signals.cancel()
+      // must find this wait or the loop never runs out of work.
       wait_signals();
+      asio::co_spawn(ioc, shutdown(), asio::detached);
     });
   }
 
@@ -65,11 +133,14 @@ struct Service::Impl {
     });
   }
 
+  // The gate: stop accepting, stop the jobs (queued ones at once, running
+  // ones after the grace), flush what they produced, answer open requests,
+  // then let the loop end.
   asio::awaitable<void> shutdown() {
     server.stop_accepting();
-    co_await server.drain(std::chrono::seconds(2));
+    co_await jobs.shutdown(std::chrono::seconds(config.server.shutdown_grace_s));
+    co_await server.drain(std::chrono::seconds(1));
     loop_lag.stop();
-    signals.cancel();
     hangup.cancel();
     spdlog::info("stopped");
     // Everything that matters has been answered and flushed; whatever is
@@ -80,11 +151,17 @@ struct Service::Impl {
   int run() {
     std::string where = server.listen();
     spdlog::info("crawld {} listening on {}", version, where);
+    if (!auth.enabled() && !is_loopback(config.server.listen)) {
+      spdlog::warn("*** no API token configured and listening on {}: anyone who can reach this address can start "
+                   "and cancel crawls; set auth.tokens or CRAWLD_API_TOKEN ***",
+                   config.server.listen);
+    }
     server.start();
     loop_lag.start();
     wait_signals();
     wait_hangup();
     ioc.run();
+    compute_pool.join();
     return exit_code;
   }
 };

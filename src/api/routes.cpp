@@ -4,6 +4,7 @@
 #include "crawld/http/problem.hpp"
 #include "crawld/jobs/job_manager.hpp"
 #include "crawld/metrics/loop_lag.hpp"
+#include "crawld/metrics/metrics.hpp"
 #include "crawld/version.hpp"
 
 #include <nlohmann/json.hpp>
@@ -170,9 +171,26 @@ void register_routes(http::Router& router, ApiContext& context) {
     };
     if (ctx->loop_lag != nullptr) {
       body["loop_lag_ms"] = {{"last", ctx->loop_lag->last_seconds() * 1000},
-                             {"max_1m", ctx->loop_lag->max_recent_seconds() * 1000}};
+                             {"max_1m", ctx->loop_lag->max_recent_seconds() * 1000},
+                             {"p99_1m", ctx->loop_lag->p99_recent_seconds() * 1000}};
     }
     co_return json_response(200, body);
+  });
+
+  router.add("GET", "/", [](Request&) -> asio::awaitable<Response> {
+    Response response;
+    response.content_type = "text/html; charset=utf-8";
+    response.body = std::string(status_page_html);
+    response.header("Cache-Control", "no-cache");
+    co_return response;
+  });
+
+  router.add("GET", "/metrics", [ctx](Request&) -> asio::awaitable<Response> {
+    if (ctx->metrics == nullptr || !ctx->snapshot) throw http::service_unavailable("metrics are not enabled");
+    Response response;
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    response.body = ctx->metrics->render(ctx->snapshot());
+    co_return response;
   });
 
   router.add("GET", "/healthz", [](Request&) -> asio::awaitable<Response> {

@@ -219,6 +219,11 @@ StartParams parse_start_params(std::string_view content_type, std::string_view b
       } catch (const json::parse_error& e) {
         throw http::bad_request("invalid JSON at byte " + std::to_string(e.byte) + ": " +
                                 std::string(e.what()).substr(std::string(e.what()).find(':') + 2));
+      } catch (const json::out_of_range& e) {
+        // A number too large for a double (1e400): nlohmann reports it apart
+        // from syntax errors, but it is just as much the client's mistake.
+        std::string what = e.what();
+        throw http::bad_request("invalid JSON: " + what.substr(what.find("] ") + 2));
       }
       if (!document.is_object()) throw http::bad_request("expected a JSON object, got " + describe(document));
       for (const auto& [name, value] : document.items()) {

@@ -24,12 +24,32 @@ bool is_parameter(std::string_view segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
 
+// Orders patterns so that, at the first segment where they differ in kind, a
+// literal comes before a parameter: "/jobs/active" is tried before
+// "/jobs/{id}" whichever was registered first. Patterns of different lengths
+// never match the same path; ordering them by length keeps this a strict
+// weak order, which the sorted insertion in add() relies on.
+bool more_specific(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  if (a.size() != b.size()) return a.size() < b.size();
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    bool a_param = is_parameter(a[i]);
+    bool b_param = is_parameter(b[i]);
+    if (a_param != b_param) return !a_param;
+  }
+  return false;
+}
+
 }  // namespace
 
 void Router::add(std::string method, std::string pattern, Handler handler) {
   Route route{std::move(method), std::move(pattern), {}, std::move(handler)};
   for (auto segment : split_path(route.pattern)) route.segments.emplace_back(segment);
-  routes_.push_back(std::move(route));
+  // After every route at least as specific, so equal patterns keep their
+  // registration order (and the Allow header its method order).
+  auto position = std::upper_bound(routes_.begin(), routes_.end(), route, [](const Route& a, const Route& b) {
+    return more_specific(a.segments, b.segments);
+  });
+  routes_.insert(position, std::move(route));
 }
 
 bool Router::match_path(const Route& route, const std::vector<std::string_view>& segments,

@@ -1,6 +1,7 @@
 #include "crawld/metrics/loop_lag.hpp"
 
 #include <algorithm>
+#include <vector>
 
 namespace crawld::metrics {
 
@@ -35,6 +36,16 @@ double LoopLagMonitor::max_recent_seconds() const {
   double worst = 0;
   for (const auto& [when, lag] : recent_) worst = std::max(worst, lag);
   return worst;
+}
+
+double LoopLagMonitor::p99_recent_seconds() const {
+  if (recent_.empty()) return 0;
+  std::vector<double> lags;
+  lags.reserve(recent_.size());
+  for (const auto& [when, lag] : recent_) lags.push_back(lag);
+  auto rank = static_cast<std::size_t>(0.99 * static_cast<double>(lags.size() - 1));
+  std::nth_element(lags.begin(), lags.begin() + static_cast<std::ptrdiff_t>(rank), lags.end());
+  return lags[rank];
 }
 
 }  // namespace crawld::metrics

@@ -9,12 +9,15 @@
 
 #include <chrono>
 #include <functional>
+#include <string_view>
 
 namespace crawld::jobs {
 class JobManager;
 }
 namespace crawld::metrics {
 class LoopLagMonitor;
+class Metrics;
+struct Snapshot;
 }
 
 namespace crawld::api {
@@ -25,7 +28,12 @@ struct ApiContext {
   const metrics::LoopLagMonitor* loop_lag = nullptr;
   std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
   std::function<bool()> draining;  // true while shutting down
+  metrics::Metrics* metrics = nullptr;
+  std::function<metrics::Snapshot()> snapshot;  // gauges sampled at scrape time
 };
+
+// The status page, compiled into the binary (src/api/status_page.html).
+extern const std::string_view status_page_html;
 
 void register_routes(http::Router& router, ApiContext& context);
 

@@ -24,6 +24,8 @@ class LoopLagMonitor {
   double last_seconds() const { return last_; }
   // Maximum over the past minute.
   double max_recent_seconds() const;
+  // 99th percentile over the past minute.
+  double p99_recent_seconds() const;
   // Called with every sample (for the histogram).
   void on_sample(std::function<void(double)> observer) { observer_ = std::move(observer); }
 

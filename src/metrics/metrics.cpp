@@ -1,0 +1,199 @@
+#include "crawld/metrics/metrics.hpp"
+
+#include "crawld/version.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <fstream>
+
+namespace crawld::metrics {
+
+namespace pm = prometheus;
+
+namespace {
+
+// Bounded label values: anything unusual collapses into "other".
+std::string method_label(std::string_view method) {
+  static const char* known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+  for (const char* m : known) {
+    if (method == m) return m;
+  }
+  return "other";
+}
+
+std::string page_outcome(const crawl::PageResult& page) {
+  if (!page.error.empty()) return "error";
+  if (page.status >= 200 && page.status < 300) return "ok";
+  if (page.status >= 300 && page.status < 400) return "redirect";
+  return "http_error";
+}
+
+const pm::Histogram::BucketBoundaries latency_buckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                         0.05,   0.1,   0.25,   0.5,   1,    2.5};
+const pm::Histogram::BucketBoundaries fetch_buckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+const pm::Histogram::BucketBoundaries job_buckets = {0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600};
+const pm::Histogram::BucketBoundaries lag_buckets = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1};
+
+}  // namespace
+
+struct Metrics::Impl {
+  std::shared_ptr<pm::Registry> registry = std::make_shared<pm::Registry>();
+  pm::Family<pm::Counter>& http_requests = pm::BuildCounter()
+                                               .Name("crawld_http_requests_total")
+                                               .Help("HTTP requests answered, by method, route pattern and status")
+                                               .Register(*registry);
+  pm::Family<pm::Histogram>& http_duration = pm::BuildHistogram()
+                                                 .Name("crawld_http_request_duration_seconds")
+                                                 .Help("Time from the first request byte to the answer, by route")
+                                                 .Register(*registry);
+  pm::Family<pm::Gauge>& jobs_by_state = pm::BuildGauge().Name("crawld_jobs").Help("Jobs known to this instance, by state").Register(*registry);
+  pm::Counter& jobs_started = pm::BuildCounter()
+                                  .Name("crawld_jobs_started_total")
+                                  .Help("Crawls started")
+                                  .Register(*registry)
+                                  .Add({});
+  pm::Family<pm::Counter>& jobs_finished =
+      pm::BuildCounter().Name("crawld_jobs_finished_total").Help("Jobs finished, by result").Register(*registry);
+  pm::Histogram& job_duration = pm::BuildHistogram()
+                                    .Name("crawld_job_duration_seconds")
+                                    .Help("Run time of finished crawls")
+                                    .Register(*registry)
+                                    .Add({}, job_buckets);
+  pm::Family<pm::Counter>& pages = pm::BuildCounter()
+                                       .Name("crawld_pages_fetched_total")
+                                       .Help("Pages fetched, by outcome (ok, redirect, http_error, error)")
+                                       .Register(*registry);
+  pm::Counter& fetch_bytes =
+      pm::BuildCounter().Name("crawld_fetch_bytes_total").Help("Body bytes received by crawls").Register(*registry).Add({});
+  pm::Histogram& fetch_duration = pm::BuildHistogram()
+                                      .Name("crawld_fetch_duration_seconds")
+                                      .Help("Time to fetch one page")
+                                      .Register(*registry)
+                                      .Add({}, fetch_buckets);
+  pm::Gauge& db_backlog = pm::BuildGauge()
+                              .Name("crawld_db_backlog_rows")
+                              .Help("Rows waiting to be written to the database")
+                              .Register(*registry)
+                              .Add({});
+  pm::Counter& db_write_errors = pm::BuildCounter()
+                                     .Name("crawld_db_write_errors_total")
+                                     .Help("Failed database write attempts (retried)")
+                                     .Register(*registry)
+                                     .Add({});
+  pm::Histogram& db_write_duration = pm::BuildHistogram()
+                                         .Name("crawld_db_write_duration_seconds")
+                                         .Help("Time to write one batch to the database")
+                                         .Register(*registry)
+                                         .Add({}, fetch_buckets);
+  pm::Gauge& db_up = pm::BuildGauge()
+                         .Name("crawld_db_up")
+                         .Help("1 when the database is reachable and migrated")
+                         .Register(*registry)
+                         .Add({});
+  pm::Histogram& loop_lag = pm::BuildHistogram()
+                                .Name("crawld_event_loop_lag_seconds")
+                                .Help("How late the 100 ms loop timer fired")
+                                .Register(*registry)
+                                .Add({}, lag_buckets);
+  pm::Gauge& open_connections = pm::BuildGauge()
+                                    .Name("crawld_open_connections")
+                                    .Help("Open HTTP connections")
+                                    .Register(*registry)
+                                    .Add({});
+  pm::Gauge& resident_memory = pm::BuildGauge()
+                                   .Name("process_resident_memory_bytes")
+                                   .Help("Resident memory size in bytes")
+                                   .Register(*registry)
+                                   .Add({});
+  pm::Gauge& open_fds =
+      pm::BuildGauge().Name("process_open_fds").Help("Number of open file descriptors").Register(*registry).Add({});
+
+  Impl() {
+    pm::BuildGauge()
+        .Name("crawld_build_info")
+        .Help("Build information; always 1")
+        .Register(*registry)
+        .Add({{"version", std::string(version)}})
+        .Set(1);
+    for (auto state : jobs::all_job_states) jobs_by_state.Add({{"state", std::string(jobs::to_string(state))}});
+  }
+};
+
+Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
+Metrics::~Metrics() = default;
+
+void Metrics::http_request(std::string_view method, std::string_view route, int status, double seconds) {
+  impl_->http_requests
+      .Add({{"method", method_label(method)}, {"route", std::string(route)}, {"code", std::to_string(status)}})
+      .Increment();
+  impl_->http_duration.Add({{"route", std::string(route)}}, latency_buckets).Observe(seconds);
+}
+
+void Metrics::page_fetched(const crawl::PageResult& page) {
+  impl_->pages.Add({{"outcome", page_outcome(page)}}).Increment();
+  impl_->fetch_bytes.Increment(static_cast<double>(page.bytes));
+  impl_->fetch_duration.Observe(page.elapsed_ms / 1000.0);
+}
+
+void Metrics::loop_lag(double seconds) { impl_->loop_lag.Observe(seconds); }
+
+void Metrics::db_write(double seconds, std::size_t rows, bool ok) {
+  if (ok) {
+    impl_->db_write_duration.Observe(seconds);
+  } else {
+    impl_->db_write_errors.Increment();
+  }
+}
+
+void Metrics::job_changed(const jobs::Job& job) {
+  if (job.state == jobs::JobState::running) {
+    impl_->jobs_started.Increment();
+    return;
+  }
+  if (!jobs::is_terminal(job.state)) return;
+  impl_->jobs_finished.Add({{"result", std::string(jobs::to_string(job.state))}}).Increment();
+  if (job.started_at && job.finished_at) {
+    impl_->job_duration.Observe(std::chrono::duration<double>(*job.finished_at - *job.started_at).count());
+  }
+}
+
+std::string Metrics::render(const Snapshot& snapshot) {
+  for (const auto& [state, count] : snapshot.jobs) {
+    impl_->jobs_by_state.Add({{"state", std::string(jobs::to_string(state))}}).Set(static_cast<double>(count));
+  }
+  impl_->open_connections.Set(static_cast<double>(snapshot.open_connections));
+  impl_->db_backlog.Set(static_cast<double>(snapshot.db_backlog_rows));
+  impl_->db_up.Set(snapshot.db_up ? 1 : 0);
+  impl_->resident_memory.Set(static_cast<double>(resident_memory_bytes()));
+  impl_->open_fds.Set(static_cast<double>(open_file_descriptors()));
+  return pm::TextSerializer().Serialize(impl_->registry->Collect());
+}
+
+std::size_t resident_memory_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t pages_total = 0;
+  std::size_t pages_resident = 0;
+  statm >> pages_total >> pages_resident;
+  return pages_resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+std::size_t open_file_descriptors() {
+  std::size_t count = 0;
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    while (dirent* entry = readdir(dir)) {
+      if (entry->d_name[0] != '.') ++count;
+    }
+    closedir(dir);
+    if (count > 0) --count;  // the descriptor opendir itself holds
+  }
+  return count;
+}
+
+}  // namespace crawld::metrics

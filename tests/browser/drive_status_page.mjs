@@ -1,0 +1,79 @@
+// Drives crawld's status page in headless Chromium (Debian's /usr/bin/chromium)
+// the way an operator would: load it, start a crawl from the form and watch it
+// succeed, start another and cancel it, and keep screenshots at 1280 and 400 px.
+//
+//   node drive_status_page.mjs BASE_URL OUT_DIR FAST_TARGET SLOW_TARGET
+// Prints one JSON line: {"succeeded": id, "cancelled": id, "screenshots": [...]}.
+import { chromium } from "playwright-core";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+const [base, outDir, fastTarget, slowTarget] = process.argv.slice(2);
+fs.mkdirSync(outDir, { recursive: true });
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), "crawld-chromium-"));
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", `--user-data-dir=${profile}`],
+});
+const screenshots = [];
+const errors = [];
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(base + "/", { waitUntil: "load" });
+  await page.waitForFunction(() => document.getElementById("service-state").textContent === "running",
+                             null, { timeout: 10000 });
+
+  async function startFromForm(target) {
+    await page.selectOption("#target", target);
+    await page.fill("#season", "2024");
+    await page.check("#deep");
+    await page.click("#start-button");
+    await page.waitForFunction(() => /Started job/.test(document.getElementById("message").textContent),
+                               null, { timeout: 10000 });
+    const text = await page.textContent("#message");
+    return text.match(/Started job ([0-9a-f]{8})/)[1];
+  }
+  const rowFor = (prefix) => `#jobs tr[data-job-id^="${prefix}"]`;
+
+  // A crawl that runs to its end.
+  const fast = await startFromForm(fastTarget);
+  await page.waitForSelector(`${rowFor(fast)}[data-state="succeeded"]`, { timeout: 30000 });
+
+  // A crawl that would run for a long time: cancel it from its row.
+  const slow = await startFromForm(slowTarget);
+  await page.waitForSelector(`${rowFor(slow)}[data-state="running"] button`, { timeout: 15000 });
+  await page.screenshot({ path: path.join(outDir, "status-1280-running.png"), fullPage: true });
+  screenshots.push("status-1280-running.png");
+  await page.click(`${rowFor(slow)} button`);
+  await page.waitForSelector(`${rowFor(slow)}[data-state="cancelled"]`, { timeout: 15000 });
+
+  // An error from the API is shown, not swallowed: the same crawl twice is a 409.
+  const before = await page.textContent("#message");
+  await page.selectOption("#target", slowTarget);
+  await page.uncheck("#deep");
+  await page.fill("#season", "99999");
+  await page.click("#start-button");
+  await page.waitForFunction((b) => document.getElementById("message").textContent !== b, before, { timeout: 10000 });
+  const errorShown = await page.textContent("#message");
+  const errorClass = await page.getAttribute("#message", "class");
+
+  await page.screenshot({ path: path.join(outDir, "status-1280.png"), fullPage: true });
+  screenshots.push("status-1280.png");
+  await page.setViewportSize({ width: 400, height: 900 });
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: path.join(outDir, "status-400.png"), fullPage: true });
+  screenshots.push("status-400.png");
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+
+  const ids = await page.$$eval("#jobs tr", (rows) => rows.map((r) => r.dataset.jobId));
+  const full = (prefix) => ids.find((id) => id.startsWith(prefix));
+  console.log(JSON.stringify({ succeeded: full(fast), cancelled: full(slow), screenshots, errorShown, errorClass,
+                               horizontalOverflowAt400: overflow, pageErrors: errors }));
+} finally {
+  await browser.close();
+  fs.rmSync(profile, { recursive: true, force: true });
+}

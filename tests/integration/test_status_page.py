@@ -1,0 +1,53 @@
+"""The status page in a real browser: headless Chromium driven by
+Playwright (tests/browser/drive_status_page.mjs) against the real binary.
+Screenshots are kept under the test output folder (CRAWLD_TEST_OUT/status-page).
+"""
+import json
+import os
+import subprocess
+import unittest
+
+import crawld_harness
+from crawld_harness import Crawld
+from sites import ROOT, DemoSite, HangingServer
+
+
+class StatusPageTest(unittest.TestCase):
+    def test_start_watch_and_cancel_from_the_page(self):
+        browser_dir = os.path.join(ROOT, "tests", "browser")
+        if not os.path.exists("/usr/bin/chromium") or not os.path.isdir(os.path.join(browser_dir, "node_modules")):
+            self.fail("Chromium or playwright-core missing: run scripts/setup")
+        demo, hang = DemoSite(), HangingServer()
+        config = {"crawl": {"allow_private_networks": True, "targets": [
+            {"name": "demo", "seeds": [demo.url("/season/{season}/")], "deep_depth": 1},
+            {"name": "hang", "seeds": [hang.url("/{season}")]}]}}
+        out = os.path.join(crawld_harness.out_dir(), "status-page")
+        try:
+            with Crawld(config, name="status-page") as crawld:
+                # The page itself: self-contained, served from the binary.
+                status, headers, page = crawld.request("GET", "/")
+                self.assertEqual(status, 200)
+                self.assertTrue(headers["content-type"].startswith("text/html"))
+                self.assertNotIn(b"http://", page.replace(b"http://www.w3.org", b""))  # no external assets
+                run = subprocess.run(["node", os.path.join(browser_dir, "drive_status_page.mjs"),
+                                      f"http://127.0.0.1:{crawld.port}", out, "demo", "hang"],
+                                     capture_output=True, text=True, timeout=120, cwd=browser_dir)
+                self.assertEqual(run.returncode, 0, run.stderr[-3000:])
+                result = json.loads(run.stdout.strip().splitlines()[-1])
+                self.assertEqual(result["pageErrors"], [])
+                for name in result["screenshots"]:
+                    self.assertGreater(os.path.getsize(os.path.join(out, name)), 10_000, name)
+                self.assertFalse(result["horizontalOverflowAt400"])
+                self.assertIn("422", result["errorShown"])
+                self.assertEqual(result["errorClass"], "error")
+                # What the page showed is what the API says.
+                for key, state in (("succeeded", "succeeded"), ("cancelled", "cancelled")):
+                    status, _, data = crawld.request("GET", "/jobs/" + result[key])
+                    self.assertEqual(json.loads(data)["state"], state)
+        finally:
+            demo.stop()
+            hang.stop()
+
+
+if __name__ == "__main__":
+    crawld_harness.main()

@@ -1,0 +1,362 @@
+#include "crawld/config.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+
+#include <unistd.h>
+
+using Catch::Matchers::Contains;
+using Catch::Matchers::Equals;
+using Catch::Matchers::StartsWith;
+using crawld::Config;
+using crawld::ConfigError;
+using crawld::parse_config;
+
+namespace {
+
+// The message parse_config throws for `text`, or "(no error)".
+std::string error_of(const std::string& text) {
+  try {
+    parse_config(text);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+constexpr const char* one_target = R"({"name": "league", "seeds": ["https://example.org/{season}"]})";
+
+std::string with_targets(const std::string& targets) { return R"({"crawl": {"targets": [)" + targets + "]}}"; }
+
+// Sets an environment variable for the lifetime of the object.
+class EnvVar {
+ public:
+  EnvVar(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value, 1);
+  }
+  ~EnvVar() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  EnvVar(const EnvVar&) = delete;
+  EnvVar& operator=(const EnvVar&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// The variables apply_env_overrides reads, cleared so the host's
+// environment cannot change a test's outcome.
+void clear_crawld_env() {
+  for (const char* name :
+       {"CRAWLD_LISTEN", "CRAWLD_PORT", "CRAWLD_DATABASE_URL", "CRAWLD_LOG_LEVEL", "CRAWLD_API_TOKEN"}) {
+    ::unsetenv(name);
+  }
+}
+
+std::string env_error_of(Config& config) {
+  try {
+    crawld::apply_env_overrides(config);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("an empty document gives the documented defaults", "[config]") {
+  Config c = parse_config("{}");
+  CHECK(c.server.listen == "127.0.0.1");
+  CHECK(c.server.port == 8080);
+  CHECK(c.server.max_header_bytes == 8 * 1024);
+  CHECK(c.server.max_body_bytes == 64 * 1024);
+  CHECK(c.server.request_timeout_ms == 10'000);
+  CHECK(c.server.idle_timeout_ms == 30'000);
+  CHECK(c.server.max_connections == 1024);
+  CHECK(c.log.level == "info");
+  CHECK(c.log.format == "text");
+  CHECK(c.log.access_log);
+  CHECK(c.crawl.targets.empty());
+  CHECK(c.crawl.current_season == 2024);
+  CHECK(c.jobs.on_duplicate == "reject");
+  CHECK(c.database.url.empty());
+  CHECK(c.auth.tokens.empty());
+  CHECK(c.crawl.effective_user_agent() == "crawld/" CRAWLD_VERSION " (+https://github.com/crawld/crawld)");
+}
+
+TEST_CASE("values in the file replace the defaults", "[config]") {
+  Config c = parse_config(R"({
+    "$comment": "documentation is allowed at the top level",
+    "server": {"listen": "::1", "port": 0, "max_body_bytes": 0, "request_timeout_ms": 300},
+    "log": {"level": "debug", "format": "json", "access_log": false},
+    "crawl": {"user_agent": "bot/1", "targets": [
+      {"name": "a.b-c_d", "seeds": ["http://x.test/{season}", "https://y.test/"], "allowed_hosts": ["x.test"],
+       "shallow_depth": 1, "deep_depth": 1, "max_pages": 5}]},
+    "jobs": {"on_duplicate": "queue", "default_timeout_s": 10, "max_timeout_s": 10},
+    "database": {"url": "postgresql:///crawld"},
+    "auth": {"tokens": ["0123456789abcdef"]}
+  })");
+  CHECK(c.server.listen == "::1");
+  CHECK(c.server.port == 0);
+  CHECK(c.server.max_body_bytes == 0);
+  CHECK(c.server.request_timeout_ms == 300);
+  CHECK(c.log.level == "debug");
+  CHECK(c.log.format == "json");
+  CHECK_FALSE(c.log.access_log);
+  CHECK(c.crawl.effective_user_agent() == "bot/1");
+  REQUIRE(c.crawl.targets.size() == 1);
+  const auto& t = c.crawl.targets[0];
+  CHECK(t.name == "a.b-c_d");
+  CHECK(t.seeds.size() == 2);
+  CHECK(t.allowed_hosts == std::vector<std::string>{"x.test"});
+  CHECK(t.shallow_depth == 1);
+  CHECK(t.max_pages == 5);
+  CHECK(c.crawl.find_target("a.b-c_d") == &t);
+  CHECK(c.crawl.find_target("other") == nullptr);
+  CHECK(c.jobs.on_duplicate == "queue");
+  CHECK(c.database.url == "postgresql:///crawld");
+  CHECK(c.auth.tokens.size() == 1);
+}
+
+TEST_CASE("integer bounds are inclusive", "[config]") {
+  CHECK(parse_config(R"({"server": {"port": 65535}})").server.port == 65535);
+  CHECK(parse_config(R"({"server": {"port": 0}})").server.port == 0);
+  CHECK(parse_config(R"({"server": {"max_header_bytes": 1024}})").server.max_header_bytes == 1024);
+  CHECK(parse_config(R"({"server": {"max_connections": 1}})").server.max_connections == 1);
+}
+
+TEST_CASE("the message names the key path, the expectation and the value", "[config]") {
+  CHECK_THAT(error_of(R"({"server": {"port": "abc"}})"), Equals(R"(server.port: expected integer 0-65535, got "abc")"));
+  CHECK_THAT(error_of(R"({"server": {"port": 65536}})"), Equals("server.port: expected integer 0-65535, got 65536"));
+  CHECK_THAT(error_of(R"({"server": {"port": -1}})"), Equals("server.port: expected integer 0-65535, got -1"));
+  CHECK_THAT(error_of(R"({"server": {"port": 80.5}})"), Equals("server.port: expected integer 0-65535, got 80.5"));
+  CHECK_THAT(error_of(R"({"server": {"port": true}})"), Equals("server.port: expected integer 0-65535, got true"));
+  CHECK_THAT(error_of(R"({"server": {"port": null}})"), Equals("server.port: expected integer 0-65535, got null"));
+  CHECK_THAT(error_of(R"({"server": {"port": 18446744073709551615}})"),
+             Equals("server.port: expected integer 0-65535, got 18446744073709551615"));
+}
+
+TEST_CASE("unknown keys are rejected at every level", "[config]") {
+  CHECK_THAT(error_of(R"({"sever": {}})"), Equals("sever: unknown key"));
+  CHECK_THAT(error_of(R"({"server": {"prot": 1}})"), Equals("server.prot: unknown key"));
+  CHECK_THAT(error_of(R"({"server": {"$comment": "x"}})"), Equals("server.$comment: unknown key"));
+  CHECK_THAT(error_of(R"({"log": {"colour": true}})"), Equals("log.colour: unknown key"));
+  CHECK_THAT(error_of(R"({"crawl": {"targetz": []}})"), Equals("crawl.targetz: unknown key"));
+  CHECK_THAT(error_of(R"({"jobs": {"max": 1}})"), Equals("jobs.max: unknown key"));
+  CHECK_THAT(error_of(R"({"database": {"uri": ""}})"), Equals("database.uri: unknown key"));
+  CHECK_THAT(error_of(R"({"auth": {"token": "x"}})"), Equals("auth.token: unknown key"));
+  CHECK_THAT(
+      error_of(with_targets(std::string(one_target) + R"(, {"name": "b", "seeds": ["http://b.test/"], "depth": 2})")),
+      Equals("crawl.targets[1].depth: unknown key"));
+}
+
+TEST_CASE("wrong types name the key path", "[config]") {
+  CHECK_THAT(error_of(R"({"server": 5})"), Equals("server: expected object, got 5"));
+  CHECK_THAT(error_of(R"({"server": []})"), Equals("server: expected object, got []"));
+  CHECK_THAT(error_of(R"({"server": {"listen": 127}})"), Equals("server.listen: expected string, got 127"));
+  CHECK_THAT(error_of(R"({"log": {"access_log": "yes"}})"), Equals(R"(log.access_log: expected boolean, got "yes")"));
+  CHECK_THAT(error_of(R"({"log": {"access_log": 1}})"), Equals("log.access_log: expected boolean, got 1"));
+  CHECK_THAT(error_of(R"({"crawl": {"targets": {}}})"), Equals("crawl.targets: expected array of targets, got {}"));
+  CHECK_THAT(error_of(R"({"crawl": {"targets": ["league"]}})"),
+             Equals(R"(crawl.targets[0]: expected object, got "league")"));
+  CHECK_THAT(error_of(R"({"auth": {"tokens": "0123456789abcdef"}})"),
+             Equals(R"(auth.tokens: expected array of strings, got "0123456789abcdef")"));
+  CHECK_THAT(error_of(R"({"auth": {"tokens": ["0123456789abcdef", 7]}})"),
+             Equals("auth.tokens[1]: expected string, got 7"));
+  CHECK_THAT(error_of(with_targets(R"({"name": "a", "seeds": ["http://a.test/", false]})")),
+             Equals("crawl.targets[0].seeds[1]: expected string, got false"));
+  CHECK_THAT(error_of(with_targets(R"({"name": 1, "seeds": ["http://a.test/"]})")),
+             Equals("crawl.targets[0].name: expected string, got 1"));
+}
+
+TEST_CASE("a non-object document is rejected", "[config]") {
+  CHECK_THAT(error_of("[]"), Equals("(top level): expected object, got []"));
+  CHECK_THAT(error_of("42"), Equals("(top level): expected object, got 42"));
+  CHECK_THAT(error_of("null"), Equals("(top level): expected object, got null"));
+}
+
+TEST_CASE("long config values are shortened in messages", "[config]") {
+  std::string long_value(200, 'x');
+  std::string message = error_of(R"({"server": {"port": ")" + long_value + R"("}})");
+  CHECK_THAT(message, StartsWith("server.port: expected integer 0-65535, got \"xxx"));
+  CHECK_THAT(message, Contains("..."));
+  CHECK(message.size() < 120);
+}
+
+TEST_CASE("string choices list the allowed values", "[config]") {
+  CHECK_THAT(error_of(R"({"log": {"level": "loud"}})"),
+             Equals(R"(log.level: expected one of trace, debug, info, warn, error, critical, off, got "loud")"));
+  CHECK_THAT(error_of(R"({"log": {"format": "xml"}})"), Equals(R"(log.format: expected one of text, json, got "xml")"));
+  CHECK_THAT(error_of(R"({"jobs": {"on_duplicate": "ignore"}})"),
+             Equals(R"(jobs.on_duplicate: expected one of reject, queue, allow, got "ignore")"));
+}
+
+TEST_CASE("out-of-range values in every section", "[config]") {
+  CHECK_THAT(error_of(R"({"server": {"max_header_bytes": 1023}})"),
+             Equals("server.max_header_bytes: expected integer 1024-1048576, got 1023"));
+  CHECK_THAT(error_of(R"({"server": {"request_timeout_ms": 9}})"),
+             Equals("server.request_timeout_ms: expected integer 10-3600000, got 9"));
+  CHECK_THAT(error_of(R"({"server": {"max_connections": 0}})"),
+             Equals("server.max_connections: expected integer 1-1000000, got 0"));
+  CHECK_THAT(error_of(R"({"crawl": {"concurrency": 0}})"), Equals("crawl.concurrency: expected integer 1-1024, got 0"));
+  CHECK_THAT(error_of(R"({"jobs": {"max_running": 0}})"), Equals("jobs.max_running: expected integer 1-10000, got 0"));
+  CHECK_THAT(error_of(R"({"database": {"threads": 65}})"), Equals("database.threads: expected integer 1-64, got 65"));
+  CHECK_THAT(error_of(with_targets(R"({"name": "a", "seeds": ["http://a.test/"], "max_pages": 0})")),
+             Equals("crawl.targets[0].max_pages: expected integer 1-10000000, got 0"));
+}
+
+TEST_CASE("target rules", "[config]") {
+  CHECK_THAT(error_of(with_targets(R"({"seeds": ["http://a.test/"]})")),
+             Equals("crawl.targets[0].name: expected a non-empty name"));
+  CHECK_THAT(error_of(with_targets(R"({"name": "a b", "seeds": ["http://a.test/"]})")),
+             Equals(R"(crawl.targets[0].name: expected letters, digits, '-', '_' or '.', got "a b")"));
+  CHECK_THAT(error_of(with_targets(R"({"name": "a"})")),
+             Equals("crawl.targets[0].seeds: expected at least one seed URL"));
+  CHECK_THAT(error_of(with_targets(R"({"name": "a", "seeds": []})")),
+             Equals("crawl.targets[0].seeds: expected at least one seed URL"));
+  CHECK_THAT(error_of(with_targets(R"({"name": "a", "seeds": ["http://a.test/", "ftp://a.test/"]})")),
+             Equals(R"(crawl.targets[0].seeds[1]: expected an http:// or https:// URL, got "ftp://a.test/")"));
+  CHECK_THAT(error_of(with_targets(R"({"name": "a", "seeds": ["http://a.test/"], "shallow_depth": 4})")),
+             Equals("crawl.targets[0].shallow_depth: must not exceed deep_depth (3)"));
+  CHECK_THAT(error_of(with_targets(std::string(one_target) + ", " + one_target)),
+             Equals(R"(crawl.targets[1].name: duplicate target name "league")"));
+}
+
+TEST_CASE("rules that span several keys", "[config]") {
+  CHECK_THAT(error_of(R"({"crawl": {"min_season": 2000, "max_season": 1999}})"),
+             Equals("crawl.min_season: must not exceed crawl.max_season (1999)"));
+  CHECK_THAT(error_of(R"({"crawl": {"current_season": 1800}})"),
+             Equals("crawl.current_season: expected integer 1900-2100, got 1800"));
+  CHECK_THAT(error_of(R"({"crawl": {"min_season": 2030}})"),
+             Equals("crawl.current_season: expected integer 2030-2100, got 2024"));
+  CHECK_THAT(error_of(R"({"jobs": {"default_timeout_s": 61, "max_timeout_s": 60}})"),
+             Equals("jobs.default_timeout_s: must not exceed jobs.max_timeout_s (60)"));
+  CHECK_THAT(error_of(R"({"server": {"listen": "localhost"}})"),
+             Equals(R"(server.listen: expected an IPv4 or IPv6 address, got "localhost")"));
+  CHECK_THAT(error_of(R"({"auth": {"tokens": ["short"]}})"),
+             Equals("auth.tokens[0]: expected a token of at least 16 characters"));
+}
+
+TEST_CASE("invalid JSON names the position of the error", "[config]") {
+  CHECK_THAT(error_of(R"({"server": {"port": 80,}})"), StartsWith("invalid JSON: parse error at line 1, column "));
+  CHECK_THAT(error_of("{\n  \"server\": {\n    \"port\": 80\n  }"), StartsWith("invalid JSON: parse error at line 4"));
+  CHECK_THAT(error_of(""), StartsWith("invalid JSON: "));
+  CHECK_THAT(error_of("{} {}"), StartsWith("invalid JSON: "));
+  CHECK_THAT(error_of("{\"log\": {\"file\": \"\xff\"}}"), StartsWith("invalid JSON: "));
+}
+
+TEST_CASE("numbers JSON cannot represent are a configuration error", "[config]") {
+  // nlohmann reports overflowing floats as out_of_range, not parse_error;
+  // they must still come out as a ConfigError, never as another exception.
+  CHECK_THAT(error_of(R"({"server": {"port": 1e400}})"), Equals("invalid JSON: number overflow parsing '1e400'"));
+}
+
+TEST_CASE("load_config_file prefixes the file name", "[config]") {
+  std::string path =
+      (std::filesystem::temp_directory_path() / ("crawld_config_test_" + std::to_string(::getpid()) + ".json"))
+          .string();
+  {
+    std::ofstream out(path);
+    out << R"({"server": {"port": "abc"}})";
+  }
+  try {
+    crawld::load_config_file(path);
+    FAIL("expected a ConfigError");
+  } catch (const ConfigError& e) {
+    CHECK_THAT(std::string(e.what()), Equals(path + R"(: server.port: expected integer 0-65535, got "abc")"));
+  }
+  {
+    std::ofstream out(path);
+    out << R"({"server": {"port": 9}})";
+  }
+  CHECK(crawld::load_config_file(path).server.port == 9);
+  std::remove(path.c_str());
+
+  try {
+    crawld::load_config_file("/nonexistent/crawld.json");
+    FAIL("expected a ConfigError");
+  } catch (const ConfigError& e) {
+    CHECK_THAT(std::string(e.what()), Equals("/nonexistent/crawld.json: cannot open file"));
+  }
+}
+
+TEST_CASE("environment overrides", "[config][env]") {
+  clear_crawld_env();
+  Config config = parse_config("{}");
+
+  SECTION("none set: nothing changes") {
+    crawld::apply_env_overrides(config);
+    CHECK(config.server.port == 8080);
+    CHECK(config.server.listen == "127.0.0.1");
+  }
+  SECTION("CRAWLD_PORT and CRAWLD_LISTEN replace the file's values") {
+    EnvVar port("CRAWLD_PORT", "0");
+    EnvVar listen("CRAWLD_LISTEN", "0.0.0.0");
+    crawld::apply_env_overrides(config);
+    CHECK(config.server.port == 0);
+    CHECK(config.server.listen == "0.0.0.0");
+  }
+  SECTION("empty values are ignored") {
+    EnvVar port("CRAWLD_PORT", "");
+    EnvVar listen("CRAWLD_LISTEN", "");
+    crawld::apply_env_overrides(config);
+    CHECK(config.server.port == 8080);
+    CHECK(config.server.listen == "127.0.0.1");
+  }
+  SECTION("bad CRAWLD_PORT values") {
+    for (const char* bad : {"abc", "-1", "65536", "80abc", "8080 ", "99999999999999999999999", "1.5"}) {
+      INFO("CRAWLD_PORT=" << bad);
+      EnvVar port("CRAWLD_PORT", bad);
+      Config copy = config;
+      CHECK_THAT(env_error_of(copy), Equals(std::string("CRAWLD_PORT: expected integer 0-65535, got \"") + bad + "\""));
+      CHECK(copy.server.port == 8080);
+    }
+  }
+  SECTION("CRAWLD_PORT bounds") {
+    EnvVar port("CRAWLD_PORT", "65535");
+    crawld::apply_env_overrides(config);
+    CHECK(config.server.port == 65535);
+  }
+  SECTION("bad CRAWLD_LISTEN") {
+    EnvVar listen("CRAWLD_LISTEN", "not-an-address");
+    std::string message = env_error_of(config);
+    CHECK_THAT(message, Contains("listen"));
+    CHECK_THAT(message, Contains("\"not-an-address\""));
+  }
+  SECTION("CRAWLD_LOG_LEVEL") {
+    {
+      EnvVar level("CRAWLD_LOG_LEVEL", "debug");
+      crawld::apply_env_overrides(config);
+      CHECK(config.log.level == "debug");
+    }
+    EnvVar level("CRAWLD_LOG_LEVEL", "loud");
+    CHECK_THAT(env_error_of(config), Equals(R"(CRAWLD_LOG_LEVEL: unknown level "loud")"));
+  }
+  SECTION("CRAWLD_API_TOKEN") {
+    {
+      EnvVar token("CRAWLD_API_TOKEN", "0123456789abcdef");
+      crawld::apply_env_overrides(config);
+      CHECK(config.auth.tokens == std::vector<std::string>{"0123456789abcdef"});
+    }
+    EnvVar token("CRAWLD_API_TOKEN", "short");
+    CHECK_THAT(env_error_of(config), Equals("CRAWLD_API_TOKEN: expected a token of at least 16 characters"));
+  }
+  SECTION("CRAWLD_DATABASE_URL") {
+    EnvVar url("CRAWLD_DATABASE_URL", "postgresql://db/crawld");
+    crawld::apply_env_overrides(config);
+    CHECK(config.database.url == "postgresql://db/crawld");
+  }
+  clear_crawld_env();
+}

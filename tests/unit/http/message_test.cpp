@@ -1,0 +1,128 @@
+#include "crawld/http/message.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <string>
+
+using crawld::http::parse_form;
+using crawld::http::Request;
+using crawld::http::split_target;
+using Form = std::multimap<std::string, std::string>;
+
+namespace {
+
+Form form_of(std::string_view text) {
+  Form form;
+  REQUIRE(parse_form(text, form));
+  return form;
+}
+
+bool malformed(std::string_view text) {
+  Form form;
+  return !parse_form(text, form);
+}
+
+Request request_for(std::string target) {
+  Request request;
+  request.method = "GET";
+  request.target = std::move(target);
+  split_target(request);
+  return request;
+}
+
+}  // namespace
+
+TEST_CASE("parse_form decodes pairs", "[message]") {
+  CHECK(form_of("") == Form{});
+  CHECK(form_of("deep=true&season=2024") == Form{{"deep", "true"}, {"season", "2024"}});
+  CHECK(form_of("a=1&a=2") == Form{{"a", "1"}, {"a", "2"}});
+}
+
+TEST_CASE("parse_form: '+' is a space and %XX an escaped byte", "[message]") {
+  CHECK(form_of("q=a+b+c") == Form{{"q", "a b c"}});
+  CHECK(form_of("a+b=c") == Form{{"a b", "c"}});
+  CHECK(form_of("q=%41%62%2b%2B") == Form{{"q", "Ab++"}});
+  CHECK(form_of("q=a%20b") == Form{{"q", "a b"}});
+  CHECK(form_of("q=%26%3D") == Form{{"q", "&="}});
+  CHECK(form_of("%64eep=1") == Form{{"deep", "1"}});
+  CHECK(form_of("q=%C3%A9") == Form{{"q", "\xC3\xA9"}});
+  CHECK(form_of("q=%00").begin()->second == std::string("\0", 1));
+  CHECK(form_of("q=%ff").begin()->second == "\xff");
+}
+
+TEST_CASE("parse_form rejects malformed escapes", "[message]") {
+  CHECK(malformed("q=%"));
+  CHECK(malformed("q=%4"));
+  CHECK(malformed("q=%zz"));
+  CHECK(malformed("q=%4g"));
+  CHECK(malformed("q=%g4"));
+  CHECK(malformed("%=1"));
+  CHECK(malformed("a=1&b=%x"));
+  CHECK(malformed("q=100%"));
+  CHECK(malformed("q=%%41"));
+}
+
+TEST_CASE("parse_form: empty pairs and missing values", "[message]") {
+  CHECK(form_of("&") == Form{});
+  CHECK(form_of("&&a=1&&b=2&") == Form{{"a", "1"}, {"b", "2"}});
+  CHECK(form_of("deep") == Form{{"deep", ""}});
+  CHECK(form_of("deep=") == Form{{"deep", ""}});
+  CHECK(form_of("=x") == Form{{"", "x"}});
+  CHECK(form_of("a=1=2") == Form{{"a", "1=2"}});
+}
+
+TEST_CASE("split_target separates the path from the query", "[message]") {
+  SECTION("no query") {
+    Request r = request_for("/start");
+    CHECK(r.path == "/start");
+    CHECK(r.query.empty());
+  }
+  SECTION("query") {
+    Request r = request_for("/start?deep=true&season=2024&x=a+b");
+    CHECK(r.path == "/start");
+    CHECK(r.query == Form{{"deep", "true"}, {"season", "2024"}, {"x", "a b"}});
+    CHECK(r.query_param("deep") == "true");
+    CHECK_FALSE(r.query_param("missing").has_value());
+  }
+  SECTION("empty query") {
+    Request r = request_for("/start?");
+    CHECK(r.path == "/start");
+    CHECK(r.query.empty());
+  }
+  SECTION("only the first '?' splits") {
+    Request r = request_for("/a?b=1?c");
+    CHECK(r.path == "/a");
+    CHECK(r.query == Form{{"b", "1?c"}});
+  }
+  SECTION("the path is not decoded") {
+    Request r = request_for("/jobs/a%20b");
+    CHECK(r.path == "/jobs/a%20b");
+  }
+  SECTION("a malformed query does not fail the request") {
+    Request r = request_for("/start?a=%zz");
+    CHECK(r.path == "/start");
+  }
+  SECTION("query parameters are replaced, not appended") {
+    Request r = request_for("/a?x=1");
+    r.target = "/b?y=2";
+    split_target(r);
+    CHECK(r.path == "/b");
+    CHECK(r.query == Form{{"y", "2"}});
+  }
+}
+
+TEST_CASE("Request::header finds the first header by lower-case name", "[message]") {
+  Request r;
+  r.headers = {{"content-type", "application/json"}, {"x-a", "1"}, {"x-a", "2"}};
+  CHECK(r.header("content-type") == "application/json");
+  CHECK(r.header("x-a") == "1");
+  CHECK_FALSE(r.header("accept").has_value());
+}
+
+TEST_CASE("reason phrases", "[message]") {
+  CHECK(crawld::http::reason_phrase(200) == "OK");
+  CHECK(crawld::http::reason_phrase(404) == "Not Found");
+  CHECK(crawld::http::reason_phrase(431) == "Request Header Fields Too Large");
+  CHECK(crawld::http::reason_phrase(599) == "Unknown");
+}
