@@ -47,6 +47,7 @@ struct Store::Impl {
   bool closing = false;
   bool writer_running = false;
   bool maintainer_running = false;
+  Store::BatchCallback on_batch;
 
   Impl(asio::io_context& ioc, DatabaseConfig c, std::string id)
       : ioc(ioc), config(std::move(c)), instance_id(std::move(id)),
@@ -186,6 +187,7 @@ struct Store::Impl {
       }
       auto batch = std::make_shared<Batch>(take_batch());
       in_flight = true;
+      auto started = Steady::now();
       std::exception_ptr error;
       BatchResult result;
       // Named, not a temporary in the co_await expression: GCC 12 mishandles
@@ -197,6 +199,10 @@ struct Store::Impl {
         error = std::current_exception();
       }
       in_flight = false;
+      if (on_batch) {
+        on_batch(std::chrono::duration<double>(Steady::now() - started).count(), batch->rows() + batch->jobs.size(),
+                 !error);
+      }
       if (error) {
         // Kept in the queue, retried later: nothing is lost, and the page
         // insert's ON CONFLICT makes a retry harmless.
@@ -449,6 +455,8 @@ asio::awaitable<std::vector<EventRecord>> Store::events(std::string job_id, std:
   };
   co_return co_await impl_->read<std::vector<EventRecord>>(std::move(body));
 }
+
+void Store::on_batch(BatchCallback callback) { impl_->on_batch = std::move(callback); }
 
 DatabaseStatus Store::status() const {
   DatabaseStatus status = impl_->state;

@@ -32,6 +32,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -116,6 +117,10 @@ class Store : public jobs::JobObserver {
   // Pages with id > after, oldest first.
   boost::asio::awaitable<std::vector<PageRecord>> pages(std::string job_id, std::int64_t after, std::size_t limit);
   boost::asio::awaitable<std::vector<EventRecord>> events(std::string job_id, std::int64_t after, std::size_t limit);
+
+  // Called on the loop after every batch attempt (for metrics).
+  using BatchCallback = std::function<void(double seconds, std::size_t rows, bool ok)>;
+  void on_batch(BatchCallback callback);
 
   DatabaseStatus status() const;
   const std::string& instance_id() const;
