@@ -100,7 +100,7 @@ void DbPool::stop() {
   pool_.join();
 }
 
-pqxx::connection& DbPool::this_thread_connection() {
+pqxx::connection& DbPool::this_thread_connection(bool& fresh) {
   ThreadConnection& state = thread_connection();
   if (state.owner != this) {
     state = ThreadConnection{};
@@ -123,6 +123,7 @@ pqxx::connection& DbPool::this_thread_connection() {
     setup.exec("set application_name = 'crawld'");
     setup.commit();
     state.connection = std::move(connection);
+    fresh = true;
     state.backoff.reset();
     state.retry_at = {};
     return *state.connection;
@@ -134,11 +135,11 @@ pqxx::connection& DbPool::this_thread_connection() {
   }
 }
 
-void DbPool::drop_this_thread_connection() {
+void DbPool::drop_this_thread_connection(bool backoff) {
   ThreadConnection& state = thread_connection();
   state.connection.reset();
   state.last_error = "connection lost";
-  state.retry_at = Steady::now() + state.backoff.next();
+  state.retry_at = backoff ? Steady::now() + state.backoff.next() : Steady::time_point{};
 }
 
 bool DbPool::is_connection_lost(const pqxx::connection& connection, const std::exception& error) {

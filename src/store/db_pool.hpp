@@ -71,14 +71,23 @@ class DbPool {
   }
 
   // Runs body(connection) on the calling thread, which must be a pool thread.
+  // A kept connection may have died while idle (the server restarted): the
+  // first use finds out, so the body runs once more on a fresh connection.
+  // That is safe because nothing was committed (an in-doubt commit is not
+  // retried here).
   template <class F>
   auto with_connection(F& body) -> std::invoke_result_t<F&, pqxx::connection&> {
-    pqxx::connection& connection = this_thread_connection();
-    try {
-      return body(connection);
-    } catch (const std::exception& error) {
-      if (is_connection_lost(connection, error)) drop_this_thread_connection();
-      throw;
+    for (int attempt = 0;; ++attempt) {
+      bool fresh = false;
+      pqxx::connection& connection = this_thread_connection(fresh);
+      try {
+        return body(connection);
+      } catch (const std::exception& error) {
+        if (!is_connection_lost(connection, error)) throw;
+        bool retry = !fresh && attempt == 0 && dynamic_cast<const pqxx::in_doubt_error*>(&error) == nullptr;
+        drop_this_thread_connection(!retry);
+        if (!retry) throw;
+      }
     }
   }
 
@@ -87,8 +96,8 @@ class DbPool {
   void stop();
 
  private:
-  pqxx::connection& this_thread_connection();
-  void drop_this_thread_connection();
+  pqxx::connection& this_thread_connection(bool& fresh);
+  void drop_this_thread_connection(bool backoff);
   static bool is_connection_lost(const pqxx::connection& connection, const std::exception& error);
 
   std::string conninfo_;

@@ -229,7 +229,7 @@ struct Store::Impl {
     maintainer_running = true;
     Backoff backoff(200ms, 5s);
     while (!closing) {
-      std::chrono::milliseconds next = 5s;
+      std::chrono::milliseconds next = 1s;
       if (state.refused) {
         next = 60s;
       } else if (!state.migrated) {
@@ -270,7 +270,8 @@ struct Store::Impl {
         } else {
           mark_up();
         }
-        next = state.up ? 5s : 1s;
+        // Once a second: /readyz should notice an outage promptly.
+        next = 1s;
       }
       tick.expires_after(next);
       co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
