@@ -43,12 +43,13 @@ json page_json(const store::PageRecord& record) {
 }
 
 json event_json(const store::EventRecord& record) {
-  return {{"id", record.id}, {"at", jobs::format_time(record.at)}, {"level", record.level},
-          {"message", record.message}};
+  return {
+      {"id", record.id}, {"at", jobs::format_time(record.at)}, {"level", record.level}, {"message", record.message}};
 }
 
 store::Store& require_store(ApiContext* ctx) {
-  if (ctx->store == nullptr) throw http::service_unavailable("no database is configured: pages and events are not recorded");
+  if (ctx->store == nullptr)
+    throw http::service_unavailable("no database is configured: pages and events are not recorded");
   return *ctx->store;
 }
 
@@ -70,7 +71,8 @@ Window parse_window(Request& request, std::size_t default_limit, std::size_t max
   if (auto text = request.query_param("limit")) {
     auto value = parse_unsigned(*text, 6);
     if (!value || *value < 1 || static_cast<std::size_t>(*value) > max_limit) {
-      errors.push_back({"limit", "expected integer 1-" + std::to_string(max_limit) + ", got \"" + std::string(*text) + "\""});
+      errors.push_back(
+          {"limit", "expected integer 1-" + std::to_string(max_limit) + ", got \"" + std::string(*text) + "\""});
     } else {
       window.limit = static_cast<std::size_t>(*value);
     }
@@ -138,25 +140,26 @@ asio::awaitable<std::optional<jobs::Job>> find_job_with_history(ApiContext* ctx,
 nlohmann::json database_status_json(const ApiContext& ctx) {
   if (ctx.store == nullptr) return {{"configured", false}};
   auto status = ctx.store->status();
-  return {{"configured", true},
-          {"up", status.up},
-          {"ready", status.ready()},
-          {"migrated", status.migrated},
-          {"refused", status.refused},
-          {"schema_version", status.schema_version},
-          {"instance_id", ctx.store->instance_id()},
-          {"last_error", text_or_null(status.last_error)},
-          {"last_error_at", status.last_error_at ? json(jobs::format_time(*status.last_error_at)) : json(nullptr)},
-          {"backlog", {{"pages", status.backlog_pages}, {"events", status.backlog_events}, {"jobs", status.backlog_jobs}}},
-          {"pages_written", status.pages_written},
-          {"rows_rejected", status.rows_rejected}};
+  return {
+      {"configured", true},
+      {"up", status.up},
+      {"ready", status.ready()},
+      {"migrated", status.migrated},
+      {"refused", status.refused},
+      {"schema_version", status.schema_version},
+      {"instance_id", ctx.store->instance_id()},
+      {"last_error", text_or_null(status.last_error)},
+      {"last_error_at", status.last_error_at ? json(jobs::format_time(*status.last_error_at)) : json(nullptr)},
+      {"backlog", {{"pages", status.backlog_pages}, {"events", status.backlog_events}, {"jobs", status.backlog_jobs}}},
+      {"pages_written", status.pages_written},
+      {"rows_rejected", status.rows_rejected}};
 }
 
 void require_database_ready(const ApiContext& ctx) {
   if (ctx.store == nullptr) return;
   auto status = ctx.store->status();
   if (status.ready()) return;
-  std::string why = status.refused ? status.last_error
+  std::string why = status.refused              ? status.last_error
                     : status.last_error.empty() ? std::string("not connected yet")
                                                 : status.last_error;
   throw http::service_unavailable("database not ready: " + why);
@@ -180,7 +183,8 @@ void register_database_routes(http::Router& router, ApiContext& context) {
     for (const auto& page : pages) list.push_back(page_json(page));
     json next = nullptr;
     if (pages.size() == window.limit) {
-      next = "/jobs/" + id + "/pages?after=" + std::to_string(pages.back().id) + "&limit=" + std::to_string(window.limit);
+      next =
+          "/jobs/" + id + "/pages?after=" + std::to_string(pages.back().id) + "&limit=" + std::to_string(window.limit);
     }
     co_return json_response({{"job_id", id}, {"pages", std::move(list)}, {"count", pages.size()}, {"next", next}});
   });
@@ -200,7 +204,8 @@ void register_database_routes(http::Router& router, ApiContext& context) {
     for (const auto& event : events) list.push_back(event_json(event));
     json next = nullptr;
     if (events.size() == window.limit) {
-      next = "/jobs/" + id + "/events?after=" + std::to_string(events.back().id) + "&limit=" + std::to_string(window.limit);
+      next = "/jobs/" + id + "/events?after=" + std::to_string(events.back().id) +
+             "&limit=" + std::to_string(window.limit);
     }
     co_return json_response({{"job_id", id}, {"events", std::move(list)}, {"count", events.size()}, {"next", next}});
   });

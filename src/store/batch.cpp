@@ -16,8 +16,8 @@ std::string job_upsert(pqxx::transaction_base& tx, const jobs::Job& job) {
   return "insert into crawl_jobs (id, target, season, deep, params, state, stop_reason, error, created_at,"
          " started_at, finished_at, queued, fetched, failed, bytes, instance_id, idempotency_key, updated_at)"
          " values (" +
-         tx.quote(job.id) + ", " + sql_text(tx, job.params.target) + ", " + std::to_string(job.params.season) +
-         ", " + (job.params.deep ? "true" : "false") + ", " +
+         tx.quote(job.id) + ", " + sql_text(tx, job.params.target) + ", " + std::to_string(job.params.season) + ", " +
+         (job.params.deep ? "true" : "false") + ", " +
          sql_text(tx, job.params.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) +
          "::jsonb, " + tx.quote(std::string(jobs::to_string(job.state))) + ", " +
          (job.stop_reason == jobs::StopReason::none ? std::string("null")
@@ -59,8 +59,8 @@ std::string page_values(pqxx::transaction_base& tx, const PageRow& row) {
 }
 
 template <class Row, class Values>
-std::size_t insert_rows(pqxx::transaction_base& tx, const std::vector<Row>& rows, const char* head,
-                        const char* tail, Values values) {
+std::size_t insert_rows(pqxx::transaction_base& tx, const std::vector<Row>& rows, const char* head, const char* tail,
+                        Values values) {
   std::size_t affected = 0;
   for (std::size_t start = 0; start < rows.size(); start += rows_per_statement) {
     std::string sql = head;
@@ -115,8 +115,7 @@ BatchResult write_row_by_row(pqxx::connection& connection, const Batch& batch) {
   }
   for (const auto& page : batch.pages) {
     try_row(tx, pages_insert + page_values(tx, page) + pages_conflict,
-            {page.job_id, "page " + sanitize_text(page.page.url.substr(0, 200)), {}}, result,
-            &result.pages_inserted);
+            {page.job_id, "page " + sanitize_text(page.page.url.substr(0, 200)), {}}, result, &result.pages_inserted);
   }
   // The job's own log says which rows were not recorded and why.
   for (const auto& rejected : result.rejected) {

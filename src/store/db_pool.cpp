@@ -88,7 +88,8 @@ ThreadConnection& thread_connection() {
 }  // namespace
 
 DbPool::DbPool(std::string conninfo, unsigned threads, std::uint32_t statement_timeout_ms)
-    : conninfo_(with_connect_timeout(conninfo, 5)), statement_timeout_ms_(statement_timeout_ms),
+    : conninfo_(with_connect_timeout(conninfo, 5)),
+      statement_timeout_ms_(statement_timeout_ms),
       pool_(std::max(1u, threads)) {}
 
 DbPool::~DbPool() { stop(); }

@@ -74,8 +74,8 @@ std::vector<EventRecord> select_events(pqxx::connection& connection, const std::
                                        std::size_t limit);
 
 // Quoting helpers shared by the files above.
-std::string sql_text(pqxx::transaction_base& tx, std::string_view text);           // sanitized, quoted
-std::string sql_text_or_null(pqxx::transaction_base& tx, std::string_view text);   // NULL when empty
+std::string sql_text(pqxx::transaction_base& tx, std::string_view text);          // sanitized, quoted
+std::string sql_text_or_null(pqxx::transaction_base& tx, std::string_view text);  // NULL when empty
 std::string sql_time(pqxx::transaction_base& tx, jobs::Clock::time_point when);
 std::string sql_time_or_null(pqxx::transaction_base& tx, const std::optional<jobs::Clock::time_point>& when);
 

@@ -7,9 +7,7 @@ namespace crawld::store {
 namespace {
 
 // Times travel as milliseconds since the epoch: no time zone parsing.
-std::string epoch_ms(const char* column) {
-  return std::string("(extract(epoch from ") + column + ") * 1000)::bigint";
-}
+std::string epoch_ms(const char* column) { return std::string("(extract(epoch from ") + column + ") * 1000)::bigint"; }
 
 jobs::Clock::time_point from_ms(const pqxx::field& field) {
   return jobs::Clock::time_point(std::chrono::milliseconds(field.as<std::int64_t>()));
@@ -22,10 +20,10 @@ std::optional<jobs::Clock::time_point> optional_time(const pqxx::field& field) {
 
 std::string text(const pqxx::field& field) { return field.is_null() ? std::string() : field.as<std::string>(); }
 
-const std::string job_columns =
-    "id::text, target, season, deep, params::text, state, stop_reason, error, " + epoch_ms("created_at") + ", " +
-    epoch_ms("started_at") + ", " + epoch_ms("finished_at") +
-    ", queued, fetched, failed, bytes, instance_id, idempotency_key";
+const std::string job_columns = "id::text, target, season, deep, params::text, state, stop_reason, error, " +
+                                epoch_ms("created_at") + ", " + epoch_ms("started_at") + ", " +
+                                epoch_ms("finished_at") +
+                                ", queued, fetched, failed, bytes, instance_id, idempotency_key";
 
 jobs::Job job_from_row(const pqxx::row& row) {
   jobs::Job job;
@@ -110,14 +108,14 @@ std::vector<PageRecord> select_pages(pqxx::connection& connection, const std::st
 std::vector<EventRecord> select_events(pqxx::connection& connection, const std::string& job_id, std::int64_t after,
                                        std::size_t limit) {
   pqxx::read_transaction tx(connection);
-  auto rows = tx.exec("select id, " + epoch_ms("at") + ", level, message from crawl_job_events where job_id = " +
-                      tx.quote(job_id) + "::uuid and id > " + std::to_string(after) + " order by id limit " +
-                      std::to_string(limit));
+  auto rows = tx.exec("select id, " + epoch_ms("at") +
+                      ", level, message from crawl_job_events where job_id = " + tx.quote(job_id) + "::uuid and id > " +
+                      std::to_string(after) + " order by id limit " + std::to_string(limit));
   std::vector<EventRecord> out;
   out.reserve(rows.size());
   for (const auto& row : rows) {
-    out.push_back({row[0].as<std::int64_t>(), job_id, from_ms(row[1]), row[2].as<std::string>(),
-                   row[3].as<std::string>()});
+    out.push_back(
+        {row[0].as<std::int64_t>(), job_id, from_ms(row[1]), row[2].as<std::string>(), row[3].as<std::string>()});
   }
   return out;
 }

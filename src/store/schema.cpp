@@ -70,10 +70,11 @@ std::vector<RecoveredJob> recover_interrupted(pqxx::connection& connection, cons
   auto rows = tx.exec(
       "with stale as ("
       "  select id, state from crawl_jobs"
-      "  where instance_id = " + tx.quote(instance_id) +
-      "    and state in ('queued', 'running') and created_at < " + sql_time(tx, started_at) +
+      "  where instance_id = " +
+      tx.quote(instance_id) + "    and state in ('queued', 'running') and created_at < " + sql_time(tx, started_at) +
       "  for update)"
-      " update crawl_jobs j set state = 'interrupted', stop_reason = 'shutdown', error = " + tx.quote(reason) +
+      " update crawl_jobs j set state = 'interrupted', stop_reason = 'shutdown', error = " +
+      tx.quote(reason) +
       ", finished_at = now(), updated_at = now()"
       " from stale where j.id = stale.id"
       " returning j.id::text, stale.state");

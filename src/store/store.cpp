@@ -4,8 +4,8 @@
 #include "db_pool.hpp"
 #include "queries.hpp"
 
-#include <boost/asio.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio.hpp>
 
 #include <deque>
 #include <map>
@@ -38,9 +38,9 @@ struct Store::Impl {
   std::map<std::string, Steady::time_point> last_progress;
   bool backpressure_logged = false;
 
-  asio::steady_timer wake{ioc};                                       // the writer's
-  asio::steady_timer space{ioc, Steady::time_point::max()};           // back-pressure waiters'
-  asio::steady_timer tick{ioc};                                       // maintenance
+  asio::steady_timer wake{ioc};                              // the writer's
+  asio::steady_timer space{ioc, Steady::time_point::max()};  // back-pressure waiters'
+  asio::steady_timer tick{ioc};                              // maintenance
   Steady::time_point retry_at{};
   bool in_flight = false;
   int flushers = 0;
@@ -50,7 +50,9 @@ struct Store::Impl {
   Store::BatchCallback on_batch;
 
   Impl(asio::io_context& ioc, DatabaseConfig c, std::string id)
-      : ioc(ioc), config(std::move(c)), instance_id(std::move(id)),
+      : ioc(ioc),
+        config(std::move(c)),
+        instance_id(std::move(id)),
         pool(config.url, config.threads, config.statement_timeout_ms) {}
 
   bool empty() const { return pending_jobs.empty() && events.empty() && pages.empty(); }
@@ -293,8 +295,8 @@ struct Store::Impl {
     }
     spdlog::info("{}", migration.message);
     for (const auto& job : prepared.recovered) {
-      spdlog::warn("job {} was {} when this instance ({}) last stopped: marked interrupted", job.id,
-                   job.previous_state, instance_id);
+      spdlog::warn("job {} was {} when this instance ({}) last stopped: marked interrupted", job.id, job.previous_state,
+                   instance_id);
     }
     state.migrated = true;
     mark_up();
@@ -323,7 +325,9 @@ struct Store::Impl {
     shared->done.expires_after(std::chrono::milliseconds(config.read_timeout_ms));
     asio::co_spawn(
         pool.executor(),
-        [pool = &pool, body = std::move(body)]() mutable -> asio::awaitable<R> { co_return pool->with_connection(body); },
+        [pool = &pool, body = std::move(body)]() mutable -> asio::awaitable<R> {
+          co_return pool->with_connection(body);
+        },
         asio::bind_executor(ioc.get_executor(), [shared](std::exception_ptr error, R value) {
           shared->finished = true;
           shared->error = error;

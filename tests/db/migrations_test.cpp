@@ -63,24 +63,27 @@ TEST_CASE("a database newer than the binary is refused and writes are held", "[d
   asio::io_context ioc;
   store::Store store(ioc, test::test_config(db.url()), "test:1");
   store.start();
-  test::run_with_store(ioc, store, [&]() -> asio::awaitable<void> {
-    CHECK(co_await test::eventually([&] { return store.status().refused; }, 10s));
-    auto status = store.status();
-    CHECK_FALSE(status.ready());
-    CHECK(status.last_error.find("newer than this binary") != std::string::npos);
+  test::run_with_store(
+      ioc, store,
+      [&]() -> asio::awaitable<void> {
+        CHECK(co_await test::eventually([&] { return store.status().refused; }, 10s));
+        auto status = store.status();
+        CHECK_FALSE(status.ready());
+        CHECK(status.last_error.find("newer than this binary") != std::string::npos);
 
-    jobs::Job job;
-    job.id = jobs::new_job_id();
-    job.params.target = "t";
-    job.created_at = jobs::Clock::now();
-    store.job_created(job);
-    // Held in memory, not written, and not dropped.
-    asio::steady_timer timer(ioc, 300ms);
-    co_await timer.async_wait(asio::use_awaitable);
-    CHECK(store.status().backlog_jobs == 1);
-    CHECK(db.scalar("select count(*) from crawl_jobs") == "0");
-    // Reads answer "unavailable" at once.
-    CHECK_THROWS_AS(co_await store.list_jobs(std::nullopt, 10), store::StoreUnavailable);
-  }, 100ms);
+        jobs::Job job;
+        job.id = jobs::new_job_id();
+        job.params.target = "t";
+        job.created_at = jobs::Clock::now();
+        store.job_created(job);
+        // Held in memory, not written, and not dropped.
+        asio::steady_timer timer(ioc, 300ms);
+        co_await timer.async_wait(asio::use_awaitable);
+        CHECK(store.status().backlog_jobs == 1);
+        CHECK(db.scalar("select count(*) from crawl_jobs") == "0");
+        // Reads answer "unavailable" at once.
+        CHECK_THROWS_AS(co_await store.list_jobs(std::nullopt, 10), store::StoreUnavailable);
+      },
+      100ms);
   CHECK(db.scalar("select max(version) from schema_migrations") == "9999");
 }

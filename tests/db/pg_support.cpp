@@ -105,7 +105,9 @@ ThrowawayCluster::~ThrowawayCluster() {
 
 void ThrowawayCluster::stop() { run_command(pg_script + " stop " + dir_ + " immediate"); }
 
-void ThrowawayCluster::start() { run_command(pg_script + " start " + dir_ + " " + std::to_string(port_) + " >/dev/null"); }
+void ThrowawayCluster::start() {
+  run_command(pg_script + " start " + dir_ + " " + std::to_string(port_) + " >/dev/null");
+}
 
 void run_with_store(asio::io_context& ioc, store::Store& store, std::function<asio::awaitable<void>()> body,
                     std::chrono::milliseconds close_timeout) {

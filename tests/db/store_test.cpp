@@ -1,5 +1,5 @@
-#include "crawld/store/schema.hpp"
 #include "crawld/store/store.hpp"
+#include "crawld/store/schema.hpp"
 #include "pg_support.hpp"
 #include "store/queries.hpp"
 
@@ -198,8 +198,7 @@ TEST_CASE("restart recovery marks this instance's stale jobs interrupted", "[db]
     db.exec("insert into crawl_jobs (id, target, season, deep, state, created_at, instance_id) values ('" + id +
             "', 'site', 2024, false, '" + state + "', now() - interval '1 hour', '" + instance + "')");
   };
-  auto running = jobs::new_job_id(), queued = jobs::new_job_id(), done = jobs::new_job_id(),
-       other = jobs::new_job_id();
+  auto running = jobs::new_job_id(), queued = jobs::new_job_id(), done = jobs::new_job_id(), other = jobs::new_job_id();
   insert(running, "running", "test:1");
   insert(queued, "queued", "test:1");
   insert(done, "succeeded", "test:1");

@@ -12,8 +12,8 @@
 namespace crawld::store {
 
 struct MigrationOutcome {
-  int before = 0;   // schema version found
-  int after = 0;    // schema version now
+  int before = 0;        // schema version found
+  int after = 0;         // schema version now
   bool refused = false;  // the database is newer than this binary
   std::vector<int> applied;
   std::string message;  // for the log
