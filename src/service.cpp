@@ -8,10 +8,13 @@
 #include "crawld/logging.hpp"
 #include "crawld/metrics/loop_lag.hpp"
 #include "crawld/metrics/metrics.hpp"
+#include "crawld/store/store.hpp"
 #include "crawld/version.hpp"
 
 #include <boost/asio.hpp>
 #include <spdlog/spdlog.h>
+
+#include <unistd.h>
 
 #include <csignal>
 #include <thread>
@@ -49,6 +52,25 @@ bool is_loopback(const std::string& address) {
   return !ec && parsed.is_loopback();
 }
 
+// --- database wiring --------------------------------------------------------
+
+// Names this process in crawl_jobs.instance_id: restart recovery marks the
+// jobs the database shows active for this id. Default: host name + ":" + port.
+std::string instance_id_for(const Config& config) {
+  if (!config.database.instance_id.empty()) return config.database.instance_id;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "localhost");
+  return std::string(host) + ":" + std::to_string(config.server.port);
+}
+
+std::unique_ptr<store::Store> make_store(asio::io_context& ioc, const Config& config) {
+  if (config.database.url.empty()) {
+    spdlog::warn("no database configured (database.url): jobs are kept in memory only, pages are not recorded");
+    return nullptr;
+  }
+  return std::make_unique<store::Store>(ioc, config.database, instance_id_for(config));
+}
+
 }  // namespace
 
 struct Service::Impl {
@@ -56,11 +78,13 @@ struct Service::Impl {
   asio::io_context ioc{1};
   asio::thread_pool compute_pool{compute_threads(config.crawl)};
   metrics::Metrics metrics;
+  std::unique_ptr<store::Store> store = make_store(ioc, config);  // null without a database
   crawl::CrawlEngine engine{config.crawl, compute_pool};
   jobs::JobManager jobs{ioc, config.jobs,
                         [this](const jobs::Job& job, std::shared_ptr<crawl::CrawlControl> control) {
                           return run_crawl(job, std::move(control));
-                        }};
+                        },
+                        instance_id_for(config)};
   api::TokenAuth auth{config.auth};
   http::Router router;
   api::ApiContext api_context;
@@ -82,8 +106,15 @@ struct Service::Impl {
       metrics::Snapshot snapshot;
       snapshot.jobs = jobs.counts();
       snapshot.open_connections = server.open_connections();
+      if (store) {
+        auto db = store->status();
+        snapshot.db_configured = true;
+        snapshot.db_up = db.ready();
+        snapshot.db_backlog_rows = db.backlog_pages + db.backlog_events;
+      }
       return snapshot;
     };
+    wire_store();
     api::register_routes(router, api_context);
     server.set_filter([this](const http::Request& request, std::string_view route) { auth.check(request, route); });
     bool access_log = config.log.access_log;
@@ -97,11 +128,21 @@ struct Service::Impl {
     loop_lag.on_sample([this](double seconds) { metrics.loop_lag(seconds); });
   }
 
+  // The store records jobs and events as a JobManager observer, pages
+  // through each crawl's sink, and answers the API's history reads.
+  void wire_store() {
+    if (!store) return;
+    jobs.add_observer(store.get());
+    api_context.store = store.get();
+    store->on_batch([this](double seconds, std::size_t rows, bool ok) { metrics.db_write(seconds, rows, ok); });
+  }
+
   asio::awaitable<crawl::CrawlResult> run_crawl(const jobs::Job& job, std::shared_ptr<crawl::CrawlControl> control) {
     const TargetConfig* target = config.crawl.find_target(job.params.target);
     if (target == nullptr) throw std::runtime_error("unknown target " + job.params.target);
     crawl::CrawlRequest request{*target, job.params.season, job.params.deep};
-    ObservedSink sink(metrics, nullptr);
+    std::unique_ptr<crawl::PageSink> db_sink = store ? store->page_sink(job) : nullptr;
+    ObservedSink sink(metrics, db_sink.get());
     co_return co_await engine.run(std::move(request), sink, std::move(control));
   }
 
@@ -139,6 +180,8 @@ struct Service::Impl {
   asio::awaitable<void> shutdown() {
     server.stop_accepting();
     co_await jobs.shutdown(std::chrono::seconds(config.server.shutdown_grace_s));
+    // What the jobs produced is written before the process ends (bounded).
+    if (store) co_await store->close(std::chrono::seconds(10));
     co_await server.drain(std::chrono::seconds(1));
     loop_lag.stop();
     hangup.cancel();
@@ -156,6 +199,7 @@ struct Service::Impl {
                    "and cancel crawls; set auth.tokens or CRAWLD_API_TOKEN ***",
                    config.server.listen);
     }
+    if (store) store->start();
     server.start();
     loop_lag.start();
     wait_signals();

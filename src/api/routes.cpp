@@ -1,5 +1,6 @@
 #include "crawld/api/routes.hpp"
 
+#include "crawld/api/database_routes.hpp"
 #include "crawld/api/start_params.hpp"
 #include "crawld/http/problem.hpp"
 #include "crawld/jobs/job_manager.hpp"
@@ -118,17 +119,25 @@ void register_routes(http::Router& router, ApiContext& context) {
       auto error = http::validation_failed(std::move(errors));
       throw http::ApiError(400, error.slug(), error.title(), error.detail()).with_errors(error.errors());
     }
+    manager(ctx);
+    // Jobs still in memory, plus the database's history when there is one.
+    auto found = co_await list_jobs_with_history(ctx, state, limit);
     json list = json::array();
-    for (const auto* job : manager(ctx).list(state, limit)) list.push_back(job->to_json());
-    co_return json_response(200, {{"jobs", std::move(list)}, {"count", list.size()}});
+    for (const auto& job : found.jobs) list.push_back(job.to_json());
+    json body = {{"jobs", std::move(list)}, {"count", found.jobs.size()}};
+    if (found.unavailable) body["history_unavailable"] = *found.unavailable;
+    co_return json_response(200, body);
   });
 
   router.add("GET", "/jobs/{id}", [ctx](Request& request) -> asio::awaitable<Response> {
-    const auto& id = job_id_param(request);
-    const jobs::Job* job = manager(ctx).find(id);
-    if (job == nullptr) throw http::not_found("no job " + id);
+    std::string id = job_id_param(request);
+    manager(ctx);
+    auto job = co_await find_job_with_history(ctx, id);
+    if (!job) throw http::not_found("no job " + id);
     co_return json_response(200, job->to_json());
   });
+
+  register_database_routes(router, context);
 
   auto cancel = [ctx](Request& request) -> asio::awaitable<Response> {
     const auto& id = job_id_param(request);
@@ -169,6 +178,7 @@ void register_routes(http::Router& router, ApiContext& context) {
           {"max_queued", jobs.config().max_queued},
           {"max_timeout_s", jobs.config().max_timeout_s}}},
     };
+    body["database"] = database_status_json(*ctx);
     if (ctx->loop_lag != nullptr) {
       body["loop_lag_ms"] = {{"last", ctx->loop_lag->last_seconds() * 1000},
                              {"max_1m", ctx->loop_lag->max_recent_seconds() * 1000},
@@ -199,6 +209,7 @@ void register_routes(http::Router& router, ApiContext& context) {
 
   router.add("GET", "/readyz", [ctx](Request&) -> asio::awaitable<Response> {
     if (ctx->draining && ctx->draining()) throw http::service_unavailable("draining: the service is stopping");
+    require_database_ready(*ctx);
     co_return json_response(200, {{"status", "ready"}});
   });
 }

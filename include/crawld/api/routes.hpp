@@ -14,6 +14,9 @@
 namespace crawld::jobs {
 class JobManager;
 }
+namespace crawld::store {
+class Store;
+}
 namespace crawld::metrics {
 class LoopLagMonitor;
 class Metrics;
@@ -30,6 +33,7 @@ struct ApiContext {
   std::function<bool()> draining;  // true while shutting down
   metrics::Metrics* metrics = nullptr;
   std::function<metrics::Snapshot()> snapshot;  // gauges sampled at scrape time
+  store::Store* store = nullptr;  // null when no database is configured
 };
 
 // The status page, compiled into the binary (src/api/status_page.html).

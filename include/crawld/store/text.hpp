@@ -1,0 +1,16 @@
+// Text cleaning before it goes into PostgreSQL.
+//
+// Crawled pages carry arbitrary bytes in titles, URLs and error messages.
+// PostgreSQL text cannot hold NUL and rejects invalid UTF-8, and one such row
+// would otherwise fail a whole batch; so NULs are dropped and invalid UTF-8
+// sequences become U+FFFD before anything is written.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace crawld::store {
+
+std::string sanitize_text(std::string_view text);
+
+}  // namespace crawld::store

@@ -1,0 +1,156 @@
+#include "crawld/store/text.hpp"
+#include "db_pool.hpp"
+#include "queries.hpp"
+
+#include <functional>
+
+namespace crawld::store {
+
+namespace {
+
+// Rows per INSERT statement; keeps statements well below protocol limits.
+constexpr std::size_t rows_per_statement = 500;
+
+std::string job_upsert(pqxx::transaction_base& tx, const jobs::Job& job) {
+  const auto& p = job.progress;
+  return "insert into crawl_jobs (id, target, season, deep, params, state, stop_reason, error, created_at,"
+         " started_at, finished_at, queued, fetched, failed, bytes, instance_id, idempotency_key, updated_at)"
+         " values (" +
+         tx.quote(job.id) + ", " + sql_text(tx, job.params.target) + ", " + std::to_string(job.params.season) + ", " +
+         (job.params.deep ? "true" : "false") + ", " +
+         sql_text(tx, job.params.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) +
+         "::jsonb, " + tx.quote(std::string(jobs::to_string(job.state))) + ", " +
+         (job.stop_reason == jobs::StopReason::none ? std::string("null")
+                                                    : tx.quote(std::string(jobs::to_string(job.stop_reason)))) +
+         ", " + sql_text_or_null(tx, job.error) + ", " + sql_time(tx, job.created_at) + ", " +
+         sql_time_or_null(tx, job.started_at) + ", " + sql_time_or_null(tx, job.finished_at) + ", " +
+         std::to_string(p.queued) + ", " + std::to_string(p.fetched) + ", " + std::to_string(p.failed) + ", " +
+         std::to_string(p.bytes) + ", " + sql_text(tx, job.instance_id) + ", " +
+         sql_text_or_null(tx, job.idempotency_key) +
+         ", now())"
+         " on conflict (id) do update set target = excluded.target, season = excluded.season,"
+         " deep = excluded.deep, params = excluded.params, state = excluded.state,"
+         " stop_reason = excluded.stop_reason, error = excluded.error, started_at = excluded.started_at,"
+         " finished_at = excluded.finished_at, queued = excluded.queued, fetched = excluded.fetched,"
+         " failed = excluded.failed, bytes = excluded.bytes, instance_id = excluded.instance_id,"
+         " idempotency_key = excluded.idempotency_key, updated_at = now()";
+}
+
+const char* events_insert = "insert into crawl_job_events (job_id, at, level, message) values ";
+
+std::string event_values(pqxx::transaction_base& tx, const EventRow& event) {
+  return "(" + tx.quote(event.job_id) + ", " + sql_time(tx, event.at) + ", " + sql_text(tx, event.level) + ", " +
+         sql_text(tx, event.message) + ")";
+}
+
+const char* pages_insert =
+    "insert into crawl_pages (job_id, url, final_url, depth, status, content_type, bytes, truncated, title,"
+    " sha256, elapsed_ms, error, fetched_at) values ";
+const char* pages_conflict = " on conflict (job_id, url) do nothing";
+
+std::string page_values(pqxx::transaction_base& tx, const PageRow& row) {
+  const auto& page = row.page;
+  return "(" + tx.quote(row.job_id) + ", " + sql_text(tx, page.url) + ", " + sql_text_or_null(tx, page.final_url) +
+         ", " + std::to_string(page.depth) + ", " + std::to_string(page.status) + ", " +
+         sql_text_or_null(tx, page.content_type) + ", " + std::to_string(page.bytes) + ", " +
+         (page.truncated ? "true" : "false") + ", " + sql_text_or_null(tx, page.title) + ", " +
+         sql_text_or_null(tx, page.sha256) + ", " + std::to_string(page.elapsed_ms) + ", " +
+         sql_text_or_null(tx, page.error) + ", " + sql_time(tx, row.fetched_at) + ")";
+}
+
+template <class Row, class Values>
+std::size_t insert_rows(pqxx::transaction_base& tx, const std::vector<Row>& rows, const char* head, const char* tail,
+                        Values values) {
+  std::size_t affected = 0;
+  for (std::size_t start = 0; start < rows.size(); start += rows_per_statement) {
+    std::string sql = head;
+    std::size_t end = std::min(rows.size(), start + rows_per_statement);
+    for (std::size_t i = start; i < end; ++i) {
+      if (i != start) sql += ", ";
+      sql += values(tx, rows[i]);
+    }
+    sql += tail;
+    affected += tx.exec(sql).affected_rows();
+  }
+  return affected;
+}
+
+BatchResult write_fast(pqxx::connection& connection, const Batch& batch) {
+  BatchResult result;
+  pqxx::work tx(connection);
+  for (const auto& job : batch.jobs) tx.exec(job_upsert(tx, job));
+  insert_rows(tx, batch.events, events_insert, "", event_values);
+  result.pages_inserted = insert_rows(tx, batch.pages, pages_insert, pages_conflict, page_values);
+  tx.commit();
+  return result;
+}
+
+// Runs `sql` in a savepoint; a permanent error is reported and skipped,
+// a transient one is thrown (the whole batch is retried later).
+bool try_row(pqxx::dbtransaction& tx, const std::string& sql, RejectedRow rejected, BatchResult& result,
+             std::size_t* affected = nullptr) {
+  try {
+    pqxx::subtransaction row(tx, "row");
+    auto r = row.exec(sql);
+    row.commit();
+    if (affected != nullptr) *affected += r.affected_rows();
+    return true;
+  } catch (const std::exception& error) {
+    if (is_transient(error)) throw;
+    rejected.error = short_message(error);
+    result.rejected.push_back(std::move(rejected));
+    return false;
+  }
+}
+
+// The slow path after bad data failed the whole batch: every row in its own
+// savepoint, rejected rows recorded as events of their job.
+BatchResult write_row_by_row(pqxx::connection& connection, const Batch& batch) {
+  BatchResult result;
+  result.row_by_row = true;
+  pqxx::work tx(connection);
+  for (const auto& job : batch.jobs) try_row(tx, job_upsert(tx, job), {job.id, "job", {}}, result);
+  for (const auto& event : batch.events) {
+    try_row(tx, events_insert + event_values(tx, event), {event.job_id, "event", {}}, result);
+  }
+  for (const auto& page : batch.pages) {
+    try_row(tx, pages_insert + page_values(tx, page) + pages_conflict,
+            {page.job_id, "page " + sanitize_text(page.page.url.substr(0, 200)), {}}, result, &result.pages_inserted);
+  }
+  // The job's own log says which rows were not recorded and why.
+  for (const auto& rejected : result.rejected) {
+    EventRow event{rejected.job_id, jobs::Clock::now(), "error",
+                   "not recorded in the database: " + rejected.what + ": " + rejected.error};
+    BatchResult ignored;
+    try_row(tx, events_insert + event_values(tx, event), {rejected.job_id, "event", {}}, ignored);
+  }
+  tx.commit();
+  return result;
+}
+
+}  // namespace
+
+BatchResult write_batch(pqxx::connection& connection, const Batch& batch) {
+  try {
+    return write_fast(connection, batch);
+  } catch (const std::exception& error) {
+    if (is_transient(error)) throw;
+  }
+  return write_row_by_row(connection, batch);
+}
+
+std::string sql_text(pqxx::transaction_base& tx, std::string_view text) { return tx.quote(sanitize_text(text)); }
+
+std::string sql_text_or_null(pqxx::transaction_base& tx, std::string_view text) {
+  return text.empty() ? std::string("null") : sql_text(tx, text);
+}
+
+std::string sql_time(pqxx::transaction_base& tx, jobs::Clock::time_point when) {
+  return "'" + jobs::format_time(when) + "'::timestamptz";
+}
+
+std::string sql_time_or_null(pqxx::transaction_base& tx, const std::optional<jobs::Clock::time_point>& when) {
+  return when ? sql_time(tx, *when) : std::string("null");
+}
+
+}  // namespace crawld::store

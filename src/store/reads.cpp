@@ -1,0 +1,123 @@
+#include "queries.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace crawld::store {
+
+namespace {
+
+// Times travel as milliseconds since the epoch: no time zone parsing.
+std::string epoch_ms(const char* column) { return std::string("(extract(epoch from ") + column + ") * 1000)::bigint"; }
+
+jobs::Clock::time_point from_ms(const pqxx::field& field) {
+  return jobs::Clock::time_point(std::chrono::milliseconds(field.as<std::int64_t>()));
+}
+
+std::optional<jobs::Clock::time_point> optional_time(const pqxx::field& field) {
+  if (field.is_null()) return std::nullopt;
+  return from_ms(field);
+}
+
+std::string text(const pqxx::field& field) { return field.is_null() ? std::string() : field.as<std::string>(); }
+
+const std::string job_columns = "id::text, target, season, deep, params::text, state, stop_reason, error, " +
+                                epoch_ms("created_at") + ", " + epoch_ms("started_at") + ", " +
+                                epoch_ms("finished_at") +
+                                ", queued, fetched, failed, bytes, instance_id, idempotency_key";
+
+jobs::Job job_from_row(const pqxx::row& row) {
+  jobs::Job job;
+  job.id = row[0].as<std::string>();
+  job.params.target = row[1].as<std::string>();
+  job.params.season = row[2].as<std::int64_t>();
+  job.params.deep = row[3].as<bool>();
+  auto params = nlohmann::json::parse(row[4].as<std::string>(), nullptr, false);
+  if (params.is_object()) {
+    job.params.timeout_s = params.value("timeout", 0u);
+    job.params.log_to_db = params.value("log_to_db", true);
+  }
+  job.state = jobs::parse_job_state(row[5].as<std::string>()).value_or(jobs::JobState::failed);
+  std::string stop = text(row[6]);
+  for (auto reason : {jobs::StopReason::user_request, jobs::StopReason::deadline, jobs::StopReason::shutdown}) {
+    if (jobs::to_string(reason) == stop) job.stop_reason = reason;
+  }
+  job.error = text(row[7]);
+  job.created_at = from_ms(row[8]);
+  job.started_at = optional_time(row[9]);
+  job.finished_at = optional_time(row[10]);
+  job.progress.queued = row[11].as<std::uint64_t>();
+  job.progress.fetched = row[12].as<std::uint64_t>();
+  job.progress.failed = row[13].as<std::uint64_t>();
+  job.progress.bytes = row[14].as<std::uint64_t>();
+  job.instance_id = text(row[15]);
+  job.idempotency_key = text(row[16]);
+  return job;
+}
+
+}  // namespace
+
+std::vector<jobs::Job> select_jobs(pqxx::connection& connection, std::optional<jobs::JobState> state,
+                                   std::size_t limit) {
+  pqxx::read_transaction tx(connection);
+  std::string sql = "select " + job_columns + " from crawl_jobs";
+  if (state) sql += " where state = " + tx.quote(std::string(jobs::to_string(*state)));
+  sql += " order by created_at desc, id limit " + std::to_string(limit);
+  std::vector<jobs::Job> out;
+  for (const auto& row : tx.exec(sql)) out.push_back(job_from_row(row));
+  return out;
+}
+
+std::optional<jobs::Job> select_job(pqxx::connection& connection, const std::string& id) {
+  pqxx::read_transaction tx(connection);
+  auto rows = tx.exec("select " + job_columns + " from crawl_jobs where id = " + tx.quote(id) + "::uuid");
+  if (rows.empty()) return std::nullopt;
+  return job_from_row(rows[0]);
+}
+
+std::vector<PageRecord> select_pages(pqxx::connection& connection, const std::string& job_id, std::int64_t after,
+                                     std::size_t limit) {
+  pqxx::read_transaction tx(connection);
+  auto rows = tx.exec(
+      "select id, url, final_url, depth, status, content_type, bytes, truncated, title, sha256, elapsed_ms, error, " +
+      epoch_ms("fetched_at") + " from crawl_pages where job_id = " + tx.quote(job_id) + "::uuid and id > " +
+      std::to_string(after) + " order by id limit " + std::to_string(limit));
+  std::vector<PageRecord> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) {
+    PageRecord record;
+    record.id = row[0].as<std::int64_t>();
+    record.job_id = job_id;
+    auto& page = record.page;
+    page.url = row[1].as<std::string>();
+    page.final_url = text(row[2]);
+    page.depth = row[3].as<std::uint32_t>();
+    page.status = row[4].as<int>();
+    page.content_type = text(row[5]);
+    page.bytes = row[6].as<std::uint64_t>();
+    page.truncated = row[7].as<bool>();
+    page.title = text(row[8]);
+    page.sha256 = text(row[9]);
+    page.elapsed_ms = row[10].as<std::uint32_t>();
+    page.error = text(row[11]);
+    record.fetched_at = from_ms(row[12]);
+    out.push_back(std::move(record));
+  }
+  return out;
+}
+
+std::vector<EventRecord> select_events(pqxx::connection& connection, const std::string& job_id, std::int64_t after,
+                                       std::size_t limit) {
+  pqxx::read_transaction tx(connection);
+  auto rows = tx.exec("select id, " + epoch_ms("at") +
+                      ", level, message from crawl_job_events where job_id = " + tx.quote(job_id) + "::uuid and id > " +
+                      std::to_string(after) + " order by id limit " + std::to_string(limit));
+  std::vector<EventRecord> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) {
+    out.push_back(
+        {row[0].as<std::int64_t>(), job_id, from_ms(row[1]), row[2].as<std::string>(), row[3].as<std::string>()});
+  }
+  return out;
+}
+
+}  // namespace crawld::store

@@ -1,0 +1,99 @@
+// The database endpoints when the database cannot answer (no server needed:
+// the store points at a closed port and is never started).
+#include "crawld/api/routes.hpp"
+#include "crawld/http/problem.hpp"
+#include "crawld/jobs/job_manager.hpp"
+#include "crawld/store/store.hpp"
+
+#include <boost/asio.hpp>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+namespace asio = boost::asio;
+using namespace crawld;
+
+namespace {
+
+struct Api {
+  Config config;
+  asio::io_context ioc;
+  jobs::JobManager jobs{ioc, config.jobs, [](const jobs::Job&, std::shared_ptr<crawl::CrawlControl>)
+                                              -> asio::awaitable<crawl::CrawlResult> { co_return crawl::CrawlResult{}; }};
+  std::unique_ptr<store::Store> store;
+  http::Router router;
+  api::ApiContext context;
+
+  explicit Api(bool with_store) {
+    if (with_store) {
+      DatabaseConfig db;
+      db.url = "postgresql://crawld@127.0.0.1:1/crawld";
+      db.read_timeout_ms = 200;
+      store = std::make_unique<store::Store>(ioc, db, "test:1");
+      context.store = store.get();
+    }
+    context.config = &config;
+    context.jobs = &jobs;
+    api::register_routes(router, context);
+  }
+
+  // Status and body of a request, errors rendered the way the server does.
+  std::pair<int, nlohmann::json> call(const std::string& target) {
+    http::Request request;
+    request.method = "GET";
+    request.target = target;
+    http::split_target(request);
+    auto match = router.match(request);
+    auto future = asio::co_spawn(ioc, (*match.handler)(request), asio::use_future);
+    ioc.restart();
+    ioc.run();
+    try {
+      auto response = future.get();
+      return {response.status, nlohmann::json::parse(response.body)};
+    } catch (const http::ApiError& error) {
+      auto response = http::problem_response(error, request.path);
+      return {response.status, nlohmann::json::parse(response.body)};
+    }
+  }
+};
+
+const std::string some_job = "/jobs/00000000-0000-4000-8000-000000000000";
+
+}  // namespace
+
+TEST_CASE("database down: readiness and history endpoints answer 503 at once", "[api][store]") {
+  Api api(true);
+  auto [ready_status, ready] = api.call("/readyz");
+  CHECK(ready_status == 503);
+  CHECK(ready["detail"].get<std::string>().find("database not ready") != std::string::npos);
+
+  CHECK(api.call(some_job + "/pages").first == 503);
+  CHECK(api.call(some_job + "/events").first == 503);
+  CHECK(api.call(some_job).first == 503);  // not in memory: only the database could say
+
+  auto [list_status, list] = api.call("/jobs");
+  CHECK(list_status == 200);
+  CHECK(list.contains("history_unavailable"));
+
+  auto [status_code, status] = api.call("/status");
+  CHECK(status_code == 200);
+  CHECK(status["database"]["configured"] == true);
+  CHECK(status["database"]["ready"] == false);
+}
+
+TEST_CASE("pages and events validate their window", "[api][store]") {
+  Api api(true);
+  auto [status, body] = api.call(some_job + "/pages?limit=0&after=x");
+  CHECK(status == 400);
+  CHECK(body["errors"].size() == 2);
+  CHECK(api.call(some_job + "/events?limit=1001").first == 400);
+  CHECK(api.call("/jobs/not-a-uuid/pages").first == 400);
+}
+
+TEST_CASE("without a database: ready, and pages are not available", "[api][store]") {
+  Api api(false);
+  CHECK(api.call("/readyz").first == 200);
+  CHECK(api.call(some_job + "/pages").first == 503);
+  CHECK(api.call(some_job).first == 404);
+  auto [code, status] = api.call("/status");
+  CHECK(status["database"]["configured"] == false);
+}
