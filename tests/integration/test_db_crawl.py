@@ -1,0 +1,165 @@
+"""Persistence end to end: the real binary and crawler, a local site, a real
+PostgreSQL. Rows equal pages, nothing duplicated, nothing lost across an
+outage, and jobs a crash left behind are marked interrupted."""
+import json
+import signal
+import time
+import unittest
+
+import crawld_harness
+import pg
+from crawld_harness import Crawld
+from sites import DemoSite, HangingServer
+
+
+def body(data):
+    return json.loads(data.decode("utf-8"))
+
+
+class DbCrawlTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.demo = DemoSite()
+        cls.hang = HangingServer()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.demo.stop()
+        cls.hang.stop()
+
+    def config(self, db_url, **extra):
+        config = {
+            "crawl": {"allow_private_networks": True, "min_season": 2000, "max_season": 2100,
+                      "targets": [
+                          {"name": "demo", "seeds": [self.demo.url("/season/{season}/")], "deep_depth": 2},
+                          {"name": "hang", "seeds": [self.hang.url("/{season}")]}]},
+            "database": {"url": db_url, "instance_id": "test-instance"},
+            "jobs": {"hard_kill_grace_ms": 200},
+        }
+        return crawld_harness.merge(config, extra)
+
+    def wait_until(self, predicate, timeout=30, interval=0.05, what="condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(interval)
+        self.fail(f"{what} not reached in {timeout}s")
+
+    def ready(self, crawld):
+        return crawld.request("GET", "/readyz")[0] == 200
+
+    def start(self, crawld, params):
+        status, _, data = crawld.request("POST", "/start", json.dumps(params), {"Content-Type": "application/json"})
+        self.assertEqual(status, 202, data)
+        return body(data)["id"]
+
+    def finished(self, crawld, job_id, timeout=60):
+        def done():
+            job = body(crawld.request("GET", "/jobs/" + job_id)[2])
+            return job if job["state"] not in ("queued", "running") else None
+        return self.wait_until(done, timeout, what="job end")
+
+    def test_deep_crawl_rows_equal_pages(self):
+        db = pg.create_database()
+        with Crawld(self.config(db), name="db-crawl") as crawld:
+            self.wait_until(lambda: self.ready(crawld), what="readyz 200")
+            job_id = self.start(crawld, {"target": "demo", "season": 2024, "deep": True})
+            job = self.finished(crawld, job_id)
+            self.assertEqual(job["state"], "succeeded", job)
+            pages = job["progress"]["fetched"] + job["progress"]["failed"]
+            self.assertGreater(pages, 10)
+            # Rows are flushed within flush_ms; wait for the last batch.
+            self.wait_until(lambda: int(pg.scalar(db, f"select count(*) from crawl_pages where job_id='{job_id}'"))
+                            == pages, 10, what="all page rows")
+            self.assertEqual(int(pg.scalar(db, f"select count(distinct url) from crawl_pages "
+                                               f"where job_id='{job_id}'")), pages)
+            row = pg.query(db, f"select state, fetched from crawl_jobs where id='{job_id}'")
+            self.assertEqual(row[0][0], "succeeded")
+            self.wait_until(lambda: int(pg.scalar(db, f"select fetched from crawl_jobs where id='{job_id}'"))
+                            == job["progress"]["fetched"], 10, what="job counters")
+            events = int(pg.scalar(db, f"select count(*) from crawl_job_events where job_id='{job_id}'"))
+            self.assertGreaterEqual(events, 3)  # accepted, started, finished
+            # The API pages through the same rows.
+            seen, path = set(), f"/jobs/{job_id}/pages?limit=7"
+            while path:
+                status, _, data = crawld.request("GET", path)
+                self.assertEqual(status, 200, data)
+                page = body(data)
+                for p in page["pages"]:
+                    seen.add(p["url"])
+                path = page["next"]
+            self.assertEqual(len(seen), pages)
+            status, _, data = crawld.request("GET", f"/jobs/{job_id}/events")
+            self.assertEqual(status, 200)
+            self.assertGreaterEqual(len(body(data)["events"]), 3)
+
+    def test_log_to_db_false_writes_no_page_rows(self):
+        db = pg.create_database()
+        with Crawld(self.config(db), name="db-nolog") as crawld:
+            self.wait_until(lambda: self.ready(crawld), what="readyz 200")
+            job_id = self.start(crawld, {"target": "demo", "season": 2023, "deep": True, "log_to_db": False})
+            job = self.finished(crawld, job_id)
+            self.assertEqual(job["state"], "succeeded")
+            self.wait_until(lambda: pg.scalar(db, f"select state from crawl_jobs where id='{job_id}'") == "succeeded",
+                            10, what="job row")
+            self.assertEqual(int(pg.scalar(db, f"select count(*) from crawl_pages where job_id='{job_id}'")), 0)
+            self.assertGreater(int(pg.scalar(db, f"select count(*) from crawl_job_events where job_id='{job_id}'")), 0)
+
+    def test_kill_9_leaves_no_job_running(self):
+        db = pg.create_database()
+        config = self.config(db, jobs={"max_running": 2})
+        crawld = Crawld(config, name="db-kill9").start()
+        try:
+            self.wait_until(lambda: self.ready(crawld), what="readyz 200")
+            ids = [self.start(crawld, {"target": "hang", "season": s}) for s in (2001, 2002, 2003)]
+            self.wait_until(lambda: int(pg.scalar(db, "select count(*) from crawl_jobs where state in "
+                                                      "('running','queued')")) == 3, 10, what="rows in the db")
+            crawld.proc.send_signal(signal.SIGKILL)
+            crawld.proc.wait(timeout=10)
+        finally:
+            crawld.stop()
+        with Crawld(config, name="db-kill9-restart") as again:
+            self.wait_until(lambda: self.ready(again), what="readyz 200")
+            states = self.wait_until(
+                lambda: (lambda rows: rows if all(r[1] == "interrupted" for r in rows) and len(rows) == 3 else None)(
+                    pg.query(db, "select id, state from crawl_jobs")), 15, what="jobs interrupted")
+            self.assertEqual(sorted(r[0] for r in states), sorted(ids))
+            for job_id in ids:  # history survives the restart, through the database
+                status, _, data = again.request("GET", "/jobs/" + job_id)
+                self.assertEqual(status, 200, data)
+                self.assertEqual(body(data)["state"], "interrupted")
+            events = int(pg.scalar(db, "select count(*) from crawl_job_events where message like '%interrupted%'"))
+            self.assertGreaterEqual(events, 3)
+
+    def test_outage_mid_crawl_loses_nothing(self):
+        cluster = pg.DedicatedCluster()
+        try:
+            db = pg.create_database(cluster.url)
+            config = self.config(db, crawl={"per_host_concurrency": 1, "per_host_delay_ms": 60})
+            with Crawld(config, name="db-outage") as crawld:
+                self.wait_until(lambda: self.ready(crawld), what="readyz 200")
+                job_id = self.start(crawld, {"target": "demo", "season": 2022, "deep": True})
+                self.wait_until(lambda: body(crawld.request("GET", "/jobs/" + job_id)[2])["progress"]["fetched"] >= 5,
+                                what="crawl under way")
+                cluster.stop("immediate")
+                self.wait_until(lambda: crawld.request("GET", "/readyz")[0] == 503, 10, what="readyz 503")
+                for _ in range(20):  # liveness is unaffected
+                    self.assertEqual(crawld.request("GET", "/healthz")[0], 200)
+                    time.sleep(0.1)
+                cluster.start()
+                self.wait_until(lambda: self.ready(crawld), 30, what="readyz back to 200")
+                job = self.finished(crawld, job_id)
+                self.assertEqual(job["state"], "succeeded", job)
+                pages = job["progress"]["fetched"] + job["progress"]["failed"]
+                self.wait_until(lambda: int(pg.scalar(db, f"select count(*) from crawl_pages where job_id='{job_id}'"))
+                                == pages, 30, what="every row written")
+                self.assertEqual(int(pg.scalar(db, f"select count(distinct url) from crawl_pages "
+                                                   f"where job_id='{job_id}'")), pages)
+        finally:
+            cluster.destroy()
+
+
+if __name__ == "__main__":
+    crawld_harness.main()
