@@ -178,11 +178,17 @@ struct Service::Impl {
   // ones after the grace), flush what they produced, answer open requests,
   // then let the loop end.
   asio::awaitable<void> shutdown() {
+    // The whole stop is bounded by the grace plus 2 s.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.server.shutdown_grace_s) +
+                    std::chrono::milliseconds(1800);
     server.stop_accepting();
     co_await jobs.shutdown(std::chrono::seconds(config.server.shutdown_grace_s));
-    // What the jobs produced is written before the process ends (bounded).
-    if (store) co_await store->close(std::chrono::seconds(10));
-    co_await server.drain(std::chrono::seconds(1));
+    // What the jobs produced is written before the process ends.
+    if (store) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      co_await store->close(std::max(left, std::chrono::milliseconds(300)));
+    }
+    co_await server.drain(std::chrono::milliseconds(150));
     loop_lag.stop();
     hangup.cancel();
     spdlog::info("stopped");

@@ -328,7 +328,7 @@ asio::awaitable<void> JobManager::shutdown(std::chrono::milliseconds grace) {
     event(id, "warn", "service stopping: cancelling the crawl");
     entry->crawl_signal.emit(asio::cancellation_type::terminal);
   }
-  auto hard_deadline = std::chrono::steady_clock::now() + 2s;
+  auto hard_deadline = std::chrono::steady_clock::now() + 1s;
   while ((running_ > 0 || std::any_of(entries_.begin(), entries_.end(),
                                       [](const auto& e) { return e.second->watchdog_active; })) &&
          std::chrono::steady_clock::now() < hard_deadline) {
