@@ -4,7 +4,6 @@
 #include <libxml/parser.h>
 
 #include <algorithm>
-#include <climits>
 #include <memory>
 #include <mutex>
 

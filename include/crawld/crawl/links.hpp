@@ -23,6 +23,10 @@ struct ExtractedLinks {
 };
 
 // Never throws on malformed input. Stops collecting hrefs after max_links.
+// Strings are UTF-8: the page is read as UTF-8 unless a <meta charset> says
+// otherwise. Hrefs are raw attribute values (entities decoded, whitespace
+// kept): pass them to resolve_url. Title is capped at 1000 bytes. Meta robots
+// "nofollow" and "none" both set nofollow. Safe to call from many threads.
 ExtractedLinks extract_links(std::string_view html, std::size_t max_links = 100'000);
 
 }  // namespace crawld::crawl

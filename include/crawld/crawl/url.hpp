@@ -15,16 +15,25 @@ namespace crawld::crawl {
 // Normalizes an absolute http(s) URL: scheme and host lower-case, default
 // port dropped, fragment dropped, dot-segments removed, empty path -> "/",
 // percent-encoding normalized (unreserved characters decoded, hex digits
-// upper-case). Returns nullopt for anything that is not an absolute http(s)
-// URL with a host.
+// upper-case; reserved ones such as %2F stay encoded). Returns nullopt for
+// anything that is not an absolute http(s) URL with a DNS-like host or an IP
+// literal, and for results longer than 8 KiB.
+//
+// Input is first repaired the way browsers do: surrounding whitespace and
+// control characters trimmed, tabs/newlines removed, spaces, non-ASCII bytes
+// and stray '%' percent-encoded. User information ("user:pw@") is dropped.
+// The query is kept in order; an empty "?" is kept. The result is a fixed
+// point: normalize_url(*normalize_url(x)) == normalize_url(x).
 std::optional<std::string> normalize_url(std::string_view url);
 
 // Resolves `reference` (as found in an href) against the absolute `base` and
 // normalizes the result. Returns nullopt for invalid references and for
-// non-http(s) results (mailto:, javascript:, ftp:, data:, ...).
+// non-http(s) results (mailto:, javascript:, ftp:, data:, ...). A
+// fragment-only reference ("#top") resolves to the base page itself.
 std::optional<std::string> resolve_url(std::string_view base, std::string_view reference);
 
-// The pieces of a normalized URL that the fetcher needs.
+// The pieces of a normalized URL that the fetcher needs. Any absolute http(s)
+// URL is accepted and normalized first.
 struct UrlParts {
   std::string scheme;  // "http" or "https"
   std::string host;    // lower-case, IPv6 literal without brackets
@@ -34,7 +43,8 @@ struct UrlParts {
 std::optional<UrlParts> split_url(std::string_view url);
 
 // "host" or "host:port" when the port is not the scheme's default: the key
-// used for allowed_hosts and per-host limits.
+// used for allowed_hosts and per-host limits. IPv6 hosts are bracketed
+// ("[::1]", "[::1]:8080"), as in a URL.
 std::string host_key(const UrlParts& parts);
 
 }  // namespace crawld::crawl

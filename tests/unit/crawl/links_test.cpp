@@ -127,7 +127,8 @@ TEST_CASE("extract_links copes with broken markup", "[links]") {
   CHECK(links.hrefs.front() == "/a");
 
   // Links inside script or comments are not links.
-  links = extract_links(R"(<script>var s = '<a href="/script">';</script><!-- <a href="/comment"> --><a href=/real>r</a>)");
+  links =
+      extract_links(R"(<script>var s = '<a href="/script">';</script><!-- <a href="/comment"> --><a href=/real>r</a>)");
   CHECK(links.hrefs == Strings{"/real"});
 }
 
@@ -142,9 +143,9 @@ TEST_CASE("extract_links survives empty and hostile input", "[links]") {
   for (auto& c : garbage) c = static_cast<char>(random());
   CHECK_NOTHROW(extract_links(garbage));
 
-  // Garbage with tags sprinkled in: links are still found.
-  std::string mixed = garbage.substr(0, 4096) + "<a href=/found>x</a>";
-  (void)extract_links(mixed);
+  // Markup after garbage may or may not be reached (the garbage can open a
+  // comment or a script); what matters is that the parser comes back.
+  CHECK_NOTHROW(extract_links(garbage.substr(0, 4096) + "<a href=/found>x</a>"));
 }
 
 TEST_CASE("extract_links handles a deeply nested 10 MB page", "[links][slow]") {

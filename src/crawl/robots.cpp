@@ -1,0 +1,258 @@
+#include "crawld/crawl/robots.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+namespace crawld::crawl {
+namespace {
+
+// Google reads at most 500 KiB of a robots.txt and so do we: a larger file is
+// a mistake or an attack, and parsing it would cost more than it tells.
+constexpr std::size_t kMaxRobotsBytes = 500 * 1024;
+// Longer delays are nonsense; the cap also keeps the conversion from overflowing.
+constexpr double kMaxCrawlDelaySeconds = 24 * 60 * 60;
+
+constexpr char kHex[] = "0123456789ABCDEF";
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), to_lower);
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool is_unreserved(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+
+// One spelling for patterns and paths, so that "/%7Ejoe", "/%7ejoe" and
+// "/~joe" compare equal and a UTF-8 pattern matches its escaped form in a
+// URL. Reserved characters stay escaped: "%2F" is not "/".
+std::string canonical_path(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  auto append_escaped = [&out](unsigned char c) {
+    out += '%';
+    out += kHex[c >> 4];
+    out += kHex[c & 0xF];
+  };
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+      const auto decoded = static_cast<unsigned char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+      if (is_unreserved(decoded)) {
+        out += static_cast<char>(decoded);
+      } else {
+        append_escaped(decoded);
+      }
+      i += 2;
+    } else if (c <= 0x20 || c >= 0x7F) {
+      append_escaped(c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// "*" matches any run of characters; a final "$" anchors the end; otherwise
+// the pattern need only match a prefix. Greedy matching that backtracks only
+// to the last "*" is exact for this language and costs at most
+// O(|pattern| * |path|), whatever the pattern ("/*a*a*a*a*b" included).
+bool pattern_matches(std::string_view pattern, std::string_view path) {
+  const bool anchored = !pattern.empty() && pattern.back() == '$';
+  if (anchored) pattern.remove_suffix(1);
+  if (pattern.find('*') == std::string_view::npos) {
+    return anchored ? path == pattern : path.substr(0, pattern.size()) == pattern;
+  }
+  std::size_t p = 0;
+  std::size_t t = 0;
+  std::size_t star = std::string_view::npos;
+  std::size_t resume = 0;
+  while (t < path.size()) {
+    if (!anchored && p == pattern.size()) return true;
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = t;
+    } else if (p < pattern.size() && pattern[p] == path[t]) {
+      ++p;
+      ++t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+enum class Key { user_agent, allow, disallow, crawl_delay, other };
+
+// Common misspellings are accepted, as Google's parser does.
+Key key_of(std::string_view raw) {
+  const auto key = lower(trim(raw));
+  if (key == "user-agent" || key == "useragent" || key == "user agent") return Key::user_agent;
+  if (key == "allow") return Key::allow;
+  if (key == "disallow" || key == "dissallow" || key == "dissalow" || key == "disalow" || key == "diasllow" ||
+      key == "disallaw") {
+    return Key::disallow;
+  }
+  if (key == "crawl-delay" || key == "crawldelay" || key == "crawl delay") return Key::crawl_delay;
+  return Key::other;
+}
+
+// "crawld/0.1 (+https://...)" -> "crawld"; also applied to group names, so
+// "User-agent: crawld/2.0" names us.
+std::string product_token(std::string_view user_agent) {
+  user_agent = trim(user_agent);
+  const auto end = user_agent.find_first_of("/ \t");
+  return lower(user_agent.substr(0, end));
+}
+
+std::optional<std::chrono::milliseconds> parse_crawl_delay(std::string_view value) {
+  double seconds = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  if (ec != std::errc{} || end == value.data() || !std::isfinite(seconds) || seconds < 0) return std::nullopt;
+  seconds = std::min(seconds, kMaxCrawlDelaySeconds);
+  return std::chrono::milliseconds(std::llround(seconds * 1000));
+}
+
+struct Group {
+  std::vector<std::string> agents;                  // product tokens, lower-case; "*" for everyone
+  std::vector<std::pair<std::string, bool>> rules;  // canonical pattern, allow
+  std::optional<std::chrono::milliseconds> crawl_delay;
+};
+
+std::vector<Group> parse_groups(std::string_view text) {
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  // Cut at the last line break inside the cap so no rule is read half.
+  if (text.size() > kMaxRobotsBytes) {
+    text = text.substr(0, kMaxRobotsBytes);
+    if (const auto last_break = text.find_last_of("\r\n"); last_break != std::string_view::npos) {
+      text = text.substr(0, last_break);
+    }
+  }
+
+  std::vector<Group> groups;
+  // A group opens with one or more consecutive user-agent lines; the next
+  // user-agent line after a rule opens the following group.
+  bool reading_agents = false;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const auto end = std::min(text.find_first_of("\r\n", pos), text.size());
+    auto line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (const auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) continue;  // blank or garbage
+    const auto value = trim(line.substr(colon + 1));
+
+    switch (key_of(line.substr(0, colon))) {
+      case Key::user_agent:
+        if (!reading_agents) groups.emplace_back();
+        reading_agents = true;
+        if (auto agent = product_token(value); !agent.empty()) groups.back().agents.push_back(std::move(agent));
+        break;
+      case Key::allow:
+      case Key::disallow:
+        reading_agents = false;
+        // Rules before any user-agent line belong to no group. An empty
+        // Disallow means "allow everything", which is the default anyway.
+        if (groups.empty() || value.empty()) break;
+        groups.back().rules.emplace_back(canonical_path(value), key_of(line.substr(0, colon)) == Key::allow);
+        break;
+      case Key::crawl_delay:
+        reading_agents = false;
+        if (!groups.empty() && !groups.back().crawl_delay) groups.back().crawl_delay = parse_crawl_delay(value);
+        break;
+      case Key::other:  // sitemap and extensions: not part of any group
+        break;
+    }
+  }
+  return groups;
+}
+
+}  // namespace
+
+RobotsRules RobotsRules::allow_all() { return RobotsRules{}; }
+
+RobotsRules RobotsRules::disallow_all() {
+  RobotsRules rules;
+  rules.disallow_all_ = true;
+  return rules;
+}
+
+RobotsRules RobotsRules::parse(std::string_view text, std::string_view user_agent) {
+  const auto groups = parse_groups(text);
+  const auto token = product_token(user_agent);
+
+  // The most specific group is the one with the longest name found in our
+  // product token (a substring match, as the original robots.txt
+  // convention recommends). Without one, the "*" group applies.
+  std::size_t best = 0;
+  for (const auto& group : groups) {
+    for (const auto& agent : group.agents) {
+      if (agent != "*" && !token.empty() && token.find(agent) != std::string::npos) best = std::max(best, agent.size());
+    }
+  }
+  auto selected = [&](const Group& group) {
+    return std::any_of(group.agents.begin(), group.agents.end(), [&](const std::string& agent) {
+      if (best == 0) return agent == "*";
+      return agent != "*" && agent.size() == best && token.find(agent) != std::string::npos;
+    });
+  };
+
+  // RFC 9309 2.2.1: several groups naming the same agent are merged.
+  RobotsRules rules;
+  for (const auto& group : groups) {
+    if (!selected(group)) continue;
+    for (const auto& [pattern, allow] : group.rules) rules.rules_.push_back(Rule{pattern, allow});
+    if (!rules.crawl_delay_) rules.crawl_delay_ = group.crawl_delay;
+  }
+  return rules;
+}
+
+bool RobotsRules::allowed(std::string_view target) const {
+  // RFC 9309 2.2.2: /robots.txt itself is always allowed.
+  if (target == "/robots.txt") return true;
+  if (disallow_all_) return false;
+  if (rules_.empty()) return true;
+
+  const auto path = canonical_path(target.empty() ? std::string_view("/") : target);
+  // Longest pattern wins; on equal length Allow wins.
+  std::size_t best_length = 0;
+  bool matched = false;
+  bool allow = true;
+  for (const auto& rule : rules_) {
+    const auto length = rule.pattern.size();
+    // A match could not change the verdict.
+    if (matched && (length < best_length || (length == best_length && (allow || !rule.allow)))) continue;
+    if (!pattern_matches(rule.pattern, path)) continue;
+    matched = true;
+    best_length = length;
+    allow = rule.allow;
+  }
+  return allow;
+}
+
+}  // namespace crawld::crawl
