@@ -326,8 +326,8 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
       frontier_.add({std::move(link), std::move(host), entry.depth + 1});
     }
   }
-  page.elapsed_ms = static_cast<std::uint32_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start).count());
+  page.elapsed_ms =
+      static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start).count());
 
   progress_.bytes += page.bytes;
   if (page.error.empty()) {

@@ -167,7 +167,8 @@ asio::awaitable<Exchange> exchange(Stream& stream, beast::flat_buffer& buffer, c
   location = std::string(header[http::field::location]);
 
   const std::size_t cap = config.max_body_bytes;
-  if (auto length = parser.content_length()) out.body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*length, cap)));
+  if (auto length = parser.content_length())
+    out.body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*length, cap)));
   std::array<char, 16 * 1024> chunk;
   while (!parser.is_done()) {
     // Ask for at most one byte past the cap: enough to know it was exceeded.
@@ -293,8 +294,7 @@ asio::awaitable<std::unique_ptr<Fetcher::Connection>> Fetcher::connect(const std
   }
   if (endpoints.empty()) {
     out.error_kind = FetchErrorKind::refused;
-    out.error = "address refused: " + host + " resolves to " +
-                (refused.empty() ? std::string("no address") : refused) +
+    out.error = "address refused: " + host + " resolves to " + (refused.empty() ? std::string("no address") : refused) +
                 ", a private, loopback or special-purpose address (allow_private_networks is false)";
     co_return nullptr;
   }
@@ -354,10 +354,10 @@ asio::awaitable<Fetcher::Hop> Fetcher::fetch_one(const std::string& url) {
       if (!connection) co_return hop;
     }
     connection->lowest().expires_at(deadline);
-    auto result = connection->tls ? co_await exchange(*connection->tls, connection->buffer, *parts, reused,
-                                                      context_, out, hop.location)
-                                  : co_await exchange(*connection->plain, connection->buffer, *parts, reused,
-                                                      context_, out, hop.location);
+    auto result =
+        connection->tls
+            ? co_await exchange(*connection->tls, connection->buffer, *parts, reused, context_, out, hop.location)
+            : co_await exchange(*connection->plain, connection->buffer, *parts, reused, context_, out, hop.location);
     switch (result) {
       case Exchange::stale:
         connection.reset();

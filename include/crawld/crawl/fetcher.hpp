@@ -59,7 +59,7 @@ struct FetchResponse {
   bool truncated = false;    // the body was longer than max_body_bytes
   std::uint32_t redirects = 0;
   FetchErrorKind error_kind = FetchErrorKind::none;
-  std::string error;         // empty on success
+  std::string error;  // empty on success
 };
 
 // Media type and charset of a Content-Type header value, both lower-case.

@@ -39,7 +39,7 @@ class Frontier {
   bool seen(const std::string& url) const { return seen_.count(url) != 0; }
 
   struct Pick {
-    std::optional<FrontierEntry> entry;  // set: the caller now holds one of the host's slots
+    std::optional<FrontierEntry> entry;         // set: the caller now holds one of the host's slots
     std::optional<clock::time_point> retry_at;  // nothing ready before this time (delay)
   };
   // The next URL that may be fetched at `now`.

@@ -81,13 +81,23 @@ std::set<std::string> with_robots(std::set<std::string> paths) {
 }
 
 const std::set<std::string> depth0 = {"/"};
-const std::set<std::string> depth1 = {"/a.html",         "/b.html",          "/c.html",
-                                      "/private/open.html", "/redirect/to-d", "/d.html",
-                                      "/redirect/loop1", "/redirect/loop2",  "/redirect/to-private",
-                                      "/redirect/to-foreign", "/missing",    "/error",
-                                      "/file.pdf",       "/big.html",        "/calendar/2024/1"};
-const std::set<std::string> depth2 = {"/sub/x.html", "/e.html", "/~user.html", "/f.html", "/calendar/2024/2",
-                                      "/calendar/2023/12"};
+const std::set<std::string> depth1 = {"/a.html",
+                                      "/b.html",
+                                      "/c.html",
+                                      "/private/open.html",
+                                      "/redirect/to-d",
+                                      "/d.html",
+                                      "/redirect/loop1",
+                                      "/redirect/loop2",
+                                      "/redirect/to-private",
+                                      "/redirect/to-foreign",
+                                      "/missing",
+                                      "/error",
+                                      "/file.pdf",
+                                      "/big.html",
+                                      "/calendar/2024/1"};
+const std::set<std::string> depth2 = {"/sub/x.html", "/e.html",          "/~user.html",
+                                      "/f.html",     "/calendar/2024/2", "/calendar/2023/12"};
 const std::set<std::string> depth3 = {"/g.html", "/h.html", "/calendar/2024/3", "/calendar/2023/11"};
 
 std::set<std::string> join(std::initializer_list<std::set<std::string>> sets) {
@@ -328,9 +338,10 @@ struct TlsFiles {
     dir = mkdtemp(pattern);
     cert = (dir / "cert.pem").string();
     key = (dir / "key.pem").string();
-    std::string command = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost "
-                          "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -days 1 -keyout " +
-                          key + " -out " + cert + " >/dev/null 2>&1";
+    std::string command =
+        "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost "
+        "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -days 1 -keyout " +
+        key + " -out " + cert + " >/dev/null 2>&1";
     REQUIRE(std::system(command.c_str()) == 0);
   }
   ~TlsFiles() { std::filesystem::remove_all(dir); }
