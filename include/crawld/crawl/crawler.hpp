@@ -28,6 +28,7 @@ struct CrawlResult {
   CrawlOutcome outcome = CrawlOutcome::succeeded;
   std::string error;  // why it failed or was cancelled
   CrawlProgress progress;
+  bool max_pages_reached = false;  // the crawl stopped at target.max_pages
 };
 
 struct CrawlRequest {

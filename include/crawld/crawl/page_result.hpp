@@ -29,6 +29,7 @@ struct CrawlProgress {
   std::uint64_t fetched = 0;  // pages fetched successfully (a response was received)
   std::uint64_t failed = 0;   // pages that ended with an error
   std::uint64_t bytes = 0;    // body bytes received
+  std::uint64_t skipped = 0;  // not fetched: disallowed by robots.txt (still reported to the sink)
 };
 
 // Receives every PageResult of a crawl, on the loop. Awaiting lets a slow

@@ -1,0 +1,104 @@
+// The crawl's HTTP/1.1 client (Boost.Beast), running on the caller's executor.
+//
+// One Fetcher belongs to one crawl and keeps that crawl's keep-alive
+// connections (a few idle ones per scheme+host+port). It resolves names
+// asynchronously, refuses non-public addresses unless the configuration
+// allows private networks, speaks TLS with SNI and certificate + host name
+// verification, follows redirects up to the configured limit and caps the
+// body it keeps at max_body_bytes (the rest is not read: the page is marked
+// truncated and the connection dropped).
+//
+// Every wait honours the awaiting coroutine's cancellation slot: a terminal
+// cancellation ends an in-flight resolve/connect/handshake/read at once.
+// Failures are reported in FetchResponse::error, never thrown; the only
+// exception is operation_aborted after cancellation (asio's awaitable rule).
+#pragma once
+
+#include "crawld/config.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crawld::crawl {
+
+// Settings and TLS context shared by all crawls of a process.
+class FetchContext {
+ public:
+  // Throws ConfigError when tls_ca_file cannot be loaded.
+  explicit FetchContext(const CrawlConfig& config);
+
+  const CrawlConfig& config() const { return config_; }
+  const std::string& user_agent() const { return user_agent_; }
+  boost::asio::ssl::context& tls() { return tls_; }
+
+ private:
+  CrawlConfig config_;
+  std::string user_agent_;
+  boost::asio::ssl::context tls_;
+};
+
+// Why a fetch failed, for callers that treat failures differently
+// (robots.txt: a refused address is not "the host is down").
+enum class FetchErrorKind { none, refused, timeout, network, tls, http, redirect, cancelled };
+
+struct FetchResponse {
+  std::string final_url;     // the URL that produced this response (after redirects)
+  int status = 0;            // 0 when no response was received
+  std::string content_type;  // media type, lower-case
+  std::string charset;       // lower-case, empty when not given
+  std::string body;          // at most max_body_bytes
+  bool truncated = false;    // the body was longer than max_body_bytes
+  std::uint32_t redirects = 0;
+  FetchErrorKind error_kind = FetchErrorKind::none;
+  std::string error;  // empty on success
+};
+
+// Media type and charset of a Content-Type header value, both lower-case.
+struct ContentType {
+  std::string media_type;
+  std::string charset;
+};
+ContentType parse_content_type(std::string_view value);
+
+class Fetcher {
+ public:
+  // Asked before each redirect is followed, with the normalized target URL;
+  // returns an empty string to follow it, else the reason not to (recorded as
+  // the page's error).
+  using RedirectCheck = std::function<boost::asio::awaitable<std::string>(const std::string& url)>;
+
+  Fetcher(boost::asio::any_io_executor executor, FetchContext& context);
+  ~Fetcher();
+  Fetcher(const Fetcher&) = delete;
+  Fetcher& operator=(const Fetcher&) = delete;
+
+  // GETs a normalized absolute http(s) URL, following redirects.
+  boost::asio::awaitable<FetchResponse> fetch(std::string url, RedirectCheck check = {});
+
+  // Idle keep-alive connections currently pooled (for tests and metrics).
+  std::size_t idle_connections() const;
+
+ private:
+  struct Connection;
+  struct Hop;
+  boost::asio::awaitable<Hop> fetch_one(const std::string& url);
+  boost::asio::awaitable<std::unique_ptr<Connection>> connect(const std::string& scheme, const std::string& host,
+                                                              std::uint16_t port, FetchResponse& out);
+  std::unique_ptr<Connection> take_idle(const std::string& key);
+  void give_back(const std::string& key, std::unique_ptr<Connection> connection);
+
+  boost::asio::any_io_executor executor_;
+  FetchContext& context_;
+  std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
+};
+
+}  // namespace crawld::crawl

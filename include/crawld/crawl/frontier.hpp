@@ -1,0 +1,78 @@
+// The crawl's queue of URLs still to fetch, with per-host manners.
+//
+// URLs are de-duplicated on their normalized form for the whole crawl: a URL
+// is queued at most once, whatever spelling the links use. Each host has its
+// own FIFO (breadth-first within the host); `next` hands out the oldest URL
+// of a host that has a free slot (per-host concurrency), whose delay since
+// its last request start has passed, and that is not blocked (robots.txt
+// still being fetched). Hosts take turns, so one big host cannot starve the
+// others. Pure logic: no I/O, the caller passes the time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_set>
+
+namespace crawld::crawl {
+
+struct FrontierEntry {
+  std::string url;   // normalized
+  std::string host;  // host_key of the URL
+  std::uint32_t depth = 0;
+};
+
+class Frontier {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  Frontier(std::uint32_t per_host_concurrency, std::chrono::milliseconds default_delay);
+
+  // Queues a URL not seen before; false (and nothing queued) when seen.
+  bool add(FrontierEntry entry);
+  // Records a URL as seen without queueing it (a redirect target that was
+  // fetched on the way). False when it was already seen.
+  bool mark_seen(const std::string& url);
+  bool seen(const std::string& url) const { return seen_.count(url) != 0; }
+
+  struct Pick {
+    std::optional<FrontierEntry> entry;         // set: the caller now holds one of the host's slots
+    std::optional<clock::time_point> retry_at;  // nothing ready before this time (delay)
+  };
+  // The next URL that may be fetched at `now`.
+  Pick next(clock::time_point now);
+  // Returns a picked entry to the front of its host's queue (the caller
+  // still has to release the slot with `done`).
+  void put_back(FrontierEntry entry);
+  // Releases the host slot taken by `next`.
+  void done(const std::string& host);
+
+  // Robots.txt: a blocked host hands out nothing; its delay may be raised.
+  void block(const std::string& host, bool blocked);
+  void raise_delay(const std::string& host, std::chrono::milliseconds delay);
+
+  std::size_t queued() const { return queued_; }
+  std::size_t active() const { return active_; }
+
+ private:
+  struct Host {
+    std::deque<FrontierEntry> queue;
+    std::uint32_t active = 0;
+    bool blocked = false;
+    std::chrono::milliseconds delay{0};
+    std::optional<clock::time_point> last_start;
+  };
+
+  std::uint32_t per_host_concurrency_;
+  std::chrono::milliseconds default_delay_;
+  std::unordered_set<std::string> seen_;
+  std::map<std::string, Host> hosts_;
+  std::string last_host_;  // round-robin position
+  std::size_t queued_ = 0;
+  std::size_t active_ = 0;
+};
+
+}  // namespace crawld::crawl

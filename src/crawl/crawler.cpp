@@ -1,0 +1,455 @@
+#include "crawld/crawl/crawler.hpp"
+
+#include "crawld/crawl/fetcher.hpp"
+#include "crawld/crawl/frontier.hpp"
+#include "crawld/crawl/links.hpp"
+#include "crawld/crawl/robots.hpp"
+#include "crawld/crawl/url.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <set>
+
+namespace crawld::crawl {
+namespace {
+
+namespace asio = boost::asio;
+using clock = std::chrono::steady_clock;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// Idle workers re-check the soft stop flag this often: CrawlControl is a
+// plain struct, so nobody wakes them when it changes.
+constexpr auto stop_poll_interval = std::chrono::milliseconds(200);
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1) return {};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    out.push_back(hex[digest[i] >> 4]);
+    out.push_back(hex[digest[i] & 0xF]);
+  }
+  return out;
+}
+
+// What the compute pool makes of a body: CPU work proportional to its size.
+struct Analysis {
+  std::string title;
+  std::vector<std::string> links;  // resolved and normalized
+  std::string sha256;
+};
+
+Analysis analyze(const std::string& body, bool html, bool want_links, const std::string& page_url) {
+  Analysis analysis;
+  analysis.sha256 = sha256_hex(body);
+  if (!html) return analysis;
+  auto extracted = extract_links(body);
+  analysis.title = std::move(extracted.title);
+  if (!want_links || extracted.nofollow) return analysis;
+  std::string base = page_url;
+  if (extracted.base_href) {
+    if (auto resolved = resolve_url(page_url, *extracted.base_href)) base = std::move(*resolved);
+  }
+  for (const auto& href : extracted.hrefs) {
+    if (auto url = resolve_url(base, href)) analysis.links.push_back(std::move(*url));
+  }
+  return analysis;
+}
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return text;
+}
+
+// One running crawl. Lives in CrawlEngine::run's coroutine frame; run()
+// does not return before every worker has finished, so workers may use it.
+class Crawl {
+ public:
+  Crawl(asio::any_io_executor executor, FetchContext& fetch_context, asio::thread_pool& pool, CrawlRequest request,
+        PageSink& sink, std::shared_ptr<CrawlControl> control)
+      : executor_(executor),
+        config_(fetch_context.config()),
+        pool_(pool),
+        request_(std::move(request)),
+        sink_(sink),
+        control_(control ? std::move(control) : std::make_shared<CrawlControl>()),
+        max_depth_(request_.deep ? request_.target.deep_depth : request_.target.shallow_depth),
+        frontier_(config_.per_host_concurrency, std::chrono::milliseconds(config_.per_host_delay_ms)),
+        fetcher_(executor, fetch_context),
+        done_event_(executor) {}
+
+  asio::awaitable<CrawlResult> run();
+
+ private:
+  struct Worker {
+    explicit Worker(const asio::any_io_executor& executor) : wake(executor) {}
+    asio::cancellation_signal signal;
+    asio::steady_timer wake;
+    bool alive = false;
+  };
+  struct HostRobots {
+    explicit HostRobots(const asio::any_io_executor& executor) : ready_event(executor) {}
+    bool ready = false;
+    RobotsRules rules = RobotsRules::allow_all();
+    std::string unavailable;  // why robots.txt could not be read (everything is then disallowed)
+    asio::steady_timer ready_event;
+  };
+
+  asio::awaitable<void> work(std::size_t index);
+  asio::awaitable<void> crawl_page(FrontierEntry entry);
+  asio::awaitable<const RobotsRules*> robots_for(const std::string& host, const std::string& page_url);
+  asio::awaitable<std::string> check_redirect(const std::string& url);
+  void cancel_workers();
+  void wake_workers();
+  bool may_start() const;
+  void publish();
+
+  asio::any_io_executor executor_;
+  const CrawlConfig& config_;
+  asio::thread_pool& pool_;
+  CrawlRequest request_;
+  PageSink& sink_;
+  std::shared_ptr<CrawlControl> control_;
+  std::uint32_t max_depth_;
+  std::set<std::string> allowed_hosts_;
+  std::set<std::string> seeds_;
+  Frontier frontier_;
+  Fetcher fetcher_;
+  std::map<std::string, std::unique_ptr<HostRobots>> robots_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::size_t live_workers_ = 0;
+  asio::steady_timer done_event_;
+  CrawlProgress progress_;
+  std::uint64_t started_ = 0;
+  bool cancelled_ = false;
+  bool seed_ok_ = false;
+  std::string seed_error_;
+  std::string fatal_error_;
+};
+
+bool Crawl::may_start() const {
+  return !cancelled_ && fatal_error_.empty() && !control_->stop_requested && started_ < request_.target.max_pages;
+}
+
+void Crawl::publish() {
+  progress_.queued = frontier_.queued();
+  control_->progress = progress_;
+}
+
+void Crawl::wake_workers() {
+  for (auto& worker : workers_) worker->wake.cancel();
+}
+
+void Crawl::cancel_workers() {
+  cancelled_ = true;
+  for (auto& worker : workers_) {
+    // A finished worker's slot may hold a stale handler: only signal live ones.
+    if (worker->alive) worker->signal.emit(asio::cancellation_type::terminal);
+  }
+}
+
+asio::awaitable<CrawlResult> Crawl::run() {
+  // run() must outlive its workers, so its own waits never throw (the
+  // caller switched that off); a terminal cancellation shows up in the
+  // cancellation state and is forwarded to the workers.
+  auto cancellation = co_await asio::this_coro::cancellation_state;
+
+  CrawlResult result;
+  for (auto& seed : expand_seeds(request_.target, request_.season)) {
+    auto url = normalize_url(seed);
+    auto parts = url ? split_url(*url) : std::nullopt;
+    if (!parts) {
+      if (seed_error_.empty()) seed_error_ = "invalid seed URL \"" + seed + "\"";
+      continue;
+    }
+    seeds_.insert(*url);
+    if (request_.target.allowed_hosts.empty()) allowed_hosts_.insert(host_key(*parts));
+    frontier_.add({*url, host_key(*parts), 0});
+  }
+  for (const auto& host : request_.target.allowed_hosts) allowed_hosts_.insert(lower(host));
+  publish();
+
+  if (!seeds_.empty()) {
+    std::size_t count = std::max<std::uint32_t>(config_.concurrency, 1);
+    for (std::size_t i = 0; i < count; ++i) workers_.push_back(std::make_unique<Worker>(executor_));
+    live_workers_ = count;
+    for (std::size_t i = 0; i < count; ++i) {
+      workers_[i]->alive = true;
+      asio::co_spawn(executor_, work(i),
+                     asio::bind_cancellation_slot(workers_[i]->signal.slot(), [this, i](std::exception_ptr) {
+                       workers_[i]->alive = false;
+                       if (--live_workers_ == 0) done_event_.cancel();
+                     }));
+    }
+    while (live_workers_ > 0) {
+      if (cancellation.cancelled() != asio::cancellation_type::none && !cancelled_) cancel_workers();
+      done_event_.expires_at(clock::time_point::max());
+      co_await done_event_.async_wait(use_tuple);
+    }
+    // Let the workers' coroutine frames finish unwinding before ours goes.
+    co_await asio::post(executor_, asio::use_awaitable);
+  }
+
+  publish();
+  result.progress = progress_;
+  result.max_pages_reached = started_ >= request_.target.max_pages;
+  if (cancelled_ || cancellation.cancelled() != asio::cancellation_type::none) {
+    result.outcome = CrawlOutcome::cancelled;
+    result.error = "cancelled";
+  } else if (!fatal_error_.empty()) {
+    result.outcome = CrawlOutcome::failed;
+    result.error = fatal_error_;
+  } else if (!seed_ok_) {
+    result.outcome = CrawlOutcome::failed;
+    result.error = "no seed could be fetched" + (seed_error_.empty() ? std::string() : ": " + seed_error_);
+  } else if (control_->stop_requested) {
+    result.outcome = CrawlOutcome::cancelled;
+    result.error = "stop requested";
+  }
+  co_return result;
+}
+
+asio::awaitable<void> Crawl::work(std::size_t index) {
+  auto& self = *workers_[index];
+  try {
+    while (may_start()) {
+      auto now = clock::now();
+      auto pick = frontier_.next(now);
+      if (pick.entry) {
+        co_await crawl_page(std::move(*pick.entry));
+        continue;
+      }
+      if (frontier_.queued() == 0 && frontier_.active() == 0) break;  // nothing left, nobody adding
+      // Wait for a slot, a link, or a host's delay to pass.
+      self.wake.expires_at(std::min(pick.retry_at.value_or(clock::time_point::max()), now + stop_poll_interval));
+      co_await self.wake.async_wait(use_tuple);
+    }
+  } catch (const std::exception&) {
+    // Cancellation (operation_aborted) ends the worker; anything else was
+    // recorded where it happened.
+  }
+  wake_workers();  // the others may be waiting for work this one would have added
+}
+
+asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
+  // The host slot taken by Frontier::next is released on every path.
+  struct Slot {
+    Crawl& crawl;
+    std::string host;
+    bool held = true;
+    void release() {
+      if (!held) return;
+      held = false;
+      crawl.frontier_.done(host);
+      crawl.publish();
+      crawl.wake_workers();
+    }
+    ~Slot() { release(); }
+  } slot{*this, entry.host};
+
+  PageResult page;
+  page.url = entry.url;
+  page.final_url = entry.url;
+  page.depth = entry.depth;
+
+  if (config_.obey_robots) {
+    auto known = robots_.find(entry.host);
+    if (known == robots_.end() || !known->second->ready) {
+      // First URL of this host: fetch robots.txt in this slot, then queue the
+      // URL again so that the host's delay also separates the two requests.
+      co_await robots_for(entry.host, entry.url);
+      frontier_.put_back(std::move(entry));
+      co_return;
+    }
+    auto parts = split_url(entry.url);
+    if (!parts || !known->second->rules.allowed(parts->target)) {
+      const auto& unavailable = known->second->unavailable;
+      page.error = unavailable.empty() ? "robots: disallowed"
+                                       : "robots: disallowed (robots.txt unavailable: " + unavailable + ")";
+      ++progress_.skipped;
+      slot.release();
+      co_await sink_.on_page(std::move(page));
+      co_return;
+    }
+  }
+  if (!may_start()) {
+    frontier_.put_back(std::move(entry));
+    co_return;
+  }
+  ++started_;
+
+  const auto start = clock::now();
+  Fetcher::RedirectCheck check = [this](const std::string& url) { return check_redirect(url); };
+  auto response = co_await fetcher_.fetch(entry.url, std::move(check));
+  if (response.error_kind == FetchErrorKind::cancelled) co_return;
+  page.final_url = response.final_url;
+  page.status = response.status;
+  page.content_type = response.content_type;
+  page.charset = response.charset;
+  page.bytes = response.body.size();
+  page.truncated = response.truncated;
+  page.error = response.error;
+  if (page.final_url != entry.url) frontier_.mark_seen(page.final_url);
+
+  if (!response.body.empty()) {
+    // Parsing and hashing happen on the compute pool; the loop only waits.
+    bool html = response.content_type == "text/html";
+    bool want_links = entry.depth < max_depth_;
+    // A named lambda, not a temporary inside the co_await expression: GCC 12
+    // destroys such temporaries twice.
+    auto task = [body = std::move(response.body), html, want_links,
+                 base = page.final_url]() -> asio::awaitable<Analysis> {
+      co_return analyze(body, html, want_links, base);
+    };
+    auto analysis = co_await asio::co_spawn(pool_, std::move(task), asio::use_awaitable);
+    page.title = std::move(analysis.title);
+    page.sha256 = std::move(analysis.sha256);
+    for (auto& link : analysis.links) {
+      auto parts = split_url(link);
+      if (!parts) continue;
+      auto host = host_key(*parts);
+      if (allowed_hosts_.count(host) == 0) continue;
+      frontier_.add({std::move(link), std::move(host), entry.depth + 1});
+    }
+  }
+  page.elapsed_ms =
+      static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start).count());
+
+  progress_.bytes += page.bytes;
+  if (page.error.empty()) {
+    ++progress_.fetched;
+  } else {
+    ++progress_.failed;
+  }
+  if (seeds_.count(entry.url) != 0) {
+    if (page.error.empty() && page.status >= 200 && page.status < 400) {
+      seed_ok_ = true;
+    } else if (seed_error_.empty()) {
+      seed_error_ = entry.url + ": " + (page.error.empty() ? "HTTP " + std::to_string(page.status) : page.error);
+    }
+  }
+  slot.release();
+
+  // Awaiting the sink is the back-pressure: a slow store slows the crawl.
+  try {
+    co_await sink_.on_page(std::move(page));
+  } catch (const boost::system::system_error& e) {
+    if (e.code() == asio::error::operation_aborted) throw;
+    fatal_error_ = std::string("page sink: ") + e.what();
+  } catch (const std::exception& e) {
+    fatal_error_ = std::string("page sink: ") + e.what();
+  }
+}
+
+asio::awaitable<const RobotsRules*> Crawl::robots_for(const std::string& host, const std::string& page_url) {
+  auto [it, first] = robots_.try_emplace(host, nullptr);
+  if (first) it->second = std::make_unique<HostRobots>(executor_);
+  HostRobots& robots = *it->second;
+  if (robots.ready) co_return &robots.rules;
+  if (!first) {
+    // Someone else is fetching it: wait for them.
+    while (!robots.ready) {
+      robots.ready_event.expires_at(clock::time_point::max());
+      co_await robots.ready_event.async_wait(use_tuple);
+    }
+    co_return &robots.rules;
+  }
+
+  frontier_.block(host, true);
+  auto robots_url = resolve_url(page_url, "/robots.txt");
+  FetchResponse response;
+  if (robots_url) {
+    response = co_await fetcher_.fetch(*robots_url);
+  } else {
+    response.error = "invalid URL";
+  }
+  // RFC 9309: unreachable or a server error means "disallow everything";
+  // 4xx means there are no rules. A refused address is reported by the
+  // page fetch itself, so it does not hide behind "disallowed".
+  if (response.error_kind == FetchErrorKind::refused) {
+    robots.rules = RobotsRules::allow_all();
+  } else if (!response.error.empty()) {
+    robots.rules = RobotsRules::disallow_all();
+    robots.unavailable = response.error;
+  } else if (response.status >= 200 && response.status < 300) {
+    robots.rules = RobotsRules::parse(response.body, config_.effective_user_agent());
+  } else if (response.status >= 400 && response.status < 500) {
+    robots.rules = RobotsRules::allow_all();
+  } else {
+    robots.rules = RobotsRules::disallow_all();
+    robots.unavailable = "HTTP " + std::to_string(response.status);
+  }
+  if (auto delay = robots.rules.crawl_delay()) frontier_.raise_delay(host, *delay);
+  robots.ready = true;
+  robots.ready_event.cancel();
+  frontier_.block(host, false);
+  co_return &robots.rules;
+}
+
+asio::awaitable<std::string> Crawl::check_redirect(const std::string& url) {
+  auto parts = split_url(url);
+  if (!parts) co_return "invalid URL";
+  auto host = host_key(*parts);
+  if (allowed_hosts_.count(host) == 0) co_return "host " + host + " is not allowed";
+  if (config_.obey_robots) {
+    const RobotsRules* rules = co_await robots_for(host, url);
+    if (!rules->allowed(parts->target)) co_return "robots: disallowed";
+  }
+  co_return std::string();
+}
+
+}  // namespace
+
+CrawlEngine::CrawlEngine(const CrawlConfig& config, asio::thread_pool& compute_pool)
+    : config_(config), compute_pool_(compute_pool), fetch_context_(std::make_unique<FetchContext>(config)) {}
+
+CrawlEngine::~CrawlEngine() = default;
+
+asio::awaitable<CrawlResult> CrawlEngine::run(CrawlRequest request, PageSink& sink,
+                                              std::shared_ptr<CrawlControl> control) {
+  // The flag belongs to the whole coroutine chain (the caller's too), so it is
+  // restored before returning.
+  const bool throw_if_cancelled = co_await asio::this_coro::throw_if_cancelled();
+  co_await asio::this_coro::throw_if_cancelled(false);
+  CrawlResult result;
+  try {
+    auto executor = co_await asio::this_coro::executor;
+    Crawl crawl(executor, *fetch_context_, compute_pool_, std::move(request), sink, control);
+    result = co_await crawl.run();
+  } catch (const std::exception& e) {
+    result.outcome = CrawlOutcome::failed;
+    result.error = std::string("internal error: ") + e.what();
+  }
+  if (control) control->progress = result.progress;
+  co_await asio::this_coro::throw_if_cancelled(throw_if_cancelled);
+  co_return result;
+}
+
+std::vector<std::string> expand_seeds(const TargetConfig& target, std::int64_t season) {
+  static constexpr std::string_view placeholder = "{season}";
+  const auto text = std::to_string(season);
+  std::vector<std::string> out;
+  for (auto seed : target.seeds) {
+    for (auto pos = seed.find(placeholder); pos != std::string::npos; pos = seed.find(placeholder, pos + text.size())) {
+      seed.replace(pos, placeholder.size(), text);
+    }
+    out.push_back(std::move(seed));
+  }
+  return out;
+}
+
+}  // namespace crawld::crawl

@@ -1,0 +1,405 @@
+#include "crawld/crawl/fetcher.hpp"
+
+#include "crawld/crawl/address_policy.hpp"
+#include "crawld/crawl/url.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <array>
+#include <set>
+
+namespace crawld::crawl {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using clock = std::chrono::steady_clock;
+using error_code = boost::system::error_code;
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// Idle connections older than this are closed instead of reused: servers drop
+// keep-alive connections after a few seconds and a stale one costs a retry.
+constexpr auto max_idle_age = std::chrono::seconds(15);
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return out;
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+bool is_redirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+// Marks `out` as failed, classifying the error code.
+void set_error(FetchResponse& out, const error_code& ec, std::string_view step) {
+  if (ec == asio::error::operation_aborted) {
+    out.error_kind = FetchErrorKind::cancelled;
+    out.error = "cancelled";
+  } else if (ec == beast::error::timeout) {
+    out.error_kind = FetchErrorKind::timeout;
+    out.error = std::string(step) + ": timeout";
+  } else {
+    out.error_kind = ec.category() == asio::error::get_ssl_category() ? FetchErrorKind::tls
+                     : step == "http"                                 ? FetchErrorKind::http
+                                                                      : FetchErrorKind::network;
+    out.error = std::string(step) + ": " + ec.message();
+  }
+}
+
+}  // namespace
+
+ContentType parse_content_type(std::string_view value) {
+  ContentType out;
+  auto semicolon = value.find(';');
+  out.media_type = lower(trim(value.substr(0, semicolon)));
+  while (semicolon != std::string_view::npos) {
+    value.remove_prefix(semicolon + 1);
+    semicolon = value.find(';');
+    auto parameter = trim(value.substr(0, semicolon));
+    auto equals = parameter.find('=');
+    if (equals == std::string_view::npos) continue;
+    if (lower(trim(parameter.substr(0, equals))) != "charset") continue;
+    auto charset = trim(parameter.substr(equals + 1));
+    if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"') {
+      charset = charset.substr(1, charset.size() - 2);
+    }
+    out.charset = lower(charset);
+    break;
+  }
+  return out;
+}
+
+FetchContext::FetchContext(const CrawlConfig& config)
+    : config_(config), user_agent_(config.effective_user_agent()), tls_(ssl::context::tls_client) {
+  tls_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3);
+  error_code ec;
+  tls_.set_default_verify_paths(ec);  // a missing system store only means fewer trusted roots
+  if (!config_.tls_ca_file.empty()) {
+    tls_.load_verify_file(config_.tls_ca_file, ec);
+    if (ec) throw ConfigError("crawl.tls_ca_file: cannot load \"" + config_.tls_ca_file + "\": " + ec.message());
+  }
+  tls_.set_verify_mode(config_.tls_verify ? ssl::verify_peer : ssl::verify_none);
+}
+
+struct Fetcher::Connection {
+  // Exactly one of the two streams is set.
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;
+  clock::time_point idle_since;
+
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+};
+
+struct Fetcher::Hop {
+  FetchResponse response;
+  std::string location;
+};
+
+namespace {
+
+enum class Exchange { keep_alive, close, stale, failed };
+
+// One request/response on an open connection. `reused` connections that fail
+// before any response byte arrives are reported as stale so the caller can
+// retry on a fresh connection (the server closed it while it was idle).
+template <class Stream>
+asio::awaitable<Exchange> exchange(Stream& stream, beast::flat_buffer& buffer, const UrlParts& url, bool reused,
+                                   const FetchContext& context, FetchResponse& out, std::string& location) {
+  const auto& config = context.config();
+  http::request<http::empty_body> request{http::verb::get, url.target, 11};
+  bool default_port = (url.scheme == "http" && url.port == 80) || (url.scheme == "https" && url.port == 443);
+  std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  request.set(http::field::host, default_port ? host : host + ":" + std::to_string(url.port));
+  request.set(http::field::user_agent, context.user_agent());
+  request.set(http::field::accept, "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8");
+
+  auto [write_ec, written] = co_await http::async_write(stream, request, use_tuple);
+  if (write_ec) {
+    if (reused && (write_ec == asio::error::broken_pipe || write_ec == asio::error::connection_reset)) {
+      co_return Exchange::stale;
+    }
+    set_error(out, write_ec, "write");
+    co_return Exchange::failed;
+  }
+
+  // The parser never limits the body itself: the loop below stops at the cap
+  // and keeps what it has, instead of failing the page.
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  parser.header_limit(64 * 1024);
+  auto [header_ec, header_bytes] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+  if (header_ec) {
+    if (reused && (header_ec == http::error::end_of_stream || header_ec == asio::error::connection_reset ||
+                   header_ec == asio::error::eof)) {
+      co_return Exchange::stale;
+    }
+    set_error(out, header_ec, "http");
+    co_return Exchange::failed;
+  }
+  const auto& header = parser.get();
+  out.status = header.result_int();
+  auto content_type = parse_content_type(header[http::field::content_type]);
+  out.content_type = std::move(content_type.media_type);
+  out.charset = std::move(content_type.charset);
+  location = std::string(header[http::field::location]);
+
+  const std::size_t cap = config.max_body_bytes;
+  if (auto length = parser.content_length())
+    out.body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*length, cap)));
+  std::array<char, 16 * 1024> chunk;
+  while (!parser.is_done()) {
+    // Ask for at most one byte past the cap: enough to know it was exceeded.
+    std::size_t want = std::min(chunk.size(), cap + 1 - out.body.size());
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = want;
+    auto [read_ec, read_bytes] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    out.body.append(chunk.data(), want - parser.get().body().size);
+    if (read_ec && read_ec != http::error::need_buffer) {
+      out.body.clear();
+      set_error(out, read_ec, "http");
+      co_return Exchange::failed;
+    }
+    if (out.body.size() > cap) {
+      out.body.resize(cap);
+      out.truncated = true;
+      co_return Exchange::close;  // the rest of the body is still on the wire
+    }
+  }
+  co_return parser.get().keep_alive() ? Exchange::keep_alive : Exchange::close;
+}
+
+}  // namespace
+
+Fetcher::Fetcher(asio::any_io_executor executor, FetchContext& context)
+    : executor_(std::move(executor)), context_(context) {}
+
+Fetcher::~Fetcher() = default;
+
+std::size_t Fetcher::idle_connections() const {
+  std::size_t n = 0;
+  for (const auto& [key, connections] : idle_) n += connections.size();
+  return n;
+}
+
+std::unique_ptr<Fetcher::Connection> Fetcher::take_idle(const std::string& key) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return nullptr;
+  auto& connections = it->second;
+  std::unique_ptr<Connection> found;
+  while (!connections.empty() && !found) {
+    auto candidate = std::move(connections.back());
+    connections.pop_back();
+    if (candidate->lowest().socket().is_open() && clock::now() - candidate->idle_since < max_idle_age) {
+      found = std::move(candidate);
+    }
+  }
+  if (connections.empty()) idle_.erase(it);
+  return found;
+}
+
+void Fetcher::give_back(const std::string& key, std::unique_ptr<Connection> connection) {
+  auto& connections = idle_[key];
+  if (connections.size() >= context_.config().max_idle_connections_per_host) {
+    if (connections.empty()) idle_.erase(key);
+    return;
+  }
+  connection->idle_since = clock::now();
+  connection->lowest().expires_never();
+  connections.push_back(std::move(connection));
+}
+
+asio::awaitable<std::unique_ptr<Fetcher::Connection>> Fetcher::connect(const std::string& scheme,
+                                                                       const std::string& host, std::uint16_t port,
+                                                                       FetchResponse& out) {
+  const auto& config = context_.config();
+  const auto deadline = clock::now() + std::chrono::milliseconds(config.connect_timeout_ms);
+
+  // Resolve. Numeric hosts need no resolver; names are resolved with a timer
+  // as the thing we wait on, because asio cannot interrupt a running
+  // getaddrinfo: on cancellation or timeout we stop waiting and leave the
+  // lookup to finish in the background (it only holds the shared state).
+  std::vector<tcp::endpoint> candidates;
+  error_code parse_ec;
+  auto literal = asio::ip::make_address(host, parse_ec);
+  if (!parse_ec) {
+    candidates.emplace_back(literal, port);
+  } else {
+    struct Lookup {
+      explicit Lookup(const asio::any_io_executor& ex) : resolver(ex), done_event(ex) {}
+      tcp::resolver resolver;
+      asio::steady_timer done_event;
+      bool done = false;
+      error_code ec;
+      tcp::resolver::results_type results;
+    };
+    auto lookup = std::make_shared<Lookup>(executor_);
+    lookup->done_event.expires_at(deadline);
+    lookup->resolver.async_resolve(host, std::to_string(port),
+                                   [lookup](error_code ec, tcp::resolver::results_type results) {
+                                     lookup->done = true;
+                                     lookup->ec = ec;
+                                     lookup->results = std::move(results);
+                                     lookup->done_event.cancel();
+                                   });
+    auto [wait_ec] = co_await lookup->done_event.async_wait(use_tuple);
+    if (!lookup->done) {
+      lookup->resolver.cancel();
+      if (wait_ec == asio::error::operation_aborted) {
+        set_error(out, wait_ec, "resolve");
+      } else {
+        out.error_kind = FetchErrorKind::timeout;
+        out.error = "resolve: timeout";
+      }
+      co_return nullptr;
+    }
+    if (lookup->ec) {
+      set_error(out, lookup->ec, "resolve");
+      co_return nullptr;
+    }
+    for (const auto& entry : lookup->results) candidates.push_back(entry.endpoint());
+  }
+
+  // Refuse what is not public before any packet is sent.
+  std::vector<tcp::endpoint> endpoints;
+  std::string refused;
+  for (const auto& endpoint : candidates) {
+    if (config.allow_private_networks || is_public_address(endpoint.address())) {
+      endpoints.push_back(endpoint);
+    } else if (refused.empty()) {
+      refused = endpoint.address().to_string();
+    }
+  }
+  if (endpoints.empty()) {
+    out.error_kind = FetchErrorKind::refused;
+    out.error = "address refused: " + host + " resolves to " + (refused.empty() ? std::string("no address") : refused) +
+                ", a private, loopback or special-purpose address (allow_private_networks is false)";
+    co_return nullptr;
+  }
+
+  // Connect.
+  auto stream = std::make_unique<beast::tcp_stream>(executor_);
+  stream->expires_at(deadline);
+  auto [connect_ec, endpoint] = co_await stream->async_connect(endpoints, use_tuple);
+  if (connect_ec) {
+    set_error(out, connect_ec, "connect");
+    co_return nullptr;
+  }
+  stream->socket().set_option(tcp::no_delay(true));
+
+  auto connection = std::make_unique<Connection>();
+  if (scheme != "https") {
+    connection->plain = std::move(stream);
+    co_return connection;
+  }
+
+  // TLS: SNI only for names (RFC 6066 forbids IP literals), and the
+  // certificate must name the host (DNS or IP subjectAltName).
+  connection->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*stream), context_.tls());
+  if (parse_ec && !SSL_set_tlsext_host_name(connection->tls->native_handle(), host.c_str())) {
+    out.error_kind = FetchErrorKind::tls;
+    out.error = "tls: cannot set SNI host name";
+    co_return nullptr;
+  }
+  if (config.tls_verify) connection->tls->set_verify_callback(ssl::host_name_verification(host));
+  beast::get_lowest_layer(*connection->tls).expires_at(deadline);
+  auto [handshake_ec] = co_await connection->tls->async_handshake(ssl::stream_base::client, use_tuple);
+  if (handshake_ec) {
+    set_error(out, handshake_ec, "tls");
+    co_return nullptr;
+  }
+  co_return connection;
+}
+
+asio::awaitable<Fetcher::Hop> Fetcher::fetch_one(const std::string& url) {
+  Hop hop;
+  auto& out = hop.response;
+  out.final_url = url;
+  auto parts = split_url(url);
+  if (!parts) {
+    out.error_kind = FetchErrorKind::http;
+    out.error = "invalid URL";
+    co_return hop;
+  }
+  const auto key = parts->scheme + "://" + parts->host + ":" + std::to_string(parts->port);
+  const auto deadline = clock::now() + std::chrono::milliseconds(context_.config().request_timeout_ms);
+
+  auto connection = take_idle(key);
+  for (;;) {
+    bool reused = connection != nullptr;
+    if (!connection) {
+      connection = co_await connect(parts->scheme, parts->host, parts->port, out);
+      if (!connection) co_return hop;
+    }
+    connection->lowest().expires_at(deadline);
+    auto result =
+        connection->tls
+            ? co_await exchange(*connection->tls, connection->buffer, *parts, reused, context_, out, hop.location)
+            : co_await exchange(*connection->plain, connection->buffer, *parts, reused, context_, out, hop.location);
+    switch (result) {
+      case Exchange::stale:
+        connection.reset();
+        continue;
+      case Exchange::keep_alive:
+        give_back(key, std::move(connection));
+        co_return hop;
+      case Exchange::close:
+      case Exchange::failed:
+        co_return hop;
+    }
+  }
+}
+
+asio::awaitable<FetchResponse> Fetcher::fetch(std::string url, RedirectCheck check) {
+  const auto max_redirects = context_.config().max_redirects;
+  std::set<std::string> chain{url};
+  std::uint32_t redirects = 0;
+  for (;;) {
+    auto hop = co_await fetch_one(url);
+    auto& out = hop.response;
+    out.redirects = redirects;
+    if (!out.error.empty() || !is_redirect(out.status) || hop.location.empty()) co_return std::move(out);
+
+    auto fail = [&](std::string why) {
+      out.error_kind = FetchErrorKind::redirect;
+      out.error = std::move(why);
+      out.body.clear();
+      return std::move(out);
+    };
+    auto next = resolve_url(url, hop.location);
+    if (!next) co_return fail("redirect to an invalid or non-http(s) URL: " + hop.location);
+    if (chain.count(*next) != 0) co_return fail("redirect loop: " + *next);
+    if (redirects >= max_redirects) co_return fail("too many redirects (max " + std::to_string(max_redirects) + ")");
+    if (check) {
+      auto why = co_await check(*next);
+      if (!why.empty()) co_return fail("redirect to " + *next + " not followed: " + why);
+    }
+    chain.insert(*next);
+    url = std::move(*next);
+    ++redirects;
+  }
+}
+
+}  // namespace crawld::crawl

@@ -1,0 +1,389 @@
+// Crawls of the local test site (tests/support/test_site.py): what was
+// fetched, what was never requested, the limits, cancellation and TLS.
+#include "crawld/crawl/crawler.hpp"
+#include "crawld/crawl/url.hpp"
+
+#include "../../support/test_site.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <optional>
+
+namespace asio = boost::asio;
+using namespace crawld;
+using namespace crawld::crawl;
+using crawld::test::TestSite;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+struct CollectingSink : PageSink {
+  std::vector<PageResult> pages;
+  asio::awaitable<void> on_page(PageResult page) override {
+    pages.push_back(std::move(page));
+    co_return;
+  }
+};
+
+CrawlConfig test_config() {
+  CrawlConfig config;
+  config.allow_private_networks = true;  // the site is on 127.0.0.1
+  config.concurrency = 8;
+  config.per_host_concurrency = 4;
+  config.max_body_bytes = 64 * 1024;
+  config.connect_timeout_ms = 2'000;
+  config.request_timeout_ms = 5'000;
+  config.user_agent = "crawld-test/1.0";
+  return config;
+}
+
+TargetConfig target_for(const TestSite& site, const std::string& path) {
+  TargetConfig target;
+  target.name = "test";
+  target.seeds = {site.url(path)};
+  return target;
+}
+
+struct CrawlRun {
+  CrawlResult result;
+  std::vector<PageResult> pages;
+  std::map<std::string, PageResult> by_path;  // keyed by the queued URL's path
+};
+
+CrawlRun run_crawl(const CrawlConfig& config, const TargetConfig& target, bool deep) {
+  asio::io_context ioc;
+  asio::thread_pool pool(1);
+  CrawlEngine engine(config, pool);
+  CollectingSink sink;
+  auto control = std::make_shared<CrawlControl>();
+  auto future = asio::co_spawn(ioc, engine.run(CrawlRequest{target, 2024, deep}, sink, control), asio::use_future);
+  ioc.run();
+  CrawlRun run{future.get(), std::move(sink.pages), {}};
+  for (const auto& page : run.pages) run.by_path[split_url(page.url)->target] = page;
+  CHECK(control->progress.fetched == run.result.progress.fetched);
+  return run;
+}
+
+std::set<std::string> with_robots(std::set<std::string> paths) {
+  paths.insert("/robots.txt");
+  return paths;
+}
+
+const std::set<std::string> depth0 = {"/"};
+const std::set<std::string> depth1 = {"/a.html",
+                                      "/b.html",
+                                      "/c.html",
+                                      "/private/open.html",
+                                      "/redirect/to-d",
+                                      "/d.html",
+                                      "/redirect/loop1",
+                                      "/redirect/loop2",
+                                      "/redirect/to-private",
+                                      "/redirect/to-foreign",
+                                      "/missing",
+                                      "/error",
+                                      "/file.pdf",
+                                      "/big.html",
+                                      "/calendar/2024/1"};
+const std::set<std::string> depth2 = {"/sub/x.html", "/e.html",          "/~user.html",
+                                      "/f.html",     "/calendar/2024/2", "/calendar/2023/12"};
+const std::set<std::string> depth3 = {"/g.html", "/h.html", "/calendar/2024/3", "/calendar/2023/11"};
+
+std::set<std::string> join(std::initializer_list<std::set<std::string>> sets) {
+  std::set<std::string> out;
+  for (const auto& set : sets) out.insert(set.begin(), set.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a shallow crawl fetches the seed only", "[crawl][net]") {
+  TestSite site;
+  auto run = run_crawl(test_config(), target_for(site, "/"), false);
+
+  CHECK(run.result.outcome == CrawlOutcome::succeeded);
+  CHECK(site.requested_paths() == with_robots(depth0));
+  REQUIRE(run.pages.size() == 1);
+  const auto& page = run.pages[0];
+  CHECK(page.status == 200);
+  CHECK(page.depth == 0);
+  CHECK(page.title == "Index");
+  CHECK(page.content_type == "text/html");
+  CHECK(page.charset == "utf-8");
+  CHECK(page.sha256.size() == 64);
+  CHECK(page.error.empty());
+  CHECK(run.result.progress.fetched == 1);
+}
+
+TEST_CASE("shallow_depth 1 fetches the seed and its links", "[crawl][net]") {
+  TestSite site;
+  auto target = target_for(site, "/");
+  target.shallow_depth = 1;
+  auto run = run_crawl(test_config(), target, false);
+
+  CHECK(run.result.outcome == CrawlOutcome::succeeded);
+  CHECK(site.requested_paths() == with_robots(join({depth0, depth1})));
+}
+
+TEST_CASE("a deep crawl fetches exactly the reachable set, each URL once", "[crawl][net]") {
+  TestSite site;
+  auto run = run_crawl(test_config(), target_for(site, "/"), true);
+
+  CHECK(run.result.outcome == CrawlOutcome::succeeded);
+  auto requests = site.requests();
+  auto expected = with_robots(join({depth0, depth1, depth2, depth3}));
+  CHECK(std::set<std::string>(requests.begin(), requests.end()) == expected);
+  CHECK(requests.size() == expected.size());  // duplicate spellings were fetched once
+
+  // Never requested: robots-disallowed, nofollow, another host, too deep.
+  for (const char* path : {"/private/secret.html", "/nofollowed.html", "/foreign.html", "/i.html"}) {
+    CHECK(std::find(requests.begin(), requests.end(), path) == requests.end());
+  }
+
+  auto& by_path = run.by_path;
+  CHECK(by_path["/sub/x.html"].depth == 2);
+  CHECK(by_path["/g.html"].depth == 3);
+  CHECK(by_path["/redirect/to-d"].final_url == site.url("/d.html"));
+  CHECK(by_path["/redirect/to-d"].status == 200);
+  CHECK(by_path["/redirect/loop1"].error.find("redirect loop") != std::string::npos);
+  CHECK(by_path["/redirect/to-private"].error.find("robots") != std::string::npos);
+  CHECK(by_path["/redirect/to-foreign"].error.find("not allowed") != std::string::npos);
+  CHECK(by_path["/missing"].status == 404);
+  CHECK(by_path["/error"].status == 500);
+  CHECK(by_path["/file.pdf"].content_type == "application/pdf");
+  CHECK(by_path["/file.pdf"].title.empty());
+  CHECK_FALSE(by_path["/file.pdf"].sha256.empty());
+  CHECK(by_path["/big.html"].truncated);
+  CHECK(by_path["/big.html"].bytes == 64 * 1024);
+  CHECK(by_path["/big.html"].title == "Big");
+  CHECK(run.result.progress.bytes > 0);
+  CHECK(run.result.progress.failed == 3);  // loop, to-private, to-foreign
+}
+
+TEST_CASE("the calendar trap is bounded by max_pages", "[crawl][net]") {
+  TestSite site;
+  auto target = target_for(site, "/calendar/2024/1");
+  target.deep_depth = 100;
+  target.max_pages = 10;
+  auto run = run_crawl(test_config(), target, true);
+
+  CHECK(run.result.outcome == CrawlOutcome::succeeded);
+  CHECK(run.result.max_pages_reached);
+  CHECK(run.pages.size() == 10);
+  auto requests = site.requests();
+  CHECK(std::count_if(requests.begin(), requests.end(),
+                      [](const std::string& path) { return path.rfind("/calendar/", 0) == 0; }) == 10);
+}
+
+TEST_CASE("private addresses are refused unless allowed", "[crawl][net]") {
+  TestSite site;
+  auto config = test_config();
+  config.allow_private_networks = false;
+  auto run = run_crawl(config, target_for(site, "/"), true);
+
+  CHECK(run.result.outcome == CrawlOutcome::failed);
+  REQUIRE(run.pages.size() == 1);
+  CHECK(run.pages[0].status == 0);
+  CHECK(run.pages[0].error.find("address refused") != std::string::npos);
+  CHECK(run.pages[0].error.find("127.0.0.1") != std::string::npos);
+  CHECK(run.result.error.find("no seed could be fetched") != std::string::npos);
+  CHECK(site.requests().empty());
+}
+
+TEST_CASE("the per-host concurrency limit is never exceeded", "[crawl][net]") {
+  TestSite site;
+  auto config = test_config();
+  config.concurrency = 16;
+  config.per_host_concurrency = 3;
+  auto target = target_for(site, "/fan/");
+  target.deep_depth = 1;
+  auto run = run_crawl(config, target, true);
+
+  CHECK(run.result.outcome == CrawlOutcome::succeeded);
+  CHECK(run.pages.size() == 21);
+  auto max_inflight = site.log()["max_inflight"].get<int>();
+  CHECK(max_inflight <= 3);
+  CHECK(max_inflight >= 2);  // the limit is used, not just respected
+}
+
+TEST_CASE("robots.txt Crawl-delay spaces the requests to a host", "[crawl][net]") {
+  TestSite site({"--crawl-delay", "0.3"});
+  auto target = target_for(site, "/fan/");
+  target.deep_depth = 1;
+  target.max_pages = 4;
+  auto run = run_crawl(test_config(), target, true);
+
+  CHECK(run.result.outcome == CrawlOutcome::succeeded);
+  auto log = site.log();
+  CHECK(log["max_inflight"].get<int>() == 1);
+  auto times = log["times"].get<std::vector<double>>();
+  REQUIRE(times.size() == 5);  // robots.txt + 4 pages
+  for (std::size_t i = 1; i < times.size(); ++i) CHECK(times[i] - times[i - 1] >= 0.29);
+}
+
+TEST_CASE("robots.txt answering 5xx disallows the host, 4xx allows it", "[crawl][net]") {
+  SECTION("500") {
+    TestSite site({"--robots-status", "500"});
+    auto run = run_crawl(test_config(), target_for(site, "/"), true);
+    CHECK(run.result.outcome == CrawlOutcome::failed);
+    CHECK(site.requested_paths() == std::set<std::string>{"/robots.txt"});
+    REQUIRE(run.pages.size() == 1);
+    CHECK(run.pages[0].error.find("robots: disallowed") != std::string::npos);
+    CHECK(run.result.progress.skipped == 1);
+  }
+  SECTION("404") {
+    TestSite site({"--robots-status", "404"});
+    auto target = target_for(site, "/");
+    target.shallow_depth = 1;
+    auto run = run_crawl(test_config(), target, false);
+    CHECK(run.result.outcome == CrawlOutcome::succeeded);
+    CHECK(site.requested_paths().count("/private/secret.html") == 1);
+  }
+}
+
+TEST_CASE("obey_robots=false neither reads nor obeys robots.txt", "[crawl][net]") {
+  TestSite site;
+  auto config = test_config();
+  config.obey_robots = false;
+  auto target = target_for(site, "/");
+  target.shallow_depth = 1;
+  auto run = run_crawl(config, target, false);
+  auto paths = site.requested_paths();
+  CHECK(paths.count("/robots.txt") == 0);
+  CHECK(paths.count("/private/secret.html") == 1);
+}
+
+TEST_CASE("terminal cancellation ends a crawl with hanging fetches within 100 ms", "[crawl][net]") {
+  TestSite site;
+  auto target = target_for(site, "/hang-start.html");
+  target.deep_depth = 1;
+
+  asio::io_context ioc;
+  asio::thread_pool pool(1);
+  CrawlEngine engine(test_config(), pool);
+  CollectingSink sink;
+  auto control = std::make_shared<CrawlControl>();
+  asio::cancellation_signal cancel;
+  std::optional<CrawlResult> result;
+  clock_type::time_point emitted, finished;
+
+  const auto started = clock_type::now();
+  asio::co_spawn(ioc, engine.run(CrawlRequest{target, 2024, true}, sink, control),
+                 asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr error, CrawlResult r) {
+                   finished = clock_type::now();
+                   if (!error) result = std::move(r);
+                 }));
+  asio::steady_timer timer(ioc, std::chrono::milliseconds(500));
+  timer.async_wait([&](boost::system::error_code) {
+    emitted = clock_type::now();
+    cancel.emit(asio::cancellation_type::terminal);
+  });
+  ioc.run();
+  const auto total = clock_type::now() - started;
+
+  REQUIRE(result);
+  CHECK(result->outcome == CrawlOutcome::cancelled);
+  auto latency = std::chrono::duration_cast<std::chrono::microseconds>(finished - emitted);
+  WARN("cancellation latency: " << latency.count() << " us");
+  CHECK(latency < std::chrono::milliseconds(100));
+  CHECK(total < std::chrono::seconds(2));  // nothing was left running in the loop
+  auto paths = site.requested_paths();
+  CHECK(paths.count("/hang/0") == 1);  // the hanging fetches were really in flight
+  CHECK(sink.pages.size() == 1);       // only the start page completed
+}
+
+TEST_CASE("a soft stop lets in-flight fetches finish and starts no new ones", "[crawl][net]") {
+  TestSite site;
+  auto config = test_config();
+  config.per_host_concurrency = 2;
+  auto target = target_for(site, "/fan/");
+  target.deep_depth = 1;
+
+  asio::io_context ioc;
+  asio::thread_pool pool(1);
+  CrawlEngine engine(config, pool);
+  CollectingSink sink;
+  auto control = std::make_shared<CrawlControl>();
+  auto future = asio::co_spawn(ioc, engine.run(CrawlRequest{target, 2024, true}, sink, control), asio::use_future);
+  asio::steady_timer timer(ioc, std::chrono::milliseconds(250));
+  timer.async_wait([&](boost::system::error_code) { control->stop_requested = true; });
+  ioc.run();
+  auto result = future.get();
+
+  CHECK(result.outcome == CrawlOutcome::cancelled);
+  CHECK(result.error == "stop requested");
+  CHECK(sink.pages.size() > 1);
+  CHECK(sink.pages.size() < 21);
+  CHECK(site.requests().size() == sink.pages.size() + 1);  // every started fetch was reported
+}
+
+namespace {
+
+struct TlsFiles {
+  std::filesystem::path dir;
+  std::string cert, key;
+  TlsFiles() {
+    char pattern[] = "/tmp/crawld-tls-XXXXXX";
+    dir = mkdtemp(pattern);
+    cert = (dir / "cert.pem").string();
+    key = (dir / "key.pem").string();
+    std::string command =
+        "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost "
+        "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -days 1 -keyout " +
+        key + " -out " + cert + " >/dev/null 2>&1";
+    REQUIRE(std::system(command.c_str()) == 0);
+  }
+  ~TlsFiles() { std::filesystem::remove_all(dir); }
+};
+
+}  // namespace
+
+TEST_CASE("TLS: self-signed certificates are rejected unless trusted or verification is off", "[crawl][net]") {
+  TlsFiles files;
+  TestSite site({"--tls", files.cert, files.key});
+  auto target = target_for(site, "/");
+  REQUIRE(target.seeds[0].rfind("https://", 0) == 0);
+
+  SECTION("verification on, system store only") {
+    auto run = run_crawl(test_config(), target, false);
+    CHECK(run.result.outcome == CrawlOutcome::failed);
+    REQUIRE(run.pages.size() == 1);
+    CHECK(run.pages[0].status == 0);
+    CHECK(run.pages[0].error.find("certificate verify failed") != std::string::npos);
+  }
+  SECTION("verification off") {
+    auto config = test_config();
+    config.tls_verify = false;
+    auto run = run_crawl(config, target, false);
+    CHECK(run.result.outcome == CrawlOutcome::succeeded);
+    REQUIRE(run.pages.size() == 1);
+    CHECK(run.pages[0].status == 200);
+    CHECK(run.pages[0].title == "Index");
+  }
+  SECTION("the certificate configured as CA") {
+    auto config = test_config();
+    config.tls_ca_file = files.cert;
+    auto run = run_crawl(config, target, false);
+    CHECK(run.result.outcome == CrawlOutcome::succeeded);
+    REQUIRE(run.pages.size() == 1);
+    CHECK(run.pages[0].status == 200);
+  }
+}
+
+TEST_CASE("expand_seeds replaces every {season}", "[crawl]") {
+  TargetConfig target;
+  target.seeds = {"https://example.com/{season}/x?s={season}", "https://example.com/"};
+  auto seeds = expand_seeds(target, 2024);
+  CHECK(seeds == std::vector<std::string>{"https://example.com/2024/x?s=2024", "https://example.com/"});
+}
