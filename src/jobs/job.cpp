@@ -115,7 +115,7 @@ nlohmann::json Job::to_json() const {
       {"finished_at", optional_time(finished_at)},
       {"progress",
        {{"queued", progress.queued}, {"fetched", progress.fetched}, {"failed", progress.failed},
-        {"bytes", progress.bytes}}},
+        {"skipped", progress.skipped}, {"bytes", progress.bytes}}},
       {"error", error.empty() ? nlohmann::json(nullptr) : nlohmann::json(error)},
       {"stop_reason", stop_reason == StopReason::none ? nlohmann::json(nullptr) : nlohmann::json(to_string(stop_reason))},
       {"links", {{"self", "/jobs/" + id}, {"pages", "/jobs/" + id + "/pages"}, {"events", "/jobs/" + id + "/events"}}},

@@ -14,7 +14,7 @@ constexpr std::size_t rows_per_statement = 500;
 std::string job_upsert(pqxx::transaction_base& tx, const jobs::Job& job) {
   const auto& p = job.progress;
   return "insert into crawl_jobs (id, target, season, deep, params, state, stop_reason, error, created_at,"
-         " started_at, finished_at, queued, fetched, failed, bytes, instance_id, idempotency_key, updated_at)"
+         " started_at, finished_at, queued, fetched, failed, skipped, bytes, instance_id, idempotency_key, updated_at)"
          " values (" +
          tx.quote(job.id) + ", " + sql_text(tx, job.params.target) + ", " + std::to_string(job.params.season) + ", " +
          (job.params.deep ? "true" : "false") + ", " +
@@ -25,14 +25,14 @@ std::string job_upsert(pqxx::transaction_base& tx, const jobs::Job& job) {
          ", " + sql_text_or_null(tx, job.error) + ", " + sql_time(tx, job.created_at) + ", " +
          sql_time_or_null(tx, job.started_at) + ", " + sql_time_or_null(tx, job.finished_at) + ", " +
          std::to_string(p.queued) + ", " + std::to_string(p.fetched) + ", " + std::to_string(p.failed) + ", " +
-         std::to_string(p.bytes) + ", " + sql_text(tx, job.instance_id) + ", " +
+         std::to_string(p.skipped) + ", " + std::to_string(p.bytes) + ", " + sql_text(tx, job.instance_id) + ", " +
          sql_text_or_null(tx, job.idempotency_key) +
          ", now())"
          " on conflict (id) do update set target = excluded.target, season = excluded.season,"
          " deep = excluded.deep, params = excluded.params, state = excluded.state,"
          " stop_reason = excluded.stop_reason, error = excluded.error, started_at = excluded.started_at,"
          " finished_at = excluded.finished_at, queued = excluded.queued, fetched = excluded.fetched,"
-         " failed = excluded.failed, bytes = excluded.bytes, instance_id = excluded.instance_id,"
+         " failed = excluded.failed, skipped = excluded.skipped, bytes = excluded.bytes, instance_id = excluded.instance_id,"
          " idempotency_key = excluded.idempotency_key, updated_at = now()";
 }
 

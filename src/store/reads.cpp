@@ -23,7 +23,7 @@ std::string text(const pqxx::field& field) { return field.is_null() ? std::strin
 const std::string job_columns = "id::text, target, season, deep, params::text, state, stop_reason, error, " +
                                 epoch_ms("created_at") + ", " + epoch_ms("started_at") + ", " +
                                 epoch_ms("finished_at") +
-                                ", queued, fetched, failed, bytes, instance_id, idempotency_key";
+                                ", queued, fetched, failed, bytes, instance_id, idempotency_key, skipped";
 
 jobs::Job job_from_row(const pqxx::row& row) {
   jobs::Job job;
@@ -51,6 +51,7 @@ jobs::Job job_from_row(const pqxx::row& row) {
   job.progress.bytes = row[14].as<std::uint64_t>();
   job.instance_id = text(row[15]);
   job.idempotency_key = text(row[16]);
+  job.progress.skipped = row[17].as<std::uint64_t>();
   return job;
 }
 

@@ -13,15 +13,18 @@ const [base, outDir, fastTarget, slowTarget] = process.argv.slice(2);
 fs.mkdirSync(outDir, { recursive: true });
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), "crawld-chromium-"));
 
-const browser = await chromium.launch({
+// A fresh profile per run (Playwright passes it as --user-data-dir).
+const browser = await chromium.launchPersistentContext(profile, {
   executablePath: "/usr/bin/chromium",
+  headless: true,
+  viewport: { width: 1280, height: 800 },
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", `--user-data-dir=${profile}`],
+         "--disable-component-update", "--disable-sync"],
 });
 const screenshots = [];
 const errors = [];
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const page = browser.pages()[0] || await browser.newPage();
   page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(base + "/", { waitUntil: "load" });
   await page.waitForFunction(() => document.getElementById("service-state").textContent === "running",
@@ -52,12 +55,14 @@ try {
   await page.waitForSelector(`${rowFor(slow)}[data-state="cancelled"]`, { timeout: 15000 });
 
   // An error from the API is shown, not swallowed: the same crawl twice is a 409.
-  const before = await page.textContent("#message");
   await page.selectOption("#target", slowTarget);
   await page.uncheck("#deep");
-  await page.fill("#season", "99999");
   await page.click("#start-button");
-  await page.waitForFunction((b) => document.getElementById("message").textContent !== b, before, { timeout: 10000 });
+  await page.waitForFunction(() => /Started job/.test(document.getElementById("message").textContent),
+                             null, { timeout: 10000 });
+  await page.click("#start-button");
+  await page.waitForFunction(() => /Start failed/.test(document.getElementById("message").textContent),
+                             null, { timeout: 10000 });
   const errorShown = await page.textContent("#message");
   const errorClass = await page.getAttribute("#message", "class");
 

@@ -68,7 +68,7 @@ class DbCrawlTest(unittest.TestCase):
             job_id = self.start(crawld, {"target": "demo", "season": 2024, "deep": True})
             job = self.finished(crawld, job_id)
             self.assertEqual(job["state"], "succeeded", job)
-            pages = job["progress"]["fetched"] + job["progress"]["failed"]
+            pages = job["progress"]["fetched"] + job["progress"]["failed"] + job["progress"]["skipped"]
             self.assertGreater(pages, 10)
             # Rows are flushed within flush_ms; wait for the last batch.
             self.wait_until(lambda: int(pg.scalar(db, f"select count(*) from crawl_pages where job_id='{job_id}'"))
@@ -152,7 +152,7 @@ class DbCrawlTest(unittest.TestCase):
                 self.wait_until(lambda: self.ready(crawld), 30, what="readyz back to 200")
                 job = self.finished(crawld, job_id)
                 self.assertEqual(job["state"], "succeeded", job)
-                pages = job["progress"]["fetched"] + job["progress"]["failed"]
+                pages = job["progress"]["fetched"] + job["progress"]["failed"] + job["progress"]["skipped"]
                 self.wait_until(lambda: int(pg.scalar(db, f"select count(*) from crawl_pages where job_id='{job_id}'"))
                                 == pages, 30, what="every row written")
                 self.assertEqual(int(pg.scalar(db, f"select count(distinct url) from crawl_pages "

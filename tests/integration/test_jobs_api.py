@@ -44,14 +44,15 @@ class JobsApiTest(unittest.TestCase):
         cls.hang.stop()
 
     def tearDown(self):
-        # Leave no job running for the next test.
-        status, _, data = self.crawld.request("GET", "/jobs?status=running&limit=500")
-        for job in body(data)["jobs"]:
-            self.crawld.request("DELETE", "/jobs/" + job["id"])
-        status, _, data = self.crawld.request("GET", "/jobs?status=queued&limit=500")
-        for job in body(data)["jobs"]:
-            self.crawld.request("DELETE", "/jobs/" + job["id"])
-        self.wait_until(lambda: body(self.crawld.request("GET", "/status")[2])["jobs"]["running"] == 0)
+        # Leave no job running or queued for the next test (a queued job
+        # starts as soon as a running one is cancelled, hence the loop).
+        def settled():
+            busy = [j for state in ("running", "queued")
+                    for j in body(self.crawld.request("GET", "/jobs?status=%s&limit=500" % state)[2])["jobs"]]
+            for job in busy:
+                self.crawld.request("DELETE", "/jobs/" + job["id"])
+            return not busy
+        self.wait_until(settled, interval=0.05)
 
     def start(self, params, headers=None):
         hdrs = {"Content-Type": "application/json"}

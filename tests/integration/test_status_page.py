@@ -38,7 +38,7 @@ class StatusPageTest(unittest.TestCase):
                 for name in result["screenshots"]:
                     self.assertGreater(os.path.getsize(os.path.join(out, name)), 10_000, name)
                 self.assertFalse(result["horizontalOverflowAt400"])
-                self.assertIn("422", result["errorShown"])
+                self.assertIn("409", result["errorShown"])
                 self.assertEqual(result["errorClass"], "error")
                 # What the page showed is what the API says.
                 for key, state in (("succeeded", "succeeded"), ("cancelled", "cancelled")):
