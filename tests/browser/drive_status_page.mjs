@@ -30,10 +30,14 @@ try {
   await page.waitForFunction(() => document.getElementById("service-state").textContent === "running",
                              null, { timeout: 10000 });
 
+  // The message line keeps the previous answer: clear it so each wait sees a new one.
+  const clearMessage = () => page.evaluate(() => { document.getElementById("message").textContent = ""; });
+
   async function startFromForm(target) {
     await page.selectOption("#target", target);
     await page.fill("#season", "2024");
     await page.check("#deep");
+    await clearMessage();
     await page.click("#start-button");
     await page.waitForFunction(() => /Started job/.test(document.getElementById("message").textContent),
                                null, { timeout: 10000 });
@@ -57,9 +61,11 @@ try {
   // An error from the API is shown, not swallowed: the same crawl twice is a 409.
   await page.selectOption("#target", slowTarget);
   await page.uncheck("#deep");
+  await clearMessage();
   await page.click("#start-button");
   await page.waitForFunction(() => /Started job/.test(document.getElementById("message").textContent),
                              null, { timeout: 10000 });
+  await clearMessage();
   await page.click("#start-button");
   await page.waitForFunction(() => /Start failed/.test(document.getElementById("message").textContent),
                              null, { timeout: 10000 });
