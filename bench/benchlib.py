@@ -151,3 +151,70 @@ def print_table(title, headers, rows):
     for r in rows:
         print("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |")
     sys.stdout.flush()
+
+
+def histogram(port, name):
+    """Cumulative buckets {le: count} of a Prometheus histogram from /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    buckets = {}
+    for line in text.splitlines():
+        m = re.match(rf'{name}_bucket\{{le="([^"]+)"\}} (\S+)', line)
+        if m:
+            buckets[float(m.group(1))] = float(m.group(2))
+    return buckets
+
+
+def histogram_quantile(before, after, q):
+    """Upper bound of the bucket holding quantile q of the observations
+    between two scrapes (like PromQL's histogram_quantile, without interpolation)."""
+    delta = {le: after[le] - before.get(le, 0.0) for le in after}
+    total = delta.get(float("inf"), 0.0)
+    if total <= 0:
+        return 0.0
+    for le in sorted(delta):
+        if delta[le] >= q * total:
+            return le
+    return float("inf")
+
+
+def paced_posts(port, path, body, rate, seconds, connections):
+    """Open-loop load: `connections` keep-alive clients sending `rate` requests/s
+    in total; returns (latencies in seconds, status counts)."""
+    import http.client
+    import threading
+    latencies, statuses, lock = [], {}, threading.Lock()
+    interval = connections / rate
+    deadline = time.monotonic() + seconds
+
+    def client(offset):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        next_at = time.monotonic() + offset
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            if next_at > now:
+                time.sleep(next_at - now)
+            started = time.perf_counter()
+            conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+            next_at += interval
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(i * interval / connections,)) for i in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, statuses
+
+
+def percentile(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * (len(values) - 1)))] if values else None

@@ -199,7 +199,10 @@ struct Service::Impl {
 
   int run() {
     std::string where = server.listen();
-    spdlog::info("crawld {} listening on {}", version, where);
+    // Operators and scripts look for this line: keep it even when the
+    // configured level hides info messages.
+    spdlog::log(std::max(spdlog::level::info, spdlog::default_logger()->level()), "crawld {} listening on {}", version,
+                where);
     if (!auth.enabled() && !is_loopback(config.server.listen)) {
       spdlog::warn("*** no API token configured and listening on {}: anyone who can reach this address can start "
                    "and cancel crawls; set auth.tokens or CRAWLD_API_TOKEN ***",

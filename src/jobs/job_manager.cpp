@@ -227,7 +227,8 @@ void JobManager::remember_finished(const std::string& id) {
     if (it != entries_.end() && it->second->watchdog_active) break;  // its watchdog is still unwinding
     finished_.pop_front();
     entries_.erase(oldest);
-    std::erase(order_, oldest);
+    // The oldest finished job sits near the front: find it from there.
+    if (auto pos = std::find(order_.begin(), order_.end(), oldest); pos != order_.end()) order_.erase(pos);
   }
 }
 
