@@ -100,6 +100,7 @@ class Crawl {
     asio::cancellation_signal signal;
     asio::steady_timer wake;
     bool alive = false;
+    bool waiting = false;  // idle, in wake.async_wait
   };
   struct HostRobots {
     explicit HostRobots(const asio::any_io_executor& executor) : ready_event(executor) {}
@@ -114,7 +115,9 @@ class Crawl {
   asio::awaitable<const RobotsRules*> robots_for(const std::string& host, const std::string& page_url);
   asio::awaitable<std::string> check_redirect(const std::string& url);
   void cancel_workers();
-  void wake_workers();
+  // Wakes up to `count` idle workers (all by default). Waking only as many as
+  // there is work for avoids a thundering herd at high concurrency.
+  void wake_workers(std::size_t count = static_cast<std::size_t>(-1));
   bool may_start() const;
   void publish();
 
@@ -150,8 +153,14 @@ void Crawl::publish() {
   control_->progress = progress_;
 }
 
-void Crawl::wake_workers() {
-  for (auto& worker : workers_) worker->wake.cancel();
+void Crawl::wake_workers(std::size_t count) {
+  for (auto& worker : workers_) {
+    if (count == 0) return;
+    if (!worker->waiting) continue;
+    worker->waiting = false;
+    worker->wake.cancel();
+    --count;
+  }
 }
 
 void Crawl::cancel_workers() {
@@ -236,7 +245,9 @@ asio::awaitable<void> Crawl::work(std::size_t index) {
       if (frontier_.queued() == 0 && frontier_.active() == 0) break;  // nothing left, nobody adding
       // Wait for a slot, a link, or a host's delay to pass.
       self.wake.expires_at(std::min(pick.retry_at.value_or(clock::time_point::max()), now + stop_poll_interval));
+      self.waiting = true;
       co_await self.wake.async_wait(use_tuple);
+      self.waiting = false;
     }
   } catch (const std::exception&) {
     // Cancellation (operation_aborted) ends the worker; anything else was
@@ -256,7 +267,8 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
       held = false;
       crawl.frontier_.done(host);
       crawl.publish();
-      crawl.wake_workers();
+      // One worker for the freed slot, one more for each queued URL.
+      crawl.wake_workers(1 + crawl.frontier_.queued());
     }
     ~Slot() { release(); }
   } slot{*this, entry.host};
