@@ -48,7 +48,7 @@ def race(crawld, payload, headers):
 def check_round(crawld, name, answers, season):
     statuses = collections.Counter(a[0] for a in answers)
     check(0 not in statuses, "%s: connections failed: %s" % (name, [a[2] for a in answers if a[0] == 0][:3]))
-    status, _, data = crawld.request("GET", "/jobs?limit=1000")
+    status, _, data = crawld.request("GET", "/jobs?limit=500")
     jobs = [j for j in faultlib.body(data)["jobs"] if j["season"] == season]
     check(len(jobs) == 1, "%s: %d jobs exist for the crawl" % (name, len(jobs)))
     job_id = jobs[0]["id"]
@@ -70,6 +70,7 @@ def main():
         "crawl": {"allow_private_networks": True, "min_season": 2000, "max_season": 2100,
                   "targets": [{"name": "hang", "seeds": [hang.url("/{season}")]}]},
         "jobs": {"max_running": 4, "on_duplicate": "reject"},
+        "server": {"shutdown_grace_s": 1},
         "log": {"access_log": False},
     }
     try:
