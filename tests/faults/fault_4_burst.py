@@ -144,7 +144,7 @@ def main():
             time.sleep(0.5)
             rss_after = faultlib.rss_mib(pid)
             note("RSS before %.1f MiB, after %.1f MiB" % (rss_before, rss_after))
-            check(rss_after - rss_before <= 20, "RSS grew by %.1f MiB" % (rss_after - rss_before))
+            faultlib.check_memory(rss_after - rss_before <= 20, "RSS grew by %.1f MiB" % (rss_after - rss_before))
             check(crawld.request("GET", "/healthz")[0] == 200, "healthz after the burst")
         figure(4, requests=TOTAL, connections=CONNECTIONS, seconds="%.1f" % elapsed,
                rps="%.0f" % (TOTAL / elapsed),
