@@ -3,7 +3,8 @@
 
 One crawl per hostile behaviour, all at once, next to a normal deep crawl of
 the demo site: a server that never answers, one that trickles a byte a
-second, an endless chunked body, a 1 GB Content-Length, a redirect loop,
+second, an endless chunked body, a 1 GB Content-Length, an endless response
+header, a chunk size of 2^64 - 1, a redirect loop,
 redirects to 169.254.169.254 and 10.0.0.1, 10 MB of nested HTML, binary
 served as text/html, 100,000 distinct links on one page, and TLS answered
 with garbage. crawl.request_timeout_ms = 3000, crawl.max_body_bytes = 16 MiB
@@ -66,6 +67,8 @@ def main():
         "trickle": site.url("/trickle"),
         "endless": site.url("/endless"),
         "huge": site.url("/huge"),
+        "endless-header": site.url("/endless-header"),
+        "bad-chunk": site.url("/bad-chunk"),
         "loop": site.url("/loop/a"),
         "metadata": site.url("/to-private"),
         "private10": site.url("/to-private-10"),
@@ -136,6 +139,11 @@ def main():
                 check(p["error"] is None and p["truncated"] and p["bytes"] == CAP and p["status"] == 200,
                       "%s: page %s" % (name, {k: p[k] for k in ("status", "bytes", "truncated", "error")}))
                 check(ended[name]["state"] == "succeeded", "%s: state %s" % (name, ended[name]["state"]))
+            for name in ("endless-header", "bad-chunk"):
+                p = error_of(name)
+                check((p["error"] or "").startswith("http:") and p["bytes"] == 0 and durations[name] < limit_s,
+                      "%s: page %s after %.2fs" % (name, {k: p[k] for k in ("status", "bytes", "error")},
+                                                   durations[name]))
             p = error_of("loop")
             check((p["error"] or "").startswith("redirect loop"), "loop: page error %r" % p["error"])
             for name, host in (("metadata", "169.254.169.254"), ("private10", "10.0.0.1")):

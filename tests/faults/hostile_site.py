@@ -12,6 +12,8 @@ byte level. Paths:
   /to-private    302 -> http://169.254.169.254/latest/meta-data/ (never contacted:
                  the crawler must refuse it before connecting)
   /to-private-10 302 -> http://10.0.0.1/
+  /endless-header  a response header that never ends
+  /bad-chunk     chunked body with a chunk size of 2^64 - 1
   /nested        ~10 MB of nested HTML (<div> 10 MB deep-ish, then text)
   /binary        2 MB of random bytes as text/html
   /links         one page linking to 100,000 distinct URLs /l/0 ... /l/99999
@@ -187,6 +189,16 @@ class HostileSite:
             framed = b"%x\r\n%s\r\n" % (len(chunk), chunk)
             while not self.stopping:
                 conn.sendall(framed)
+            return False
+        if path == "/endless-header":
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Endless: ")
+            while not self.stopping:
+                conn.sendall(b"a" * 65536)
+            return False
+        if path == "/bad-chunk":
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         b"ffffffffffffffff\r\n<html>")
+            time.sleep(1)
             return False
         if path == "/huge":
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n" % (1 << 30))
