@@ -45,6 +45,7 @@ def main():
         wait_until(lambda: int(pg.scalar(db, "select count(*) from crawl_pages")) >= 100, 30,
                    interval=0.2, what="100 page rows written")
         before = {r[0] for r in pg.query(db, "select id from crawl_pages")}
+        crawld.killed_on_purpose = True
         crawld.proc.send_signal(signal.SIGKILL)
         crawld.proc.wait(timeout=10)
         crawld.stop()

@@ -101,7 +101,7 @@ MALFORMED_KINDS = {
     "json_nul": post(b"application/json", b'{"season":2024\x00}'),
     "json_raw_nul_in_string": post(b"application/json", b'{"target":"a\x00b"}'),
     "json_truncated": post(b"application/json", b'{"season": 20'),
-    "json_deep_nesting": post(b"application/json", b"[" * 30000 + b"]" * 30000),
+    "json_deep_nesting": post(b"application/json", b"[" * 32000 + b"]" * 32000),
 }
 
 

@@ -12,6 +12,7 @@ every crawld it started are printed and the script exits 1.
 """
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -142,6 +143,13 @@ def run(main):
     started = time.monotonic()
     try:
         main()
+        # Every crawld stopped by its context manager (SIGTERM) must exit 0:
+        # under a sanitizer this is where leaks and late errors show.
+        for server in crawld_harness.STARTED:
+            server.stop()
+            expected = (-signal.SIGKILL,) if getattr(server, "killed_on_purpose", False) else (0,)
+            check(server.proc.returncode in expected, "crawld %s exited with %s, expected %s"
+                  % (server.log_path, server.proc.returncode, expected))
     except BaseException:  # noqa: B902 - a failed scenario must always report
         traceback.print_exc()
         for server in crawld_harness.STARTED:
