@@ -124,6 +124,7 @@ class Crawl {
   asio::awaitable<void> crawl_page(FrontierEntry entry);
   asio::awaitable<const RobotsRules*> robots_for(const std::string& host, const std::string& page_url);
   asio::awaitable<std::string> check_redirect(const std::string& url);
+  asio::awaitable<void> record(PageResult page);
   void cancel_workers();
   void wake_workers();
   bool may_start() const;
@@ -293,7 +294,10 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
                                        : "robots: disallowed (robots.txt unavailable: " + unavailable + ")";
       ++progress_.skipped;
       slot.release();
-      co_await sink_.on_page(std::move(page));
+      const bool throw_if_cancelled = co_await asio::this_coro::throw_if_cancelled();
+      co_await asio::this_coro::throw_if_cancelled(false);  // see record()
+      co_await record(std::move(page));
+      co_await asio::this_coro::throw_if_cancelled(throw_if_cancelled);
       co_return;
     }
   }
@@ -354,12 +358,23 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
   }
   slot.release();
 
+  const bool throw_if_cancelled = co_await asio::this_coro::throw_if_cancelled();
+  co_await asio::this_coro::throw_if_cancelled(false);  // see record()
+  co_await record(std::move(page));
+  co_await asio::this_coro::throw_if_cancelled(throw_if_cancelled);
+}
+
+asio::awaitable<void> Crawl::record(PageResult page) {
   // Awaiting the sink is the back-pressure: a slow store slows the crawl.
+  // Callers have counted the page already, so it must be handed over even
+  // when a cancellation arrived meanwhile (its last wait, e.g. the analysis
+  // on the compute pool, completed normally). With throw_if_cancelled on,
+  // asio throws operation_aborted at the co_await of any nested coroutine
+  // once the cancellation state is set, and the counted page was dropped
+  // (the job reported more pages than were recorded). So callers switch it
+  // off around this call; the sink's own waits check cancellation themselves.
   try {
     co_await sink_.on_page(std::move(page));
-  } catch (const boost::system::system_error& e) {
-    if (e.code() == asio::error::operation_aborted) throw;
-    fatal_error_ = std::string("page sink: ") + e.what();
   } catch (const std::exception& e) {
     fatal_error_ = std::string("page sink: ") + e.what();
   }
