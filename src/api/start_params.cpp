@@ -37,8 +37,32 @@ std::string expectation(const ParamDef& def) {
   return "invalid";
 }
 
+// Appends the compact JSON text of `value` to `out`, stopping once `out`
+// holds more than `limit` characters. json::dump() would recurse once per
+// nesting level of the whole value, and a 64 KB body nests 32,000 deep:
+// enough to overflow the loop thread's stack. Each level here adds at least
+// one character, so the recursion ends after `limit` levels.
+void describe_into(const json& value, std::string& out, std::size_t limit) {
+  if (out.size() > limit) return;
+  if (value.is_array() || value.is_object()) {
+    const bool object = value.is_object();
+    out += object ? '{' : '[';
+    bool first = true;
+    for (auto it = value.begin(); it != value.end() && out.size() <= limit; ++it) {
+      if (!first) out += ',';
+      first = false;
+      if (object) out += json(it.key()).dump(-1, ' ', false, json::error_handler_t::replace) + ":";
+      describe_into(it.value(), out, limit);
+    }
+    out += object ? '}' : ']';
+    return;
+  }
+  out += value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 std::string describe(const json& value) {
-  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string text;
+  describe_into(value, text, 40);
   if (text.size() > 40) text = text.substr(0, 37) + "...";
   return text;
 }

@@ -48,11 +48,16 @@ std::string sha256_hex(std::string_view data) {
 // What the compute pool makes of a body: CPU work proportional to its size.
 struct Analysis {
   std::string title;
-  std::vector<std::string> links;  // resolved and normalized
+  std::vector<FrontierEntry> links;  // resolved, normalized, on an allowed host
   std::string sha256;
 };
 
-Analysis analyze(const std::string& body, bool html, bool want_links, const std::string& page_url) {
+// Links added to the frontier between two yields to the loop: a page with
+// 100,000 links must not hold the loop for the whole batch.
+constexpr std::size_t links_per_turn = 1024;
+
+Analysis analyze(const std::string& body, bool html, bool want_links, const std::string& page_url,
+                 const std::set<std::string>& allowed_hosts, std::uint32_t depth) {
   Analysis analysis;
   analysis.sha256 = sha256_hex(body);
   if (!html) return analysis;
@@ -64,7 +69,13 @@ Analysis analyze(const std::string& body, bool html, bool want_links, const std:
     if (auto resolved = resolve_url(page_url, *extracted.base_href)) base = std::move(*resolved);
   }
   for (const auto& href : extracted.hrefs) {
-    if (auto url = resolve_url(base, href)) analysis.links.push_back(std::move(*url));
+    auto url = resolve_url(base, href);
+    if (!url) continue;
+    auto parts = split_url(*url);
+    if (!parts) continue;
+    auto host = host_key(*parts);
+    if (allowed_hosts.count(host) == 0) continue;
+    analysis.links.push_back({std::move(*url), std::move(host), depth});
   }
   return analysis;
 }
@@ -114,6 +125,7 @@ class Crawl {
   asio::awaitable<void> crawl_page(FrontierEntry entry);
   asio::awaitable<const RobotsRules*> robots_for(const std::string& host, const std::string& page_url);
   asio::awaitable<std::string> check_redirect(const std::string& url);
+  asio::awaitable<void> record(PageResult page);
   void cancel_workers();
   // Wakes up to `count` idle workers (all by default). Waking only as many as
   // there is work for avoids a thundering herd at high concurrency.
@@ -294,7 +306,10 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
                                        : "robots: disallowed (robots.txt unavailable: " + unavailable + ")";
       ++progress_.skipped;
       slot.release();
-      co_await sink_.on_page(std::move(page));
+      const bool throw_if_cancelled = co_await asio::this_coro::throw_if_cancelled();
+      co_await asio::this_coro::throw_if_cancelled(false);  // see record()
+      co_await record(std::move(page));
+      co_await asio::this_coro::throw_if_cancelled(throw_if_cancelled);
       co_return;
     }
   }
@@ -323,19 +338,18 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
     bool want_links = entry.depth < max_depth_;
     // A named lambda, not a temporary inside the co_await expression: GCC 12
     // destroys such temporaries twice.
-    auto task = [body = std::move(response.body), html, want_links,
-                 base = page.final_url]() -> asio::awaitable<Analysis> {
-      co_return analyze(body, html, want_links, base);
+    // URL parsing and the host check run there too (allowed_hosts_ does not
+    // change once the crawl runs); the loop only adds to the frontier.
+    auto task = [body = std::move(response.body), html, want_links, base = page.final_url,
+                 allowed = &allowed_hosts_, depth = entry.depth + 1]() -> asio::awaitable<Analysis> {
+      co_return analyze(body, html, want_links, base, *allowed, depth);
     };
     auto analysis = co_await asio::co_spawn(pool_, std::move(task), asio::use_awaitable);
     page.title = std::move(analysis.title);
     page.sha256 = std::move(analysis.sha256);
-    for (auto& link : analysis.links) {
-      auto parts = split_url(link);
-      if (!parts) continue;
-      auto host = host_key(*parts);
-      if (allowed_hosts_.count(host) == 0) continue;
-      frontier_.add({std::move(link), std::move(host), entry.depth + 1});
+    for (std::size_t i = 0; i < analysis.links.size(); ++i) {
+      if (i > 0 && i % links_per_turn == 0) co_await asio::post(executor_, asio::use_awaitable);
+      frontier_.add(std::move(analysis.links[i]));
     }
   }
   page.elapsed_ms =
@@ -356,12 +370,23 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
   }
   slot.release();
 
+  const bool throw_if_cancelled = co_await asio::this_coro::throw_if_cancelled();
+  co_await asio::this_coro::throw_if_cancelled(false);  // see record()
+  co_await record(std::move(page));
+  co_await asio::this_coro::throw_if_cancelled(throw_if_cancelled);
+}
+
+asio::awaitable<void> Crawl::record(PageResult page) {
   // Awaiting the sink is the back-pressure: a slow store slows the crawl.
+  // Callers have counted the page already, so it must be handed over even
+  // when a cancellation arrived meanwhile (its last wait, e.g. the analysis
+  // on the compute pool, completed normally). With throw_if_cancelled on,
+  // asio throws operation_aborted at the co_await of any nested coroutine
+  // once the cancellation state is set, and the counted page was dropped
+  // (the job reported more pages than were recorded). So callers switch it
+  // off around this call; the sink's own waits check cancellation themselves.
   try {
     co_await sink_.on_page(std::move(page));
-  } catch (const boost::system::system_error& e) {
-    if (e.code() == asio::error::operation_aborted) throw;
-    fatal_error_ = std::string("page sink: ") + e.what();
   } catch (const std::exception& e) {
     fatal_error_ = std::string("page sink: ") + e.what();
   }

@@ -10,6 +10,7 @@
 
 #include <ctime>
 #include <list>
+#include <vector>
 
 namespace crawld::http {
 
@@ -56,6 +57,25 @@ ApiError parse_error_answer(const boost::system::error_code& ec, const ServerCon
 bool is_parse_error(const boost::system::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
+}
+
+// Framing the parser accepts but RFC 9112 does not: a Transfer-Encoding in an
+// HTTP/1.0 request (section 6.1), or one whose final coding is not chunked,
+// or any coding besides chunked (none is supported). The parser reads such a
+// request as if it had no body, so the body would be taken for the next
+// request (request smuggling). Returns why, or empty when the framing is fine.
+std::string framing_error(const bhttp::request<bhttp::string_body>& req) {
+  std::vector<std::string> codings;
+  for (const auto& field : req) {
+    if (field.name() != bhttp::field::transfer_encoding) continue;
+    for (auto coding : bhttp::token_list{field.value()}) codings.emplace_back(coding);
+  }
+  if (codings.empty()) return {};
+  if (req.version() < 11) return "Transfer-Encoding is not allowed in an HTTP/1.0 request";
+  if (codings.size() != 1 || !beast::iequals(codings.back(), "chunked")) {
+    return "unsupported Transfer-Encoding: only \"chunked\" is accepted";
+  }
+  return {};
 }
 
 }  // namespace
@@ -235,6 +255,11 @@ struct HttpServer::Impl {
         co_return;
       }
       auto& req = parser.get();
+      if (auto why = framing_error(req); !why.empty()) {
+        co_await write_and_log(stream, problem_response(bad_request("malformed request: " + why), "/"), 11, false,
+                               false, nullptr, "unmatched", started, remote);
+        co_return;
+      }
       bool keep_alive = req.keep_alive() && !stopping;
       unsigned version = req.version();
       bool head = req.method() == bhttp::verb::head;

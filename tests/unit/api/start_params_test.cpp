@@ -283,6 +283,18 @@ TEST_CASE("long parameter values are shortened in messages", "[start_params][jso
   CHECK(message.size() < 100);
 }
 
+TEST_CASE("deeply nested JSON is described without recursing through it", "[start_params][json]") {
+  // 30,000 levels: dumping the whole value for the message overflowed the stack.
+  std::string nested = std::string(30000, '[') + std::string(30000, ']');
+  ApiError error = error_of(json_type, nested);
+  CHECK(error.status() == 400);
+  CHECK_THAT(error.what(), Contains("expected a JSON object, got [[[["));
+  std::string field = R"({"season": )" + nested + "}";
+  CHECK_THAT(field_errors(json_type, field).at("season"), Contains("got [[[["));
+  CHECK_THAT(error_of(json_type, "[1, 2, 3]").what(), Contains("got [1,2,3]"));
+  CHECK_THAT(error_of(json_type, R"([{"a": [true, null]}])").what(), Contains(R"(got [{"a":[true,null]}])"));
+}
+
 TEST_CASE("target", "[start_params]") {
   SECTION("one target: optional, defaults to it") {
     CHECK(parse(json_type, "{}").target == "league");
