@@ -106,7 +106,7 @@ class ObjectReader {
   // Every key present must have been read.
   void finish() const {
     for (const auto& [key, value] : object_.items()) {
-      if (seen_.count(key) == 0) fail(path_of(key), "unknown key");
+      if (!seen_.contains(key)) fail(path_of(key), "unknown key");
     }
   }
 
@@ -122,8 +122,8 @@ void read_server(const json& j, ServerConfig& c) {
   ObjectReader r(j, "server");
   r.string("listen", c.listen);
   r.integer("port", c.port, 0, 65535);
-  r.integer("max_header_bytes", c.max_header_bytes, 1024, 1024 * 1024);
-  r.integer("max_body_bytes", c.max_body_bytes, 0, 64 * 1024 * 1024);
+  r.integer("max_header_bytes", c.max_header_bytes, 1024, std::int64_t{1024} * 1024);
+  r.integer("max_body_bytes", c.max_body_bytes, 0, std::int64_t{64} * 1024 * 1024);
   r.integer("request_timeout_ms", c.request_timeout_ms, 10, 3'600'000);
   r.integer("idle_timeout_ms", c.idle_timeout_ms, 10, 3'600'000);
   r.integer("max_connections", c.max_connections, 1, 1'000'000);
@@ -205,12 +205,12 @@ void read_jobs(const json& j, JobsConfig& c) {
   ObjectReader r(j, "jobs");
   r.integer("max_running", c.max_running, 1, 10'000);
   r.integer("max_queued", c.max_queued, 0, 1'000'000);
-  r.integer("default_timeout_s", c.default_timeout_s, 1, 7 * 86400);
-  r.integer("max_timeout_s", c.max_timeout_s, 1, 7 * 86400);
+  r.integer("default_timeout_s", c.default_timeout_s, 1, std::int64_t{7} * 86400);
+  r.integer("max_timeout_s", c.max_timeout_s, 1, std::int64_t{7} * 86400);
   r.integer("hard_kill_grace_ms", c.hard_kill_grace_ms, 0, 600'000);
   r.string("on_duplicate", c.on_duplicate, {"reject", "queue", "allow"});
   r.integer("history", c.history, 0, 1'000'000);
-  r.integer("idempotency_ttl_s", c.idempotency_ttl_s, 1, 30 * 86400);
+  r.integer("idempotency_ttl_s", c.idempotency_ttl_s, 1, std::int64_t{30} * 86400);
   r.finish();
 }
 
@@ -324,7 +324,7 @@ void apply_env_overrides(Config& config) {
   if (const char* v = std::getenv("CRAWLD_DATABASE_URL"); v && *v) config.database.url = v;
   if (const char* v = std::getenv("CRAWLD_LOG_LEVEL"); v && *v) {
     static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
-    if (levels.count(v) == 0) throw ConfigError(std::string("CRAWLD_LOG_LEVEL: unknown level \"") + v + "\"");
+    if (!levels.contains(v)) throw ConfigError(std::string("CRAWLD_LOG_LEVEL: unknown level \"") + v + "\"");
     config.log.level = v;
   }
   if (const char* v = std::getenv("CRAWLD_API_TOKEN"); v && *v) {

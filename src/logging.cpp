@@ -27,7 +27,7 @@ class JobIdFlag : public spdlog::custom_flag_formatter {
     std::string_view payload(msg.payload.data(), msg.payload.size());
     auto id = job_id_of(payload);
     if (id.empty()) return;
-    constexpr std::string_view open = "\"job_id\":\"";
+    constexpr std::string_view open = R"("job_id":")";
     constexpr std::string_view close = "\",";
     dest.append(open.data(), open.data() + open.size());
     dest.append(id.data(), id.data() + id.size());

@@ -21,8 +21,8 @@ struct ConfigError : std::runtime_error {
 struct ServerConfig {
   std::string listen = "127.0.0.1";
   std::uint16_t port = 8080;
-  std::size_t max_header_bytes = 8 * 1024;
-  std::size_t max_body_bytes = 64 * 1024;
+  std::size_t max_header_bytes = 8 * std::size_t{1024};
+  std::size_t max_body_bytes = 64 * std::size_t{1024};
   std::uint32_t request_timeout_ms = 10'000;
   std::uint32_t idle_timeout_ms = 30'000;
   std::size_t max_connections = 1024;
@@ -56,7 +56,7 @@ struct CrawlConfig {
   bool obey_robots = true;
   bool allow_private_networks = false;
   std::uint32_t max_redirects = 5;
-  std::size_t max_body_bytes = 2 * 1024 * 1024;
+  std::size_t max_body_bytes = 2 * std::size_t{1024 * 1024};
   std::uint32_t connect_timeout_ms = 5'000;
   std::uint32_t request_timeout_ms = 15'000;
   bool tls_verify = true;

@@ -270,7 +270,7 @@ StartParams parse_start_params(std::string_view content_type, std::string_view b
           continue;
         }
         if (form.count(name) > 1) {
-          if (values.count(name) == 0 &&
+          if (!values.contains(name) &&
               std::none_of(errors.begin(), errors.end(), [&](const FieldError& e) { return e.field == name; })) {
             errors.push_back({name, "given more than once"});
           }
@@ -285,7 +285,7 @@ StartParams parse_start_params(std::string_view content_type, std::string_view b
   }
 
   for (const auto& def : defs) {
-    if (def.required && values.count(def.name) == 0 &&
+    if (def.required && !values.contains(def.name) &&
         std::none_of(errors.begin(), errors.end(), [&](const FieldError& e) { return e.field == def.name; })) {
       errors.push_back({def.name, "required: " + expectation(def)});
     }

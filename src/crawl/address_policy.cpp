@@ -1,5 +1,7 @@
 #include "crawld/crawl/address_policy.hpp"
 
+#include <algorithm>
+
 #include <array>
 #include <cstdint>
 #include <initializer_list>
@@ -42,10 +44,7 @@ bool in_range(std::uint32_t address, V4Range range) {
 }
 
 bool is_public_v4(std::uint32_t address) {
-  for (const auto range : kRefusedV4) {
-    if (in_range(address, range)) return false;
-  }
-  return true;
+  return std::ranges::none_of(kRefusedV4, [address](const auto& range) { return in_range(address, range); });
 }
 
 using V6Bytes = std::array<unsigned char, 16>;

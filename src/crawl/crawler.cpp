@@ -37,7 +37,7 @@ std::string sha256_hex(std::string_view data) {
   if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1) return {};
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(length * 2);
+  out.reserve(std::size_t{length} * 2);
   for (unsigned int i = 0; i < length; ++i) {
     out.push_back(hex[digest[i] >> 4]);
     out.push_back(hex[digest[i] & 0xF]);
@@ -74,7 +74,7 @@ Analysis analyze(const std::string& body, bool html, bool want_links, const std:
     auto parts = split_url(*url);
     if (!parts) continue;
     auto host = host_key(*parts);
-    if (allowed_hosts.count(host) == 0) continue;
+    if (!allowed_hosts.contains(host)) continue;
     analysis.links.push_back({std::move(*url), std::move(host), depth});
   }
   return analysis;
@@ -361,7 +361,7 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
   } else {
     ++progress_.failed;
   }
-  if (seeds_.count(entry.url) != 0) {
+  if (seeds_.contains(entry.url)) {
     if (page.error.empty() && page.status >= 200 && page.status < 400) {
       seed_ok_ = true;
     } else if (seed_error_.empty()) {
@@ -417,15 +417,15 @@ asio::awaitable<const RobotsRules*> Crawl::robots_for(const std::string& host, c
   // RFC 9309: unreachable or a server error means "disallow everything";
   // 4xx means there are no rules. A refused address is reported by the
   // page fetch itself, so it does not hide behind "disallowed".
-  if (response.error_kind == FetchErrorKind::refused) {
+  bool no_rules = response.error_kind == FetchErrorKind::refused ||
+                  (response.error.empty() && response.status >= 400 && response.status < 500);
+  if (no_rules) {
     robots.rules = RobotsRules::allow_all();
   } else if (!response.error.empty()) {
     robots.rules = RobotsRules::disallow_all();
     robots.unavailable = response.error;
   } else if (response.status >= 200 && response.status < 300) {
     robots.rules = RobotsRules::parse(response.body, config_.effective_user_agent());
-  } else if (response.status >= 400 && response.status < 500) {
-    robots.rules = RobotsRules::allow_all();
   } else {
     robots.rules = RobotsRules::disallow_all();
     robots.unavailable = "HTTP " + std::to_string(response.status);
@@ -441,7 +441,7 @@ asio::awaitable<std::string> Crawl::check_redirect(const std::string& url) {
   auto parts = split_url(url);
   if (!parts) co_return "invalid URL";
   auto host = host_key(*parts);
-  if (allowed_hosts_.count(host) == 0) co_return "host " + host + " is not allowed";
+  if (!allowed_hosts_.contains(host)) co_return "host " + host + " is not allowed";
   if (config_.obey_robots) {
     const RobotsRules* rules = co_await robots_for(host, url);
     if (!rules->allowed(parts->target)) co_return "robots: disallowed";

@@ -390,7 +390,7 @@ asio::awaitable<FetchResponse> Fetcher::fetch(std::string url, RedirectCheck che
     };
     auto next = resolve_url(url, hop.location);
     if (!next) co_return fail("redirect to an invalid or non-http(s) URL: " + hop.location);
-    if (chain.count(*next) != 0) co_return fail("redirect loop: " + *next);
+    if (chain.contains(*next)) co_return fail("redirect loop: " + *next);
     if (redirects >= max_redirects) co_return fail("too many redirects (max " + std::to_string(max_redirects) + ")");
     if (check) {
       auto why = co_await check(*next);

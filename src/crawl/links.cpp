@@ -14,7 +14,7 @@ namespace {
 // swallowing the page); nobody reads past it.
 constexpr std::size_t kMaxTitleBytes = 1000;
 // Chunks bound how much libxml2 buffers at once; the size hardly matters.
-constexpr std::size_t kChunkBytes = 64 * 1024;
+constexpr std::size_t kChunkBytes = std::size_t{64} * 1024;
 
 bool is_ascii_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
 

@@ -9,7 +9,7 @@ namespace {
 
 // Google reads at most 500 KiB of a robots.txt and so do we: a larger file is
 // a mistake or an attack, and parsing it would cost more than it tells.
-constexpr std::size_t kMaxRobotsBytes = 500 * 1024;
+constexpr std::size_t kMaxRobotsBytes = std::size_t{500} * 1024;
 // Longer delays are nonsense; the cap also keeps the conversion from overflowing.
 constexpr double kMaxCrawlDelaySeconds = 24 * 60 * 60;
 

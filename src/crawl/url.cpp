@@ -13,8 +13,8 @@ namespace urls = boost::urls;
 
 // Longer inputs are not links anyone means to follow (data: blobs, tracking
 // payloads); refusing them early keeps the frontier and the database sane.
-constexpr std::size_t kMaxInputLength = 64 * 1024;
-constexpr std::size_t kMaxUrlLength = 8 * 1024;
+constexpr std::size_t kMaxInputLength = std::size_t{64} * 1024;
+constexpr std::size_t kMaxUrlLength = std::size_t{8} * 1024;
 
 constexpr char kHex[] = "0123456789ABCDEF";
 

@@ -58,7 +58,7 @@ std::string_view to_string(StopReason reason) {
 
 std::string format_time(Clock::time_point when) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  auto seconds = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&seconds, &tm);
   char text[40];
