@@ -56,7 +56,7 @@ struct CrawlConfig {
   bool obey_robots = true;
   bool allow_private_networks = false;
   std::uint32_t max_redirects = 5;
-  std::size_t max_body_bytes = 2 * std::size_t{1024 * 1024};
+  std::size_t max_body_bytes = std::size_t{2} * 1024 * 1024;
   std::uint32_t connect_timeout_ms = 5'000;
   std::uint32_t request_timeout_ms = 15'000;
   bool tls_verify = true;
