@@ -16,12 +16,7 @@ using nlohmann::json;
 
 namespace {
 
-Response json_response(const json& body) {
-  Response response;
-  response.status = 200;
-  response.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  return response;
-}
+Response json_response(const json& body) { return http::json_response(200, body); }
 
 json text_or_null(const std::string& text) { return text.empty() ? json(nullptr) : json(text); }
 

@@ -14,17 +14,11 @@ namespace crawld::api {
 
 namespace asio = boost::asio;
 using http::Request;
+using http::json_response;
 using http::Response;
 using nlohmann::json;
 
 namespace {
-
-Response json_response(int status, const json& body) {
-  Response response;
-  response.status = status;
-  response.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  return response;
-}
 
 Response job_response(int status, const jobs::Job& job) {
   Response response = json_response(status, job.to_json());

@@ -2,6 +2,13 @@
 
 namespace crawld::http {
 
+Response json_response(int status, const nlohmann::json& body) {
+  Response response;
+  response.status = status;
+  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return response;
+}
+
 Response problem_response(const ApiError& error, std::string_view instance) {
   nlohmann::json body = {
       {"type", "/problems/" + error.slug()},

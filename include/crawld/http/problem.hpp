@@ -60,6 +60,9 @@ class ApiError : public std::runtime_error {
   nlohmann::json members_ = nlohmann::json::object();
 };
 
+// A JSON response (invalid UTF-8 in strings is replaced, never thrown).
+Response json_response(int status, const nlohmann::json& body);
+
 // Renders the error; `instance` is the request path.
 Response problem_response(const ApiError& error, std::string_view instance);
 
