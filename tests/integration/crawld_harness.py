@@ -30,6 +30,11 @@ STARTED = []
 TWO_TARGETS = ONE_TARGET + [{"name": "cup", "seeds": ["http://127.0.0.1:9/cup/{season}"]}]
 
 
+def body(data):
+    """A JSON response body (bytes) as Python values."""
+    return json.loads(data.decode("utf-8"))
+
+
 def crawld_bin():
     path = os.environ.get("CRAWLD_BIN")
     if not path:

@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 import urllib.request
 
 ROOT = os.environ.get("CRAWLD_SOURCE_DIR") or os.path.dirname(os.path.dirname(os.path.dirname(
@@ -79,3 +80,28 @@ class HangingServer:
         for conn in self.held:
             conn.close()
         self.sock.close()
+
+
+class SitesTestCase(unittest.TestCase):
+    """A test case with a DemoSite and a HangingServer for the whole class,
+    and polling with a deadline."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.demo = DemoSite()
+        cls.hang = HangingServer()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.demo.stop()
+        cls.hang.stop()
+
+    def wait_until(self, predicate, timeout=30, interval=0.05, what="condition"):
+        """Polls until predicate() returns something truthy, and returns it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(interval)
+        self.fail(f"{what} not reached in {timeout}s")

@@ -4,29 +4,15 @@ outage, and jobs a crash left behind are marked interrupted."""
 import json
 import signal
 import time
-import unittest
 
 import crawld_harness
 import pg
 from crawld_harness import Crawld
-from sites import DemoSite, HangingServer
+from crawld_harness import body
+from sites import SitesTestCase
 
 
-def body(data):
-    return json.loads(data.decode("utf-8"))
-
-
-class DbCrawlTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.demo = DemoSite()
-        cls.hang = HangingServer()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.demo.stop()
-        cls.hang.stop()
-
+class DbCrawlTest(SitesTestCase):
     def config(self, db_url, **extra):
         config = {
             "crawl": {"allow_private_networks": True, "min_season": 2000, "max_season": 2100,
@@ -37,15 +23,6 @@ class DbCrawlTest(unittest.TestCase):
             "jobs": {"hard_kill_grace_ms": 200},
         }
         return crawld_harness.merge(config, extra)
-
-    def wait_until(self, predicate, timeout=30, interval=0.05, what="condition"):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(interval)
-        self.fail(f"{what} not reached in {timeout}s")
 
     def ready(self, crawld):
         return crawld.request("GET", "/readyz")[0] == 200

@@ -9,43 +9,20 @@ import re
 import signal
 import subprocess
 import time
-import unittest
 
 import crawld_harness
 import pg
 from crawld_harness import Crawld
-from sites import DemoSite, HangingServer
+from crawld_harness import body
+from sites import SitesTestCase
 
 TOKEN = "s3cret-token-for-tests-0123456789"
 
 
-def body(data):
-    return json.loads(data.decode("utf-8"))
-
-
-class OperationsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.demo = DemoSite()
-        cls.hang = HangingServer()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.demo.stop()
-        cls.hang.stop()
-
+class OperationsTest(SitesTestCase):
     def targets(self):
         return [{"name": "demo", "seeds": [self.demo.url("/season/{season}/")], "deep_depth": 2},
                 {"name": "hang", "seeds": [self.hang.url("/{season}")]}]
-
-    def wait_until(self, predicate, timeout=30, interval=0.05, what="condition"):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(interval)
-        self.fail(f"{what} not reached in {timeout}s")
 
     def start(self, crawld, params, headers=None):
         hdrs = {"Content-Type": "application/json"}

@@ -6,22 +6,17 @@ queue 429; bad input 4xx problem+json while the server keeps serving.
 """
 import json
 import time
-import unittest
 
 import crawld_harness
 from crawld_harness import Crawld
-from sites import DEMO_MATCHES_PER_TEAM, DEMO_TEAMS, DemoSite, HangingServer
+from crawld_harness import body
+from sites import DEMO_MATCHES_PER_TEAM, DEMO_TEAMS, SitesTestCase
 
 
-def body(data):
-    return json.loads(data.decode("utf-8"))
-
-
-class JobsApiTest(unittest.TestCase):
+class JobsApiTest(SitesTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.demo = DemoSite()
-        cls.hang = HangingServer()
+        super().setUpClass()
         config = {
             "crawl": {
                 "allow_private_networks": True,
@@ -40,8 +35,7 @@ class JobsApiTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.crawld.stop()
-        cls.demo.stop()
-        cls.hang.stop()
+        super().tearDownClass()
 
     def tearDown(self):
         # Leave no job running or queued for the next test (a queued job
@@ -64,17 +58,9 @@ class JobsApiTest(unittest.TestCase):
         self.assertEqual(status, 200, data)
         return body(data)
 
-    def wait_until(self, predicate, timeout=30, interval=0.01):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(interval)
-        self.fail("condition not reached in %ss" % timeout)
-
     def wait_state(self, job_id, states, timeout=30):
-        return self.wait_until(lambda: (lambda j: j if j["state"] in states else None)(self.job(job_id)), timeout)
+        return self.wait_until(lambda: (lambda j: j if j["state"] in states else None)(self.job(job_id)), timeout,
+                               interval=0.01)
 
     def test_start_answers_at_once_and_the_crawl_succeeds(self):
         started = time.monotonic()
