@@ -130,6 +130,11 @@ class Crawl {
   // Wakes up to `count` idle workers (all by default). Waking only as many as
   // there is work for avoids a thundering herd at high concurrency.
   void wake_workers(std::size_t count = static_cast<std::size_t>(-1));
+  // Starts up to `count` more workers, within crawl.concurrency. Workers are
+  // started as work appears rather than all at once: a crawl of one page
+  // needs one worker, and starting a job stays cheap on the loop.
+  void add_workers(std::size_t count);
+  std::size_t idle_workers() const;
   bool may_start() const;
   void publish();
 
@@ -165,6 +170,11 @@ void Crawl::publish() {
   control_->progress = progress_;
 }
 
+std::size_t Crawl::idle_workers() const {
+  return static_cast<std::size_t>(
+      std::count_if(workers_.begin(), workers_.end(), [](const auto& worker) { return worker->waiting; }));
+}
+
 void Crawl::wake_workers(std::size_t count) {
   for (auto& worker : workers_) {
     if (count == 0) return;
@@ -172,6 +182,22 @@ void Crawl::wake_workers(std::size_t count) {
     worker->waiting = false;
     worker->wake.cancel();
     --count;
+  }
+}
+
+void Crawl::add_workers(std::size_t count) {
+  const std::size_t limit = std::max<std::uint32_t>(config_.concurrency, 1);
+  while (count > 0 && workers_.size() < limit && may_start()) {
+    --count;
+    const std::size_t i = workers_.size();
+    workers_.push_back(std::make_unique<Worker>(executor_));
+    workers_[i]->alive = true;
+    ++live_workers_;
+    asio::co_spawn(executor_, work(i),
+                   asio::bind_cancellation_slot(workers_[i]->signal.slot(), [this, i](std::exception_ptr) {
+                     workers_[i]->alive = false;
+                     if (--live_workers_ == 0) done_event_.cancel();
+                   }));
   }
 }
 
@@ -205,17 +231,9 @@ asio::awaitable<CrawlResult> Crawl::run() {
   publish();
 
   if (!seeds_.empty()) {
-    std::size_t count = std::max<std::uint32_t>(config_.concurrency, 1);
-    for (std::size_t i = 0; i < count; ++i) workers_.push_back(std::make_unique<Worker>(executor_));
-    live_workers_ = count;
-    for (std::size_t i = 0; i < count; ++i) {
-      workers_[i]->alive = true;
-      asio::co_spawn(executor_, work(i),
-                     asio::bind_cancellation_slot(workers_[i]->signal.slot(), [this, i](std::exception_ptr) {
-                       workers_[i]->alive = false;
-                       if (--live_workers_ == 0) done_event_.cancel();
-                     }));
-    }
+    // One worker per seed to begin with; more join as links are found.
+    workers_.reserve(std::max<std::uint32_t>(config_.concurrency, 1));
+    add_workers(std::max<std::size_t>(frontier_.queued(), 1));
     while (live_workers_ > 0) {
       if (cancellation.cancelled() != asio::cancellation_type::none && !cancelled_) cancel_workers();
       done_event_.expires_at(clock::time_point::max());
@@ -279,8 +297,13 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
       held = false;
       crawl.frontier_.done(host);
       crawl.publish();
-      // One worker for the freed slot, one more for each queued URL.
-      crawl.wake_workers(1 + crawl.frontier_.queued());
+      // One worker for the freed slot, one more for each queued URL. When
+      // too few are idle, new ones start (this worker takes the next URL
+      // itself, so it counts for one).
+      std::size_t queued = crawl.frontier_.queued();
+      std::size_t idle = crawl.idle_workers();
+      crawl.wake_workers(1 + queued);
+      if (queued > idle + 1) crawl.add_workers(queued - idle - 1);
     }
     ~Slot() { release(); }
   } slot{*this, entry.host};

@@ -53,7 +53,7 @@ SubmitResult JobManager::submit(JobParams params, const std::string& idempotency
   std::string id = job.id;
   Entry& ref = *entry;
   entries_.emplace(id, std::move(entry));
-  order_.push_back(id);
+  ref.order_pos = order_.insert(order_.end(), id);
   queue_.push_back(id);
   active_[dedup_key(job.params)].push_back(id);
   if (!idempotency_key.empty()) {
@@ -226,9 +226,10 @@ void JobManager::remember_finished(const std::string& id) {
     auto it = entries_.find(oldest);
     if (it != entries_.end() && it->second->watchdog_active) break;  // its watchdog is still unwinding
     finished_.pop_front();
-    entries_.erase(oldest);
-    // The oldest finished job sits near the front: find it from there.
-    if (auto pos = std::find(order_.begin(), order_.end(), oldest); pos != order_.end()) order_.erase(pos);
+    if (it != entries_.end()) {
+      order_.erase(it->second->order_pos);
+      entries_.erase(it);
+    }
   }
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <unordered_map>
 
 namespace crawld::metrics {
 
@@ -44,6 +45,11 @@ const pm::Histogram::BucketBoundaries lag_buckets = {0.0005, 0.001, 0.002, 0.005
 }  // namespace
 
 struct Metrics::Impl {
+  struct RequestSeries {
+    pm::Counter* count = nullptr;
+    pm::Histogram* duration = nullptr;
+  };
+  std::unordered_map<std::string, RequestSeries> request_series;  // method, route, code
   std::shared_ptr<pm::Registry> registry = std::make_shared<pm::Registry>();
   pm::Family<pm::Counter>& http_requests = pm::BuildCounter()
                                                .Name("crawld_http_requests_total")
@@ -130,10 +136,19 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
 Metrics::~Metrics() = default;
 
 void Metrics::http_request(std::string_view method, std::string_view route, int status, double seconds) {
-  impl_->http_requests
-      .Add({{"method", method_label(method)}, {"route", std::string(route)}, {"code", std::to_string(status)}})
-      .Increment();
-  impl_->http_duration.Add({{"route", std::string(route)}}, latency_buckets).Observe(seconds);
+  // Family::Add builds a label map and takes the family's lock on every call;
+  // the series a request lands in are found once and remembered (the label
+  // values are bounded: known methods, route patterns, status codes).
+  std::string key = method_label(method);
+  key.append(1, '\0').append(route).append(1, '\0').append(std::to_string(status));
+  auto [it, added] = impl_->request_series.try_emplace(std::move(key));
+  if (added) {
+    it->second.count = &impl_->http_requests.Add(
+        {{"method", method_label(method)}, {"route", std::string(route)}, {"code", std::to_string(status)}});
+    it->second.duration = &impl_->http_duration.Add({{"route", std::string(route)}}, latency_buckets);
+  }
+  it->second.count->Increment();
+  it->second.duration->Observe(seconds);
 }
 
 void Metrics::page_fetched(const crawl::PageResult& page) {

@@ -23,6 +23,7 @@
 
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -80,6 +81,7 @@ class JobManager {
     boost::asio::cancellation_signal watchdog_signal;
     bool crawl_active = false;
     bool watchdog_active = false;
+    std::list<std::string>::iterator order_pos;  // its place in order_
   };
   using DedupKey = std::tuple<std::string, std::int64_t, bool>;
   static DedupKey dedup_key(const JobParams& params) { return {params.target, params.season, params.deep}; }
@@ -101,7 +103,7 @@ class JobManager {
   std::string instance_id_;
   std::vector<JobObserver*> observers_;
   std::map<std::string, std::unique_ptr<Entry>> entries_;
-  std::deque<std::string> order_;     // creation order, oldest first
+  std::list<std::string> order_;      // creation order, oldest first
   std::deque<std::string> queue_;     // queued ids, FIFO
   std::deque<std::string> finished_;  // finished ids, oldest first (history bound)
   std::map<DedupKey, std::vector<std::string>> active_;  // queued or running ids per crawl

@@ -34,7 +34,8 @@ class Metrics : public jobs::JobObserver {
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
-  // `route` is the matched pattern ("/jobs/{id}") or "unmatched".
+  // `route` is the matched pattern ("/jobs/{id}") or "unmatched". Called on
+  // the loop only (it keeps an unlocked cache of series).
   void http_request(std::string_view method, std::string_view route, int status, double seconds);
   void page_fetched(const crawl::PageResult& page);
   void loop_lag(double seconds);
