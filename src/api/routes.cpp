@@ -137,8 +137,16 @@ void register_routes(http::Router& router, ApiContext& context) {
     const auto& id = job_id_param(request);
     auto& jobs = manager(ctx);
     switch (jobs.cancel(id)) {
-      case jobs::CancelStatus::not_found:
-        throw http::not_found("no job " + id);
+      case jobs::CancelStatus::not_found: {
+        // Not in memory: it may be history that only the database keeps.
+        auto known = co_await find_job_with_history(ctx, id);
+        if (!known) throw http::not_found("no job " + id);
+        std::string state(jobs::to_string(known->state));
+        throw http::conflict(jobs::is_terminal(known->state)
+                                 ? "job " + id + " has already ended (" + state + ")"
+                                 : "job " + id + " is " + state + " but not run by this instance")
+            .with_member("job", known->to_json());
+      }
       case jobs::CancelStatus::already_ended: {
         const jobs::Job* job = jobs.find(id);
         throw http::conflict("job " + id + " has already ended (" + std::string(jobs::to_string(job->state)) + ")")

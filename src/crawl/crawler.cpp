@@ -372,6 +372,12 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
     page.sha256 = std::move(analysis.sha256);
     for (std::size_t i = 0; i < analysis.links.size(); ++i) {
       if (i > 0 && i % links_per_turn == 0) co_await asio::post(executor_, asio::use_awaitable);
+      // The frontier holds no more URLs than the crawl may still start, so a
+      // page with 100,000 links costs memory for max_pages of them. A link
+      // left out is not marked seen: a later page may queue it when a queued
+      // URL turned out to be skipped (robots.txt) and there is room again.
+      const std::uint64_t max_pages = request_.target.max_pages;
+      if (started_ + frontier_.queued() >= max_pages) break;
       frontier_.add(std::move(analysis.links[i]));
     }
   }

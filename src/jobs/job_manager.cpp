@@ -151,6 +151,17 @@ void JobManager::crawl_finished(const std::string& id, std::exception_ptr error,
   if (entry.watchdog_active) entry.watchdog_signal.emit(asio::cancellation_type::terminal);
   entry.job.progress = entry.control ? entry.control->progress : result.progress;
 
+  // A crawl that ends by letting the cancellation we emitted escape as
+  // operation_aborted was stopped, not broken: its stop reason decides.
+  if (error && entry.job.stop_reason != StopReason::none) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const boost::system::system_error& e) {
+      if (e.code() == asio::error::operation_aborted) error = nullptr;
+    } catch (...) {
+    }
+  }
+
   JobState state = JobState::succeeded;
   std::string message;
   if (error) {

@@ -107,6 +107,11 @@ class DbCrawlTest(SitesTestCase):
                 status, _, data = again.request("GET", "/jobs/" + job_id)
                 self.assertEqual(status, 200, data)
                 self.assertEqual(body(data)["state"], "interrupted")
+                # Known only from the database, and over: cancelling it is a conflict, not "unknown".
+                status, headers, data = again.request("DELETE", "/jobs/" + job_id)
+                self.assertEqual(status, 409, data)
+                self.assertEqual(headers["content-type"], "application/problem+json")
+                self.assertEqual(body(data)["job"]["state"], "interrupted")
             events = int(pg.scalar(db, "select count(*) from crawl_job_events where message like '%interrupted%'"))
             self.assertGreaterEqual(events, 3)
 

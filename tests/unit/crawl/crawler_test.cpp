@@ -186,6 +186,18 @@ TEST_CASE("the calendar trap is bounded by max_pages", "[crawl][net]") {
                       [](const std::string& path) { return path.rfind("/calendar/", 0) == 0; }) == 10);
 }
 
+TEST_CASE("links beyond what max_pages lets the crawl fetch are not queued", "[crawl][net]") {
+  TestSite site;
+  auto target = target_for(site, "/");
+  target.max_pages = 4;  // the seed has 15 links
+  auto run = run_crawl(test_config(), target, true);
+
+  CHECK(run.result.max_pages_reached);
+  CHECK(run.pages.size() == 4);
+  // Everything queued was fetched: nothing was held in memory for nothing.
+  CHECK(run.result.progress.queued == 0);
+}
+
 TEST_CASE("private addresses are refused unless allowed", "[crawl][net]") {
   TestSite site;
   auto config = test_config();

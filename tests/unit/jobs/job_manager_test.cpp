@@ -239,6 +239,34 @@ TEST_CASE("an exception inside a crawl becomes the job's failure", "[jobs]") {
   CHECK(manager.find(id)->error == "crawl failed: boom");
 }
 
+TEST_CASE("a crawl that lets our cancellation escape as an exception ends by its stop reason", "[jobs]") {
+  // A crawl that ignores the soft stop and whose wait throws when cancelled.
+  auto throwing_crawl = [](const Job&, std::shared_ptr<CrawlControl>) -> asio::awaitable<CrawlResult> {
+    asio::steady_timer timer(co_await asio::this_coro::executor, 60s);
+    co_await timer.async_wait(asio::use_awaitable);
+    co_return CrawlResult{};
+  };
+  asio::io_context ioc;
+  JobsConfig config;
+  config.hard_kill_grace_ms = 100;
+  JobManager manager(ioc, config, throwing_crawl);
+
+  SECTION("the watchdog's hard stop: timed_out") {
+    std::string id = manager.submit(params(2024, 1)).job->id;
+    REQUIRE(run_until(ioc, [&] { return manager.find(id)->state != JobState::running; }));
+    CHECK(manager.find(id)->state == JobState::timed_out);
+    CHECK(manager.find(id)->stop_reason == StopReason::deadline);
+  }
+  SECTION("an operator's cancel: cancelled") {
+    std::string id = manager.submit(params(2024)).job->id;
+    run_until(ioc, [] { return false; }, 50ms);
+    CHECK(manager.cancel(id) == CancelStatus::requested);
+    REQUIRE(run_until(ioc, [&] { return manager.find(id)->state != JobState::running; }));
+    CHECK(manager.find(id)->state == JobState::cancelled);
+    CHECK(manager.find(id)->error == "cancelled by operator");
+  }
+}
+
 TEST_CASE("history keeps the newest finished jobs only", "[jobs]") {
   asio::io_context ioc;
   JobsConfig config;
