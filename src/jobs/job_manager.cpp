@@ -55,7 +55,9 @@ SubmitResult JobManager::submit(JobParams params, const std::string& idempotency
   entries_.emplace(id, std::move(entry));
   ref.order_pos = order_.insert(order_.end(), id);
   queue_.push_back(id);
-  active_[dedup_key(job.params)].push_back(id);
+  auto& same = active_[dedup_key(job.params)];
+  ref.active_pos = same.insert(same.end(), id);
+  ref.in_active = true;
   if (!idempotency_key.empty()) {
     idempotency_[idempotency_key] = {id, job.params, now + std::chrono::seconds(config_.idempotency_ttl_s)};
   }
@@ -213,10 +215,13 @@ void JobManager::finish(Entry& entry, JobState state, std::string error) {
         "job " + std::string(to_string(state)) + ": " + std::to_string(p.fetched) + " fetched, " +
             std::to_string(p.failed) + " failed, " + std::to_string(p.bytes) + " bytes" +
             (job.error.empty() ? "" : " (" + job.error + ")"));
-  auto key = dedup_key(job.params);
-  auto& ids = active_[key];
-  std::erase(ids, job.id);
-  if (ids.empty()) active_.erase(key);
+  if (entry.in_active) {
+    entry.in_active = false;
+    auto key = dedup_key(job.params);
+    auto& ids = active_[key];
+    ids.erase(entry.active_pos);
+    if (ids.empty()) active_.erase(key);
+  }
   remember_finished(job.id);
 }
 

@@ -81,7 +81,9 @@ class JobManager {
     boost::asio::cancellation_signal watchdog_signal;
     bool crawl_active = false;
     bool watchdog_active = false;
-    std::list<std::string>::iterator order_pos;  // its place in order_
+    std::list<std::string>::iterator order_pos;   // its place in order_
+    std::list<std::string>::iterator active_pos;  // its place in active_ while queued or running
+    bool in_active = false;
   };
   using DedupKey = std::tuple<std::string, std::int64_t, bool>;
   static DedupKey dedup_key(const JobParams& params) { return {params.target, params.season, params.deep}; }
@@ -106,7 +108,7 @@ class JobManager {
   std::list<std::string> order_;      // creation order, oldest first
   std::deque<std::string> queue_;     // queued ids, FIFO
   std::deque<std::string> finished_;  // finished ids, oldest first (history bound)
-  std::map<DedupKey, std::vector<std::string>> active_;  // queued or running ids per crawl
+  std::map<DedupKey, std::list<std::string>> active_;  // queued or running ids per crawl, oldest first
   struct Idempotency {
     std::string job_id;
     JobParams params;
