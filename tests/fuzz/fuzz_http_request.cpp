@@ -130,15 +130,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static Harness harness;
   boost::system::error_code ec;
 
+  // libFuzzer's own timer signals (-timeout, -max_total_time) interrupt
+  // blocking calls: an interrupted connect starts over on a fresh socket.
   tcp::socket client(harness.ioc);
-  client.connect(harness.endpoint, ec);
-  if (ec) {
-    std::fprintf(stderr, "connect failed: %s\n", ec.message().c_str());
-    std::abort();
+  for (int attempt = 0;; ++attempt) {
+    client.connect(harness.endpoint, ec);
+    if (!ec) break;
+    if (ec != asio::error::interrupted || attempt == 10) {
+      std::fprintf(stderr, "connect failed: %s\n", ec.message().c_str());
+      std::abort();
+    }
+    client = tcp::socket(harness.ioc);
   }
   // Loopback buffers hold the whole input (libFuzzer's -max_len keeps it
   // small), so this write completes before the loop runs.
-  asio::write(client, asio::buffer(data, size), ec);
+  std::size_t sent = 0;
+  while (sent < size) {
+    sent += client.write_some(asio::buffer(data + sent, size - sent), ec);
+    if (ec && ec != asio::error::interrupted) break;  // the server closed early: it answered already
+  }
   client.shutdown(tcp::socket::shutdown_send, ec);
 
   std::string received;
