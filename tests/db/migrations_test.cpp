@@ -26,6 +26,24 @@ TEST_CASE("migrations create the schema on a fresh database", "[db][migrations]"
   CHECK(db.scalar("select name from schema_migrations where version = 1") == "0001_initial");
 }
 
+TEST_CASE("page rows keep their constraints after every migration", "[db][migrations]") {
+  test::TestDatabase db;
+  store::migrate_database(db.url());
+  db.exec("insert into crawl_jobs (id, target, season, deep, params, state, created_at)"
+          " values ('11111111-1111-4111-8111-111111111111', 't', 2024, false, '{}', 'running', now())");
+  auto insert_page = [&](const std::string& url, const std::string& sha256) {
+    db.exec("insert into crawl_pages (job_id, url, depth, status, sha256) values"
+            " ('11111111-1111-4111-8111-111111111111', '" + url + "', 0, 200, " + sha256 + ")");
+  };
+  CHECK_NOTHROW(insert_page("http://a/1", "'" + std::string(64, 'f') + "'"));
+  CHECK_NOTHROW(insert_page("http://a/2", "null"));
+  CHECK_THROWS(insert_page("http://a/3", "'abc'"));                                        // not a digest
+  CHECK_THROWS(insert_page("http://a/1", "null"));                                         // same job and URL
+  CHECK_THROWS(db.exec("insert into crawl_pages (job_id, url, depth, status) values"        // no such job
+                       " ('22222222-2222-4222-8222-222222222222', 'http://a/4', 0, 200)"));
+  CHECK(db.scalar("select count(*) from crawl_pages") == "2");
+}
+
 TEST_CASE("re-running the migrations is a no-op", "[db][migrations]") {
   test::TestDatabase db;
   store::migrate_database(db.url());
