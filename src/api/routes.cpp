@@ -37,6 +37,15 @@ jobs::JobManager& manager(ApiContext* ctx) {
   return *ctx->jobs;
 }
 
+// 409 for a job that cannot be cancelled here: it ended, or (known only from
+// the database) it is not one this instance runs.
+http::ApiError not_cancellable(const jobs::Job& job) {
+  std::string state(jobs::to_string(job.state));
+  return http::conflict(jobs::is_terminal(job.state) ? "job " + job.id + " has already ended (" + state + ")"
+                                                     : "job " + job.id + " is " + state + " but not run by this instance")
+      .with_member("job", job.to_json());
+}
+
 const std::string& job_id_param(Request& request) {
   const std::string& id = request.params["id"];
   if (!jobs::is_valid_job_id(id)) throw http::bad_request("malformed job id \"" + id + "\": expected a UUID");
@@ -141,17 +150,10 @@ void register_routes(http::Router& router, ApiContext& context) {
         // Not in memory: it may be history that only the database keeps.
         auto known = co_await find_job_with_history(ctx, id);
         if (!known) throw http::not_found("no job " + id);
-        std::string state(jobs::to_string(known->state));
-        throw http::conflict(jobs::is_terminal(known->state)
-                                 ? "job " + id + " has already ended (" + state + ")"
-                                 : "job " + id + " is " + state + " but not run by this instance")
-            .with_member("job", known->to_json());
+        throw not_cancellable(*known);
       }
-      case jobs::CancelStatus::already_ended: {
-        const jobs::Job* job = jobs.find(id);
-        throw http::conflict("job " + id + " has already ended (" + std::string(jobs::to_string(job->state)) + ")")
-            .with_member("job", job->to_json());
-      }
+      case jobs::CancelStatus::already_ended:
+        throw not_cancellable(*jobs.find(id));
       case jobs::CancelStatus::requested:
         break;
     }

@@ -127,14 +127,14 @@ class Crawl {
   asio::awaitable<std::string> check_redirect(const std::string& url);
   asio::awaitable<void> record(PageResult page);
   void cancel_workers();
-  // Wakes up to `count` idle workers (all by default). Waking only as many as
-  // there is work for avoids a thundering herd at high concurrency.
-  void wake_workers(std::size_t count = static_cast<std::size_t>(-1));
+  // Wakes up to `count` idle workers (all by default) and returns how many it
+  // woke. Waking only as many as there is work for avoids a thundering herd
+  // at high concurrency.
+  std::size_t wake_workers(std::size_t count = static_cast<std::size_t>(-1));
   // Starts up to `count` more workers, within crawl.concurrency. Workers are
   // started as work appears rather than all at once: a crawl of one page
   // needs one worker, and starting a job stays cheap on the loop.
   void add_workers(std::size_t count);
-  std::size_t idle_workers() const;
   bool may_start() const;
   void publish();
 
@@ -170,19 +170,16 @@ void Crawl::publish() {
   control_->progress = progress_;
 }
 
-std::size_t Crawl::idle_workers() const {
-  return static_cast<std::size_t>(
-      std::count_if(workers_.begin(), workers_.end(), [](const auto& worker) { return worker->waiting; }));
-}
-
-void Crawl::wake_workers(std::size_t count) {
+std::size_t Crawl::wake_workers(std::size_t count) {
+  std::size_t woken = 0;
   for (auto& worker : workers_) {
-    if (count == 0) return;
+    if (woken == count) break;
     if (!worker->waiting) continue;
     worker->waiting = false;
     worker->wake.cancel();
-    --count;
+    ++woken;
   }
+  return woken;
 }
 
 void Crawl::add_workers(std::size_t count) {
@@ -232,7 +229,6 @@ asio::awaitable<CrawlResult> Crawl::run() {
 
   if (!seeds_.empty()) {
     // One worker per seed to begin with; more join as links are found.
-    workers_.reserve(std::max<std::uint32_t>(config_.concurrency, 1));
     add_workers(std::max<std::size_t>(frontier_.queued(), 1));
     while (live_workers_ > 0) {
       if (cancellation.cancelled() != asio::cancellation_type::none && !cancelled_) cancel_workers();
@@ -301,9 +297,8 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
       // too few are idle, new ones start (this worker takes the next URL
       // itself, so it counts for one).
       std::size_t queued = crawl.frontier_.queued();
-      std::size_t idle = crawl.idle_workers();
-      crawl.wake_workers(1 + queued);
-      if (queued > idle + 1) crawl.add_workers(queued - idle - 1);
+      std::size_t woken = crawl.wake_workers(1 + queued);
+      if (queued > woken + 1) crawl.add_workers(queued - woken - 1);
     }
     ~Slot() { release(); }
   } slot{*this, entry.host};

@@ -57,7 +57,6 @@ SubmitResult JobManager::submit(JobParams params, const std::string& idempotency
   queue_.push_back(id);
   auto& same = active_[dedup_key(job.params)];
   ref.active_pos = same.insert(same.end(), id);
-  ref.in_active = true;
   if (!idempotency_key.empty()) {
     idempotency_[idempotency_key] = {id, job.params, now + std::chrono::seconds(config_.idempotency_ttl_s)};
   }
@@ -207,6 +206,13 @@ void JobManager::crawl_finished(const std::string& id, std::exception_ptr error,
 
 void JobManager::finish(Entry& entry, JobState state, std::string error) {
   Job& job = entry.job;
+  if (!is_terminal(job.state)) {
+    // Queued or running until now: it leaves its crawl's active list.
+    auto key = dedup_key(job.params);
+    auto& ids = active_[key];
+    ids.erase(entry.active_pos);
+    if (ids.empty()) active_.erase(key);
+  }
   job.error = std::move(error);
   job.finished_at = Clock::now();
   set_state(entry, state);
@@ -215,13 +221,6 @@ void JobManager::finish(Entry& entry, JobState state, std::string error) {
         "job " + std::string(to_string(state)) + ": " + std::to_string(p.fetched) + " fetched, " +
             std::to_string(p.failed) + " failed, " + std::to_string(p.bytes) + " bytes" +
             (job.error.empty() ? "" : " (" + job.error + ")"));
-  if (entry.in_active) {
-    entry.in_active = false;
-    auto key = dedup_key(job.params);
-    auto& ids = active_[key];
-    ids.erase(entry.active_pos);
-    if (ids.empty()) active_.erase(key);
-  }
   remember_finished(job.id);
 }
 

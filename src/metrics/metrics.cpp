@@ -139,12 +139,12 @@ void Metrics::http_request(std::string_view method, std::string_view route, int 
   // Family::Add builds a label map and takes the family's lock on every call;
   // the series a request lands in are found once and remembered (the label
   // values are bounded: known methods, route patterns, status codes).
-  std::string key = method_label(method);
-  key.append(1, '\0').append(route).append(1, '\0').append(std::to_string(status));
-  auto [it, added] = impl_->request_series.try_emplace(std::move(key));
+  std::string method_text = method_label(method);
+  std::string code = std::to_string(status);
+  auto [it, added] = impl_->request_series.try_emplace(method_text + '\0' + std::string(route) + '\0' + code);
   if (added) {
-    it->second.count = &impl_->http_requests.Add(
-        {{"method", method_label(method)}, {"route", std::string(route)}, {"code", std::to_string(status)}});
+    it->second.count =
+        &impl_->http_requests.Add({{"method", method_text}, {"route", std::string(route)}, {"code", code}});
     it->second.duration = &impl_->http_duration.Add({{"route", std::string(route)}}, latency_buckets);
   }
   it->second.count->Increment();

@@ -83,7 +83,6 @@ class JobManager {
     bool watchdog_active = false;
     std::list<std::string>::iterator order_pos;   // its place in order_
     std::list<std::string>::iterator active_pos;  // its place in active_ while queued or running
-    bool in_active = false;
   };
   using DedupKey = std::tuple<std::string, std::int64_t, bool>;
   static DedupKey dedup_key(const JobParams& params) { return {params.target, params.season, params.deep}; }
