@@ -139,6 +139,54 @@ TEST_CASE("a retried batch does not duplicate rows", "[db][store]") {
   CHECK(db.scalar("select count(*) from crawl_jobs") == "1");
 }
 
+TEST_CASE("a batch that overlaps rows already written inserts only the new ones", "[db][store]") {
+  test::TestDatabase db;
+  store::migrate_database(db.url());
+  pqxx::connection connection(db.url());
+  auto job = make_job();
+  store::Batch first;
+  first.jobs.push_back(job);
+  for (int i = 0; i < 50; ++i) first.pages.push_back({job.id, make_page(i), jobs::Clock::now()});
+  CHECK(store::write_batch(connection, first).pages_inserted == 50);
+  // Rows 25..99: half of them are there already.
+  store::Batch second;
+  second.events.push_back({job.id, jobs::Clock::now(), "info", "second batch"});
+  for (int i = 25; i < 100; ++i) second.pages.push_back({job.id, make_page(i), jobs::Clock::now()});
+  auto result = store::write_batch(connection, second);
+  CHECK(result.pages_inserted == 50);
+  CHECK_FALSE(result.row_by_row);
+  CHECK(result.rejected.empty());
+  CHECK(count_pages(db, job.id) == "100");
+  CHECK(count_distinct_urls(db, job.id) == "100");
+  // The events of the batch landed beside the pages.
+  CHECK(db.scalar("select count(*) from crawl_job_events where message = 'second batch'") == "1");
+}
+
+TEST_CASE("text with COPY's special characters reads back unchanged", "[db][store]") {
+  test::TestDatabase db;
+  store::migrate_database(db.url());
+  pqxx::connection connection(db.url());
+  auto job = make_job();
+  store::Batch batch;
+  batch.jobs.push_back(job);
+  auto page = make_page(1);
+  page.title = "a\tb\nc\rd\\e \\N \\. f'g";
+  page.url = "http://site.test/a\\b?q=1\t2";
+  page.error = "\\N";
+  page.final_url.clear();
+  page.sha256.clear();
+  batch.pages.push_back({job.id, page, jobs::Clock::now()});
+  CHECK(store::write_batch(connection, batch).pages_inserted == 1);
+  auto records = store::select_pages(connection, job.id, 0, 10);
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].page.title == page.title);
+  CHECK(records[0].page.url == page.url);
+  CHECK(records[0].page.error == page.error);
+  // Empty text is stored as NULL, not as an empty string.
+  CHECK(db.scalar("select count(*) from crawl_pages where final_url is null and sha256 is null") == "1");
+  CHECK(db.scalar("select count(*) from crawl_pages where error = '\\N'") == "1");
+}
+
 TEST_CASE("a row the schema rejects becomes a job event, the others land", "[db][store]") {
   test::TestDatabase db;
   asio::io_context ioc;
