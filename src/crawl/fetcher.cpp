@@ -122,6 +122,8 @@ namespace {
 
 enum class Exchange { keep_alive, close, stale, failed };
 
+constexpr std::size_t read_buffer_bytes = 16 * 1024;
+
 // One request/response on an open connection. `reused` connections that fail
 // before any response byte arrives are reported as stale so the caller can
 // retry on a fresh connection (the server closed it while it was idle).
@@ -310,6 +312,10 @@ asio::awaitable<std::unique_ptr<Fetcher::Connection>> Fetcher::connect(const std
   stream->socket().set_option(tcp::no_delay(true));
 
   auto connection = std::make_unique<Connection>();
+  // Beast reads as much as the buffer's free capacity, and at least 512
+  // bytes: left to grow on its own, a fresh buffer reads a page 512 bytes
+  // per system call.
+  connection->buffer.reserve(read_buffer_bytes);
   if (scheme != "https") {
     connection->plain = std::move(stream);
     co_return connection;
