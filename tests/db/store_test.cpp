@@ -40,6 +40,24 @@ crawl::PageResult make_page(int i) {
   return page;
 }
 
+// Pages `from` to `to` - 1 of `job`, as the writer would batch them.
+void add_pages(store::Batch& batch, const jobs::Job& job, int from, int to) {
+  for (int i = from; i < to; ++i) batch.pages.push_back({job.id, make_page(i), jobs::Clock::now()});
+}
+
+// A migrated database, a connection of the writer's kind to it, and one job
+// to write rows for.
+struct WriterFixture {
+  test::TestDatabase db;
+  pqxx::connection connection{migrated_url(db)};
+  jobs::Job job = make_job();
+
+  static std::string migrated_url(const test::TestDatabase& db) {
+    store::migrate_database(db.url());
+    return db.url();
+  }
+};
+
 std::string count_pages(const test::TestDatabase& db, const std::string& job_id) {
   return db.scalar("select count(*) from crawl_pages where job_id = '" + job_id + "'");
 }
@@ -121,14 +139,10 @@ TEST_CASE("pages, jobs and events land exactly once and read back", "[db][store]
   CHECK(count_distinct_urls(db, job.id) == std::to_string(pages));
 }
 
-TEST_CASE("a retried batch does not duplicate rows", "[db][store]") {
-  test::TestDatabase db;
-  store::migrate_database(db.url());
-  pqxx::connection connection(db.url());
+TEST_CASE_METHOD(WriterFixture, "a retried batch does not duplicate rows", "[db][store]") {
   store::Batch batch;
-  auto job = make_job();
   batch.jobs.push_back(job);
-  for (int i = 0; i < 120; ++i) batch.pages.push_back({job.id, make_page(i), jobs::Clock::now()});
+  add_pages(batch, job, 0, 120);
   // The first attempt committed but its answer was lost; the writer retries.
   auto first = store::write_batch(connection, batch);
   auto retry = store::write_batch(connection, batch);
@@ -139,19 +153,15 @@ TEST_CASE("a retried batch does not duplicate rows", "[db][store]") {
   CHECK(db.scalar("select count(*) from crawl_jobs") == "1");
 }
 
-TEST_CASE("a batch that overlaps rows already written inserts only the new ones", "[db][store]") {
-  test::TestDatabase db;
-  store::migrate_database(db.url());
-  pqxx::connection connection(db.url());
-  auto job = make_job();
+TEST_CASE_METHOD(WriterFixture, "a batch that overlaps rows already written inserts only the new ones", "[db][store]") {
   store::Batch first;
   first.jobs.push_back(job);
-  for (int i = 0; i < 50; ++i) first.pages.push_back({job.id, make_page(i), jobs::Clock::now()});
+  add_pages(first, job, 0, 50);
   CHECK(store::write_batch(connection, first).pages_inserted == 50);
   // Rows 25..99: half of them are there already.
   store::Batch second;
   second.events.push_back({job.id, jobs::Clock::now(), "info", "second batch"});
-  for (int i = 25; i < 100; ++i) second.pages.push_back({job.id, make_page(i), jobs::Clock::now()});
+  add_pages(second, job, 25, 100);
   auto result = store::write_batch(connection, second);
   CHECK(result.pages_inserted == 50);
   CHECK_FALSE(result.row_by_row);
@@ -162,11 +172,7 @@ TEST_CASE("a batch that overlaps rows already written inserts only the new ones"
   CHECK(db.scalar("select count(*) from crawl_job_events where message = 'second batch'") == "1");
 }
 
-TEST_CASE("text with COPY's special characters reads back unchanged", "[db][store]") {
-  test::TestDatabase db;
-  store::migrate_database(db.url());
-  pqxx::connection connection(db.url());
-  auto job = make_job();
+TEST_CASE_METHOD(WriterFixture, "text with COPY's special characters reads back unchanged", "[db][store]") {
   store::Batch batch;
   batch.jobs.push_back(job);
   auto page = make_page(1);
