@@ -122,7 +122,7 @@ namespace {
 
 enum class Exchange { keep_alive, close, stale, failed };
 
-constexpr std::size_t read_buffer_bytes = 16 * 1024;
+constexpr std::size_t read_buffer_bytes = std::size_t{16} * 1024;
 
 // One request/response on an open connection. `reused` connections that fail
 // before any response byte arrives are reported as stale so the caller can
