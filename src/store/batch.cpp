@@ -70,21 +70,6 @@ std::string event_values(pqxx::transaction_base& tx, const EventRow& event) {
          sql_text(tx, event.message) + ")";
 }
 
-const char* pages_insert =
-    "insert into crawl_pages (job_id, url, final_url, depth, status, content_type, bytes, truncated, title,"
-    " sha256, elapsed_ms, error, fetched_at) values ";
-const char* pages_conflict = " on conflict (job_id, url) do nothing";
-
-std::string page_values(pqxx::transaction_base& tx, const PageRow& row) {
-  const auto& page = row.page;
-  return "(" + tx.quote(row.job_id) + ", " + sql_text(tx, page.url) + ", " + sql_text_or_null(tx, page.final_url) +
-         ", " + std::to_string(page.depth) + ", " + std::to_string(page.status) + ", " +
-         sql_text_or_null(tx, page.content_type) + ", " + std::to_string(page.bytes) + ", " +
-         (page.truncated ? "true" : "false") + ", " + sql_text_or_null(tx, page.title) + ", " +
-         sql_text_or_null(tx, page.sha256) + ", " + std::to_string(page.elapsed_ms) + ", " +
-         sql_text_or_null(tx, page.error) + ", " + sql_time(tx, row.fetched_at) + ")";
-}
-
 const std::array<std::string, 13> page_columns{"job_id", "url",   "final_url", "depth",      "status",
                                                "content_type", "bytes", "truncated", "title",  "sha256",
                                                "elapsed_ms",   "error", "fetched_at"};
@@ -109,12 +94,32 @@ std::array<CopyField, page_columns.size()> page_fields(const PageRow& row) {
           CopyField{jobs::format_time(row.fetched_at)}};
 }
 
+std::string column_list() {
+  std::string list;
+  for (const auto& column : page_columns) list += (list.empty() ? "" : ", ") + column;
+  return list;
+}
+
+const std::string pages_insert = "insert into crawl_pages (" + column_list() + ") values ";
+const char* pages_conflict = " on conflict (job_id, url) do nothing";
+
+// The same fields as COPY's, as SQL literals (PostgreSQL casts each quoted
+// literal to its column's type).
+std::string page_values(pqxx::transaction_base& tx, const PageRow& row) {
+  std::string sql = "(";
+  for (const auto& field : page_fields(row)) {
+    if (sql.size() > 1) sql += ", ";
+    sql += field.null ? std::string("null") : tx.quote(field.text);
+  }
+  return sql + ")";
+}
+
 template <class Row, class Values>
-std::size_t insert_rows(pqxx::transaction_base& tx, const std::vector<Row>& rows, const char* head, const char* tail,
-                        Values values) {
+std::size_t insert_rows(pqxx::transaction_base& tx, const std::vector<Row>& rows, std::string_view head,
+                        std::string_view tail, Values values) {
   std::size_t affected = 0;
   for (std::size_t start = 0; start < rows.size(); start += rows_per_statement) {
-    std::string sql = head;
+    std::string sql(head);
     std::size_t end = std::min(rows.size(), start + rows_per_statement);
     for (std::size_t i = start; i < end; ++i) {
       if (i != start) sql += ", ";
