@@ -177,6 +177,7 @@ void read_crawl(const json& j, CrawlConfig& c) {
   r.integer("per_host_delay_ms", c.per_host_delay_ms, 0, 600'000);
   r.string("user_agent", c.user_agent);
   r.boolean("obey_robots", c.obey_robots);
+  r.integer("robots_cache_s", c.robots_cache_s, 0, 86'400);
   r.boolean("allow_private_networks", c.allow_private_networks);
   r.integer("max_redirects", c.max_redirects, 0, 50);
   r.integer("max_body_bytes", c.max_body_bytes, 1024, 1024LL * 1024 * 1024);

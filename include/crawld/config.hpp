@@ -54,6 +54,7 @@ struct CrawlConfig {
   std::uint32_t per_host_delay_ms = 0;
   std::string user_agent;  // empty: "crawld/VERSION (+https://github.com/crawld/crawld)"
   bool obey_robots = true;
+  std::uint32_t robots_cache_s = 600;  // a host's robots.txt is read again after this; 0: by every crawl
   bool allow_private_networks = false;
   std::uint32_t max_redirects = 5;
   std::size_t max_body_bytes = std::size_t{2} * 1024 * 1024;

@@ -220,7 +220,11 @@ nlohmann::json start_docs(const Config& config) {
 }
 
 StartParams parse_start_params(std::string_view content_type, std::string_view body, const Config& config) {
-  auto defs = start_param_defs(config);
+  return parse_start_params(content_type, body, start_param_defs(config));
+}
+
+StartParams parse_start_params(std::string_view content_type, std::string_view body,
+                               const std::vector<ParamDef>& defs) {
   std::map<std::string, json> values;
   std::vector<FieldError> errors;
   auto find_def = [&](const std::string& name) -> const ParamDef* {

@@ -55,6 +55,9 @@ struct Analysis {
 // Links added to the frontier between two yields to the loop: a page with
 // 100,000 links must not hold the loop for the whole batch.
 constexpr std::size_t links_per_turn = 1024;
+// robots.txt files kept across crawls. The hosts a crawl may visit come from
+// the configured targets, so this is a bound that configurations stay under.
+constexpr std::size_t max_cached_robots = 1024;
 
 Analysis analyze(const std::string& body, bool html, bool want_links, const std::string& page_url,
                  const std::set<std::string>& allowed_hosts, std::uint32_t depth) {
@@ -90,10 +93,11 @@ std::string lower(std::string text) {
 // does not return before every worker has finished, so workers may use it.
 class Crawl {
  public:
-  Crawl(asio::any_io_executor executor, FetchContext& fetch_context, asio::thread_pool& pool, CrawlRequest request,
-        PageSink& sink, std::shared_ptr<CrawlControl> control)
+  Crawl(asio::any_io_executor executor, FetchContext& fetch_context, RobotsCache& robots_cache,
+        asio::thread_pool& pool, CrawlRequest request, PageSink& sink, std::shared_ptr<CrawlControl> control)
       : executor_(executor),
         config_(fetch_context.config()),
+        robots_cache_(robots_cache),
         pool_(pool),
         request_(std::move(request)),
         sink_(sink),
@@ -116,7 +120,7 @@ class Crawl {
   struct HostRobots {
     explicit HostRobots(const asio::any_io_executor& executor) : ready_event(executor) {}
     bool ready = false;
-    RobotsRules rules = RobotsRules::allow_all();
+    std::shared_ptr<const RobotsRules> rules;  // set once ready
     std::string unavailable;  // why robots.txt could not be read (everything is then disallowed)
     asio::steady_timer ready_event;
   };
@@ -140,6 +144,7 @@ class Crawl {
 
   asio::any_io_executor executor_;
   const CrawlConfig& config_;
+  RobotsCache& robots_cache_;
   asio::thread_pool& pool_;
   CrawlRequest request_;
   PageSink& sink_;
@@ -318,7 +323,7 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
       co_return;
     }
     auto parts = split_url(entry.url);
-    if (!parts || !known->second->rules.allowed(parts->target)) {
+    if (!parts || !known->second->rules->allowed(parts->target)) {
       const auto& unavailable = known->second->unavailable;
       page.error = unavailable.empty() ? "robots: disallowed"
                                        : "robots: disallowed (robots.txt unavailable: " + unavailable + ")";
@@ -420,45 +425,55 @@ asio::awaitable<const RobotsRules*> Crawl::robots_for(const std::string& host, c
   auto [it, first] = robots_.try_emplace(host, nullptr);
   if (first) it->second = std::make_unique<HostRobots>(executor_);
   HostRobots& robots = *it->second;
-  if (robots.ready) co_return &robots.rules;
+  if (robots.ready) co_return robots.rules.get();
   if (!first) {
     // Someone else is fetching it: wait for them.
     while (!robots.ready) {
       robots.ready_event.expires_at(clock::time_point::max());
       co_await robots.ready_event.async_wait(use_tuple);
     }
-    co_return &robots.rules;
+    co_return robots.rules.get();
   }
 
-  frontier_.block(host, true);
   auto robots_url = resolve_url(page_url, "/robots.txt");
-  FetchResponse response;
-  if (robots_url) {
-    response = co_await fetcher_.fetch(*robots_url);
-  } else {
-    response.error = "invalid URL";
+  // Another crawl of this site may have read it lately.
+  robots.rules = robots_url ? robots_cache_.find(*robots_url, clock::now()) : nullptr;
+  if (!robots.rules) {
+    frontier_.block(host, true);
+    FetchResponse response;
+    if (robots_url) {
+      response = co_await fetcher_.fetch(*robots_url);
+    } else {
+      response.error = "invalid URL";
+    }
+    // RFC 9309: unreachable or a server error means "disallow everything";
+    // 4xx means there are no rules. A refused address is reported by the
+    // page fetch itself, so it does not hide behind "disallowed".
+    const bool answered = response.error.empty() && response.status >= 200 && response.status < 500;
+    if (response.error_kind == FetchErrorKind::refused ||
+        (answered && response.status >= 400)) {
+      robots.rules = std::make_shared<const RobotsRules>(RobotsRules::allow_all());
+    } else if (!response.error.empty()) {
+      robots.rules = std::make_shared<const RobotsRules>(RobotsRules::disallow_all());
+      robots.unavailable = response.error;
+    } else if (response.status >= 200 && response.status < 300) {
+      robots.rules = std::make_shared<const RobotsRules>(
+          RobotsRules::parse(response.body, config_.effective_user_agent()));
+    } else {
+      robots.rules = std::make_shared<const RobotsRules>(RobotsRules::disallow_all());
+      robots.unavailable = "HTTP " + std::to_string(response.status);
+    }
+    // Only a definite answer is kept for later crawls (a 3xx that was not
+    // followed to its end is not one).
+    if (answered && (response.status < 300 || response.status >= 400)) {
+      robots_cache_.store(*robots_url, robots.rules, clock::now());
+    }
+    frontier_.block(host, false);
   }
-  // RFC 9309: unreachable or a server error means "disallow everything";
-  // 4xx means there are no rules. A refused address is reported by the
-  // page fetch itself, so it does not hide behind "disallowed".
-  bool no_rules = response.error_kind == FetchErrorKind::refused ||
-                  (response.error.empty() && response.status >= 400 && response.status < 500);
-  if (no_rules) {
-    robots.rules = RobotsRules::allow_all();
-  } else if (!response.error.empty()) {
-    robots.rules = RobotsRules::disallow_all();
-    robots.unavailable = response.error;
-  } else if (response.status >= 200 && response.status < 300) {
-    robots.rules = RobotsRules::parse(response.body, config_.effective_user_agent());
-  } else {
-    robots.rules = RobotsRules::disallow_all();
-    robots.unavailable = "HTTP " + std::to_string(response.status);
-  }
-  if (auto delay = robots.rules.crawl_delay()) frontier_.raise_delay(host, *delay);
+  if (auto delay = robots.rules->crawl_delay()) frontier_.raise_delay(host, *delay);
   robots.ready = true;
   robots.ready_event.cancel();
-  frontier_.block(host, false);
-  co_return &robots.rules;
+  co_return robots.rules.get();
 }
 
 asio::awaitable<std::string> Crawl::check_redirect(const std::string& url) {
@@ -476,7 +491,10 @@ asio::awaitable<std::string> Crawl::check_redirect(const std::string& url) {
 }  // namespace
 
 CrawlEngine::CrawlEngine(const CrawlConfig& config, asio::thread_pool& compute_pool)
-    : config_(config), compute_pool_(compute_pool), fetch_context_(std::make_unique<FetchContext>(config)) {}
+    : config_(config),
+      compute_pool_(compute_pool),
+      fetch_context_(std::make_unique<FetchContext>(config)),
+      robots_cache_(std::make_unique<RobotsCache>(std::chrono::seconds(config.robots_cache_s), max_cached_robots)) {}
 
 CrawlEngine::~CrawlEngine() = default;
 
@@ -489,7 +507,7 @@ asio::awaitable<CrawlResult> CrawlEngine::run(CrawlRequest request, PageSink& si
   CrawlResult result;
   try {
     auto executor = co_await asio::this_coro::executor;
-    Crawl crawl(executor, *fetch_context_, compute_pool_, std::move(request), sink, control);
+    Crawl crawl(executor, *fetch_context_, *robots_cache_, compute_pool_, std::move(request), sink, control);
     result = co_await crawl.run();
   } catch (const std::exception& e) {
     result.outcome = CrawlOutcome::failed;

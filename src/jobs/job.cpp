@@ -4,14 +4,104 @@
 #include <boost/uuid/uuid_generators.hpp>
 #include <boost/uuid/uuid_io.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <type_traits>
 
 namespace crawld::jobs {
 
-nlohmann::json JobParams::to_json() const {
-  return {{"target", target}, {"season", season}, {"deep", deep}, {"timeout", timeout_s}, {"log_to_db", log_to_db}};
+namespace {
+
+// The job's JSON is written directly, not built as a nlohmann::json tree:
+// POST /start renders one per request. The text is exactly what
+// nlohmann::json's compact dump (error_handler_t::replace) makes of the same
+// document: keys in sorted order, the same escapes.
+void append_string(std::string& out, std::string_view text) {
+  if (!std::all_of(text.begin(), text.end(), [](unsigned char c) { return c < 0x80; })) {
+    // Multi-byte and invalid UTF-8 (replaced by U+FFFD) take nlohmann's path.
+    out += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return;
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  for (const char ch : text) {
+    switch (ch) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(ch) < 0x20) {
+          out += "\\u00";
+          out += hex[static_cast<unsigned char>(ch) >> 4];
+          out += hex[static_cast<unsigned char>(ch) & 0xF];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
 }
+
+void append_key(std::string& out, std::string_view key) {
+  out += '"';
+  out += key;
+  out += "\":";
+}
+
+template <typename Integer>
+void append_member(std::string& out, std::string_view key, Integer value) {
+  append_key(out, key);
+  if constexpr (std::is_same_v<Integer, bool>) {
+    out += value ? "true" : "false";
+  } else {
+    out += std::to_string(value);
+  }
+  out += ',';
+}
+
+void append_string_member(std::string& out, std::string_view key, std::string_view value) {
+  append_key(out, key);
+  append_string(out, value);
+  out += ',';
+}
+
+void append_null_member(std::string& out, std::string_view key) {
+  append_key(out, key);
+  out += "null,";
+}
+
+void append_time_member(std::string& out, std::string_view key, const std::optional<Clock::time_point>& when) {
+  if (!when) return append_null_member(out, key);
+  append_string_member(out, key, format_time(*when));
+}
+
+// Replaces the trailing comma of an object's last member with its brace.
+void close_object(std::string& out) { out.back() = '}'; }
+
+void append_params(std::string& out, const JobParams& params) {
+  out += '{';
+  append_member(out, "deep", params.deep);
+  append_member(out, "log_to_db", params.log_to_db);
+  append_member(out, "season", params.season);
+  append_string_member(out, "target", params.target);
+  append_member(out, "timeout", params.timeout_s);
+  close_object(out);
+}
+
+}  // namespace
+
+std::string JobParams::to_json_text() const {
+  std::string out;
+  append_params(out, *this);
+  return out;
+}
+
+nlohmann::json JobParams::to_json() const { return nlohmann::json::parse(to_json_text()); }
 
 std::string_view to_string(JobState state) {
   switch (state) {
@@ -57,13 +147,26 @@ std::string_view to_string(StopReason reason) {
 }
 
 std::string format_time(Clock::time_point when) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
-  auto seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[40];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  // Calendar arithmetic only: no gmtime_r (it takes the time zone lock) and
+  // no printf on the path of every job rendered.
+  using namespace std::chrono;
+  const auto ms = floor<milliseconds>(when);
+  const auto day = floor<days>(ms);
+  const year_month_day date{day};
+  const hh_mm_ss time{ms - day};
+  const int year = static_cast<int>(date.year());
+  if (year < 0 || year > 9999) return "0000-01-01T00:00:00.000Z";  // outside RFC 3339's four digits
+  std::string text = "0000-00-00T00:00:00.000Z";
+  auto put = [&text](std::size_t at, std::size_t width, long long value) {
+    for (std::size_t i = 0; i < width; ++i, value /= 10) text[at + width - 1 - i] = static_cast<char>('0' + value % 10);
+  };
+  put(0, 4, year);
+  put(5, 2, static_cast<unsigned>(date.month()));
+  put(8, 2, static_cast<unsigned>(date.day()));
+  put(11, 2, time.hours().count());
+  put(14, 2, time.minutes().count());
+  put(17, 2, time.seconds().count());
+  put(20, 3, time.subseconds().count());
   return text;
 }
 
@@ -99,28 +202,52 @@ bool is_valid_job_id(std::string_view text) {
   return true;
 }
 
-nlohmann::json Job::to_json() const {
-  auto optional_time = [](const std::optional<Clock::time_point>& t) -> nlohmann::json {
-    return t ? nlohmann::json(format_time(*t)) : nlohmann::json(nullptr);
-  };
-  nlohmann::json body = {
-      {"id", id},
-      {"state", to_string(state)},
-      {"params", params.to_json()},
-      {"target", params.target},
-      {"season", params.season},
-      {"deep", params.deep},
-      {"created_at", format_time(created_at)},
-      {"started_at", optional_time(started_at)},
-      {"finished_at", optional_time(finished_at)},
-      {"progress",
-       {{"queued", progress.queued}, {"fetched", progress.fetched}, {"failed", progress.failed},
-        {"skipped", progress.skipped}, {"bytes", progress.bytes}}},
-      {"error", error.empty() ? nlohmann::json(nullptr) : nlohmann::json(error)},
-      {"stop_reason", stop_reason == StopReason::none ? nlohmann::json(nullptr) : nlohmann::json(to_string(stop_reason))},
-      {"links", {{"self", "/jobs/" + id}, {"pages", "/jobs/" + id + "/pages"}, {"events", "/jobs/" + id + "/events"}}},
-  };
-  return body;
+std::string Job::to_json_text() const {
+  std::string out;
+  out.reserve(512);
+  out += '{';
+  append_string_member(out, "created_at", format_time(created_at));
+  append_member(out, "deep", params.deep);
+  if (error.empty()) {
+    append_null_member(out, "error");
+  } else {
+    append_string_member(out, "error", error);
+  }
+  append_time_member(out, "finished_at", finished_at);
+  append_string_member(out, "id", id);
+  append_key(out, "links");
+  out += '{';
+  const std::string self = "/jobs/" + id;
+  append_string_member(out, "events", self + "/events");
+  append_string_member(out, "pages", self + "/pages");
+  append_string_member(out, "self", self);
+  close_object(out);
+  out += ',';
+  append_key(out, "params");
+  append_params(out, params);
+  out += ',';
+  append_key(out, "progress");
+  out += '{';
+  append_member(out, "bytes", progress.bytes);
+  append_member(out, "failed", progress.failed);
+  append_member(out, "fetched", progress.fetched);
+  append_member(out, "queued", progress.queued);
+  append_member(out, "skipped", progress.skipped);
+  close_object(out);
+  out += ',';
+  append_member(out, "season", params.season);
+  append_time_member(out, "started_at", started_at);
+  append_string_member(out, "state", to_string(state));
+  if (stop_reason == StopReason::none) {
+    append_null_member(out, "stop_reason");
+  } else {
+    append_string_member(out, "stop_reason", to_string(stop_reason));
+  }
+  append_string_member(out, "target", params.target);
+  close_object(out);
+  return out;
 }
+
+nlohmann::json Job::to_json() const { return nlohmann::json::parse(to_json_text()); }
 
 }  // namespace crawld::jobs

@@ -45,7 +45,7 @@ std::string job_upsert(pqxx::transaction_base& tx, const jobs::Job& job) {
          " values (" +
          tx.quote(job.id) + ", " + sql_text(tx, job.params.target) + ", " + std::to_string(job.params.season) + ", " +
          (job.params.deep ? "true" : "false") + ", " +
-         sql_text(tx, job.params.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) +
+         sql_text(tx, job.params.to_json_text()) +
          "::jsonb, " + tx.quote(std::string(jobs::to_string(job.state))) + ", " +
          (job.stop_reason == jobs::StopReason::none ? std::string("null")
                                                     : tx.quote(std::string(jobs::to_string(job.stop_reason)))) +

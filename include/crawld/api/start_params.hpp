@@ -47,5 +47,8 @@ using StartParams = jobs::JobParams;
 // value (may be empty). Throws http::ApiError: 400 for syntax errors,
 // 415 for unsupported content types, 422 naming every invalid field.
 StartParams parse_start_params(std::string_view content_type, std::string_view body, const Config& config);
+// The same with the table already built (the server builds it once).
+StartParams parse_start_params(std::string_view content_type, std::string_view body,
+                               const std::vector<ParamDef>& defs);
 
 }  // namespace crawld::api

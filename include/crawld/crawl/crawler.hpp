@@ -45,6 +45,7 @@ struct CrawlControl {
 };
 
 class FetchContext;  // shared TLS context + settings, defined in fetcher.hpp
+class RobotsCache;   // robots.txt answers kept across crawls, robots.hpp
 
 // Shared by all crawls of a process: settings, TLS context, compute pool.
 class CrawlEngine {
@@ -66,6 +67,7 @@ class CrawlEngine {
   CrawlConfig config_;
   boost::asio::thread_pool& compute_pool_;
   std::unique_ptr<FetchContext> fetch_context_;
+  std::unique_ptr<RobotsCache> robots_cache_;
 };
 
 // Seed URLs of a target for a season ("{season}" replaced).

@@ -9,9 +9,14 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace crawld::crawl {
@@ -40,6 +45,36 @@ class RobotsRules {
   std::vector<Rule> rules_;
   bool disallow_all_ = false;
   std::optional<std::chrono::milliseconds> crawl_delay_;
+};
+
+// robots.txt answers kept across crawls, so that consecutive crawls of a site
+// do not each fetch its robots.txt again (RFC 9309 allows up to 24 hours).
+// Only definite answers are kept: a file that was read (2xx) or a missing
+// one (4xx, no rules). Failures (5xx, network errors) are not: the next crawl
+// asks again. Keyed by the robots.txt URL (scheme, host and port). At most
+// `max_entries` are kept, the oldest dropped first; a ttl of zero keeps none.
+// Not thread-safe: the crawls use it on the loop.
+class RobotsCache {
+ public:
+  using Clock = std::chrono::steady_clock;
+  RobotsCache(std::chrono::seconds ttl, std::size_t max_entries);
+
+  // The rules kept for this robots.txt URL, or null when none are fresh.
+  std::shared_ptr<const RobotsRules> find(const std::string& url, Clock::time_point now);
+  void store(const std::string& url, std::shared_ptr<const RobotsRules> rules, Clock::time_point now);
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    std::shared_ptr<const RobotsRules> rules;
+    Clock::time_point expires;
+  };
+  std::chrono::seconds ttl_;
+  std::size_t max_entries_;
+  std::unordered_map<std::string, Entry> entries_;
+  // (expiry, url) in the order stored, oldest first: with one ttl that is
+  // also expiry order. A record whose entry was stored again is stale.
+  std::deque<std::pair<Clock::time_point, std::string>> order_;
 };
 
 }  // namespace crawld::crawl

@@ -21,6 +21,8 @@ struct JobParams {
   std::uint32_t timeout_s = 0;
   bool log_to_db = true;
 
+  // Compact JSON text, as nlohmann::json's dump would write to_json().
+  std::string to_json_text() const;
   nlohmann::json to_json() const;
   bool operator==(const JobParams&) const = default;
 };
@@ -56,6 +58,9 @@ struct Job {
   std::string idempotency_key;
   std::string instance_id;
 
+  // The API's view of the job. The text is rendered directly (the hot path of
+  // POST /start); to_json() is the same document, parsed from it.
+  std::string to_json_text() const;
   nlohmann::json to_json() const;
 };
 

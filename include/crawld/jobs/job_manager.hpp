@@ -28,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace crawld::jobs {
@@ -103,7 +104,7 @@ class JobManager {
   CrawlFunction crawl_;
   std::string instance_id_;
   std::vector<JobObserver*> observers_;
-  std::map<std::string, std::unique_ptr<Entry>> entries_;
+  std::unordered_map<std::string, std::unique_ptr<Entry>> entries_;
   std::list<std::string> order_;      // creation order, oldest first
   std::deque<std::string> queue_;     // queued ids, FIFO
   std::deque<std::string> finished_;  // finished ids, oldest first (history bound)

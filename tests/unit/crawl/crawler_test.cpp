@@ -14,6 +14,7 @@
 #include <boost/asio/use_future.hpp>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -73,6 +74,30 @@ CrawlRun run_crawl(const CrawlConfig& config, const TargetConfig& target, bool d
   for (const auto& page : run.pages) run.by_path[split_url(page.url)->target] = page;
   CHECK(control->progress.fetched == run.result.progress.fetched);
   return run;
+}
+
+// Crawls one after another on one engine (what a service does), each of
+// its own target.
+std::vector<CrawlRun> run_crawls(const CrawlConfig& config, const std::vector<TargetConfig>& targets, bool deep) {
+  asio::io_context ioc;
+  asio::thread_pool pool(1);
+  CrawlEngine engine(config, pool);
+  std::vector<CrawlRun> runs;
+  for (const auto& target : targets) {
+    CollectingSink sink;
+    auto future = asio::co_spawn(ioc, engine.run(CrawlRequest{target, 2024, deep}, sink, nullptr), asio::use_future);
+    ioc.restart();
+    ioc.run();
+    CrawlRun run{future.get(), std::move(sink.pages), {}};
+    for (const auto& page : run.pages) run.by_path[split_url(page.url)->target] = page;
+    runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
+std::size_t robots_reads(const TestSite& site) {
+  auto requests = site.requests();
+  return static_cast<std::size_t>(std::count(requests.begin(), requests.end(), "/robots.txt"));
 }
 
 std::set<std::string> with_robots(std::set<std::string> paths) {
@@ -262,6 +287,49 @@ TEST_CASE("robots.txt answering 5xx disallows the host, 4xx allows it", "[crawl]
     CHECK(run.result.outcome == CrawlOutcome::succeeded);
     CHECK(site.requested_paths().count("/private/secret.html") == 1);
   }
+}
+
+TEST_CASE("crawls of a site read its robots.txt once per robots_cache_s, and still obey it", "[crawl][net]") {
+  TestSite site;
+  auto target = target_for(site, "/");
+  target.shallow_depth = 1;
+  auto config = test_config();
+  SECTION("kept") {
+    auto runs = run_crawls(config, {target, target, target}, false);
+    CHECK(robots_reads(site) == 1);
+    for (const auto& run : runs) {
+      CHECK(run.result.outcome == CrawlOutcome::succeeded);
+      REQUIRE(run.by_path.contains("/private/secret.html"));
+      CHECK(run.by_path.at("/private/secret.html").error == "robots: disallowed");
+    }
+    CHECK(site.requested_paths().count("/private/secret.html") == 0);
+  }
+  SECTION("robots_cache_s = 0: every crawl reads it") {
+    config.robots_cache_s = 0;
+    run_crawls(config, {target, target}, false);
+    CHECK(robots_reads(site) == 2);
+  }
+}
+
+TEST_CASE("a robots.txt that could not be read is asked for again by the next crawl", "[crawl][net]") {
+  TestSite site({"--robots-status", "500"});
+  auto runs = run_crawls(test_config(), {target_for(site, "/"), target_for(site, "/")}, false);
+  CHECK(robots_reads(site) == 2);
+  for (const auto& run : runs) CHECK(run.result.outcome == CrawlOutcome::failed);
+}
+
+TEST_CASE("a kept robots.txt brings its Crawl-delay along", "[crawl][net]") {
+  TestSite site({"--crawl-delay", "0.3"});
+  auto target = target_for(site, "/fan/");
+  target.deep_depth = 1;
+  target.max_pages = 3;
+  run_crawls(test_config(), {target, target}, true);
+  CHECK(robots_reads(site) == 1);
+  // robots.txt, 3 pages, then the second crawl's 3 pages: those are spaced
+  // by the kept file's delay too (its own frontier starts without one).
+  auto times = site.log()["times"].get<std::vector<double>>();
+  REQUIRE(times.size() == 7);
+  for (std::size_t i = 5; i < times.size(); ++i) CHECK(times[i] - times[i - 1] >= 0.29);
 }
 
 TEST_CASE("obey_robots=false neither reads nor obeys robots.txt", "[crawl][net]") {

@@ -3,8 +3,10 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <memory>
 #include <string>
 
+using crawld::crawl::RobotsCache;
 using crawld::crawl::RobotsRules;
 using namespace std::chrono_literals;
 
@@ -275,4 +277,39 @@ TEST_CASE("binary garbage parses to allow-all", "[robots]") {
   const auto rules = rules_for(garbage);
   CHECK(rules.allowed("/"));
   CHECK(rules_for(std::string_view("User-agent: *\0\nDisallow: /x\n", 28)).allowed("/y"));
+}
+
+TEST_CASE("the robots cache keeps rules for its ttl and at most its size", "[robots]") {
+  using namespace std::chrono_literals;
+  const auto t0 = RobotsCache::Clock::time_point{} + 1h;
+  auto rules = std::make_shared<const RobotsRules>(RobotsRules::disallow_all());
+  RobotsCache cache(60s, 2);
+  CHECK(cache.find("http://a/robots.txt", t0) == nullptr);
+  cache.store("http://a/robots.txt", rules, t0);
+  CHECK(cache.find("http://a/robots.txt", t0 + 59s) == rules);
+  CHECK(cache.find("https://a/robots.txt", t0) == nullptr);  // another scheme, another file
+  CHECK(cache.find("http://a/robots.txt", t0 + 60s) == nullptr);
+  CHECK(cache.size() == 0);
+
+  // Full: the oldest goes first.
+  cache = RobotsCache(60s, 2);
+  cache.store("http://a/robots.txt", rules, t0);
+  cache.store("http://b/robots.txt", rules, t0 + 1s);
+  cache.store("http://c/robots.txt", rules, t0 + 2s);
+  CHECK(cache.size() == 2);
+  CHECK(cache.find("http://a/robots.txt", t0 + 3s) == nullptr);
+  CHECK(cache.find("http://b/robots.txt", t0 + 3s) == rules);
+  CHECK(cache.find("http://c/robots.txt", t0 + 3s) == rules);
+
+  // Stored again: the new expiry counts, the old record does not evict it.
+  cache.store("http://b/robots.txt", rules, t0 + 30s);
+  cache.store("http://d/robots.txt", rules, t0 + 31s);  // full: c (stored at 2s) goes
+  CHECK(cache.find("http://b/robots.txt", t0 + 80s) == rules);
+  CHECK(cache.find("http://c/robots.txt", t0 + 31s) == nullptr);
+  for (int i = 0; i < 1000; ++i) cache.store("http://e/robots.txt", rules, t0 + 40s);
+  CHECK(cache.size() <= 2);
+
+  RobotsCache off(0s, 10);
+  off.store("http://a/robots.txt", rules, t0);
+  CHECK(off.find("http://a/robots.txt", t0) == nullptr);
 }

@@ -56,3 +56,44 @@ TEST_CASE("a job renders its parameters, state, times and progress", "[jobs]") {
   CHECK(body["started_at"].is_null());
   CHECK(body["error"].is_null());
 }
+
+TEST_CASE("a job's JSON text is exactly what nlohmann::json writes for the same document", "[jobs]") {
+  Job job;
+  job.id = new_job_id();
+  job.params = {"demo \"quoted\" \\ target", -7, false, 3600, true};
+  job.state = JobState::failed;
+  job.stop_reason = StopReason::deadline;
+  job.created_at = Clock::time_point(std::chrono::milliseconds(1'764'000'000'007));
+  job.started_at = job.created_at + std::chrono::milliseconds(1);
+  job.finished_at = job.created_at + std::chrono::hours(24 * 400);
+  job.progress = {1, 2, 3, 4'000'000'000'000, 5};
+  const char* errors[] = {"plain", "tab\tnew\nline\rcr\bbs\fff \x01 \x1f \x7f end", "caf\xc3\xa9 \xe2\x82\xac",
+                          "broken \xff\xfe utf-8", ""};
+  for (const char* error : errors) {
+    job.error = error;
+    const std::string text = job.to_json_text();
+    // Parsed and dumped again by nlohmann (compact, invalid UTF-8 replaced,
+    // keys sorted): the same bytes.
+    CHECK(nlohmann::json::parse(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) == text);
+  }
+  auto body = job.to_json();
+  CHECK(body["params"]["target"] == "demo \"quoted\" \\ target");
+  CHECK(body["params"]["season"] == -7);
+  CHECK(body["season"] == -7);
+  CHECK(body["progress"]["bytes"] == 4'000'000'000'000);
+  CHECK(body["stop_reason"] == "deadline");
+  CHECK(body["error"].is_null());
+  CHECK(body["started_at"] == "2025-11-24T16:00:00.008Z");
+  CHECK(body["finished_at"] == "2026-12-29T16:00:00.007Z");
+  CHECK(body["links"]["pages"] == "/jobs/" + job.id + "/pages");
+  CHECK(job.params.to_json_text() == R"({"deep":false,"log_to_db":true,"season":-7,"target":"demo \"quoted\" \\ target","timeout":3600})");
+}
+
+TEST_CASE("timestamps render every field with its leading zeros", "[jobs]") {
+  using namespace std::chrono;
+  auto when = sys_days{year{2001} / 2 / 3} + hours(4) + minutes(5) + seconds(6) + milliseconds(7);
+  CHECK(format_time(time_point_cast<Clock::duration>(when)) == "2001-02-03T04:05:06.007Z");
+  CHECK(format_time(Clock::time_point{}) == "1970-01-01T00:00:00.000Z");
+  auto leap = sys_days{year{2024} / 2 / 29} + hours(23) + minutes(59) + seconds(59) + milliseconds(999);
+  CHECK(format_time(time_point_cast<Clock::duration>(leap)) == "2024-02-29T23:59:59.999Z");
+}
