@@ -127,6 +127,10 @@ class Crawl {
 
   asio::awaitable<void> work(std::size_t index);
   asio::awaitable<void> crawl_page(FrontierEntry entry);
+  // The host's rules when they are known without a fetch: read by this crawl
+  // already, or kept from an earlier crawl (then adopted). Null otherwise.
+  const RobotsRules* known_robots(const std::string& host, const std::string& page_url);
+  // The host's rules, fetching robots.txt (or waiting for the fetch under way).
   asio::awaitable<const RobotsRules*> robots_for(const std::string& host, const std::string& page_url);
   asio::awaitable<std::string> check_redirect(const std::string& url);
   asio::awaitable<void> record(PageResult page);
@@ -314,8 +318,8 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
   page.depth = entry.depth;
 
   if (config_.obey_robots) {
-    auto known = robots_.find(entry.host);
-    if (known == robots_.end() || !known->second->ready) {
+    const RobotsRules* rules = known_robots(entry.host, entry.url);
+    if (rules == nullptr) {
       // First URL of this host: fetch robots.txt in this slot, then queue the
       // URL again so that the host's delay also separates the two requests.
       co_await robots_for(entry.host, entry.url);
@@ -323,11 +327,12 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
       co_return;
     }
     auto parts = split_url(entry.url);
-    if (!parts || !known->second->rules->allowed(parts->target)) {
-      const auto& unavailable = known->second->unavailable;
+    if (!parts || !rules->allowed(parts->target)) {
+      const auto& unavailable = robots_.at(entry.host)->unavailable;
       page.error = unavailable.empty() ? "robots: disallowed"
                                        : "robots: disallowed (robots.txt unavailable: " + unavailable + ")";
       ++progress_.skipped;
+      if (seed_error_.empty() && seeds_.contains(entry.url)) seed_error_ = entry.url + ": " + page.error;
       slot.release();
       const bool throw_if_cancelled = co_await asio::this_coro::throw_if_cancelled();
       co_await asio::this_coro::throw_if_cancelled(false);  // see record()
@@ -421,11 +426,23 @@ asio::awaitable<void> Crawl::record(PageResult page) {
   }
 }
 
+const RobotsRules* Crawl::known_robots(const std::string& host, const std::string& page_url) {
+  if (auto it = robots_.find(host); it != robots_.end()) return it->second->ready ? it->second->rules.get() : nullptr;
+  auto robots_url = resolve_url(page_url, "/robots.txt");
+  auto kept = robots_url ? robots_cache_.find(*robots_url, clock::now()) : nullptr;
+  if (!kept) return nullptr;
+  auto& robots = *robots_.emplace(host, std::make_unique<HostRobots>(executor_)).first->second;
+  robots.rules = std::move(kept);
+  robots.ready = true;
+  if (auto delay = robots.rules->crawl_delay()) frontier_.raise_delay(host, *delay);
+  return robots.rules.get();
+}
+
 asio::awaitable<const RobotsRules*> Crawl::robots_for(const std::string& host, const std::string& page_url) {
+  if (const RobotsRules* known = known_robots(host, page_url)) co_return known;
   auto [it, first] = robots_.try_emplace(host, nullptr);
   if (first) it->second = std::make_unique<HostRobots>(executor_);
   HostRobots& robots = *it->second;
-  if (robots.ready) co_return robots.rules.get();
   if (!first) {
     // Someone else is fetching it: wait for them.
     while (!robots.ready) {
@@ -435,44 +452,39 @@ asio::awaitable<const RobotsRules*> Crawl::robots_for(const std::string& host, c
     co_return robots.rules.get();
   }
 
+  frontier_.block(host, true);
   auto robots_url = resolve_url(page_url, "/robots.txt");
-  // Another crawl of this site may have read it lately.
-  robots.rules = robots_url ? robots_cache_.find(*robots_url, clock::now()) : nullptr;
-  if (!robots.rules) {
-    frontier_.block(host, true);
-    FetchResponse response;
-    if (robots_url) {
-      response = co_await fetcher_.fetch(*robots_url);
-    } else {
-      response.error = "invalid URL";
-    }
-    // RFC 9309: unreachable or a server error means "disallow everything";
-    // 4xx means there are no rules. A refused address is reported by the
-    // page fetch itself, so it does not hide behind "disallowed".
-    const bool answered = response.error.empty() && response.status >= 200 && response.status < 500;
-    if (response.error_kind == FetchErrorKind::refused ||
-        (answered && response.status >= 400)) {
-      robots.rules = std::make_shared<const RobotsRules>(RobotsRules::allow_all());
-    } else if (!response.error.empty()) {
-      robots.rules = std::make_shared<const RobotsRules>(RobotsRules::disallow_all());
-      robots.unavailable = response.error;
-    } else if (response.status >= 200 && response.status < 300) {
-      robots.rules = std::make_shared<const RobotsRules>(
-          RobotsRules::parse(response.body, config_.effective_user_agent()));
-    } else {
-      robots.rules = std::make_shared<const RobotsRules>(RobotsRules::disallow_all());
-      robots.unavailable = "HTTP " + std::to_string(response.status);
-    }
-    // Only a definite answer is kept for later crawls (a 3xx that was not
-    // followed to its end is not one).
-    if (answered && (response.status < 300 || response.status >= 400)) {
-      robots_cache_.store(*robots_url, robots.rules, clock::now());
-    }
-    frontier_.block(host, false);
+  FetchResponse response;
+  if (robots_url) {
+    response = co_await fetcher_.fetch(*robots_url);
+  } else {
+    response.error = "invalid URL";
+  }
+  // RFC 9309: unreachable or a server error means "disallow everything";
+  // 4xx means there are no rules. A refused address is reported by the
+  // page fetch itself, so it does not hide behind "disallowed".
+  const bool answered = response.error.empty() && response.status >= 200 && response.status < 500;
+  if (response.error_kind == FetchErrorKind::refused || (answered && response.status >= 400)) {
+    robots.rules = std::make_shared<const RobotsRules>(RobotsRules::allow_all());
+  } else if (!response.error.empty()) {
+    robots.rules = std::make_shared<const RobotsRules>(RobotsRules::disallow_all());
+    robots.unavailable = response.error;
+  } else if (response.status >= 200 && response.status < 300) {
+    robots.rules =
+        std::make_shared<const RobotsRules>(RobotsRules::parse(response.body, config_.effective_user_agent()));
+  } else {
+    robots.rules = std::make_shared<const RobotsRules>(RobotsRules::disallow_all());
+    robots.unavailable = "HTTP " + std::to_string(response.status);
+  }
+  // Only a definite answer is kept for later crawls (a 3xx that was not
+  // followed to its end is not one).
+  if (answered && (response.status < 300 || response.status >= 400)) {
+    robots_cache_.store(*robots_url, robots.rules, clock::now());
   }
   if (auto delay = robots.rules->crawl_delay()) frontier_.raise_delay(host, *delay);
   robots.ready = true;
   robots.ready_event.cancel();
+  frontier_.block(host, false);
   co_return robots.rules.get();
 }
 

@@ -278,6 +278,8 @@ TEST_CASE("robots.txt answering 5xx disallows the host, 4xx allows it", "[crawl]
     REQUIRE(run.pages.size() == 1);
     CHECK(run.pages[0].error.find("robots: disallowed") != std::string::npos);
     CHECK(run.result.progress.skipped == 1);
+    // The crawl's error says why its seed was not fetched.
+    CHECK(run.result.error.find("no seed could be fetched: " + site.url("/") + ": robots: disallowed") == 0);
   }
   SECTION("404") {
     TestSite site({"--robots-status", "404"});
