@@ -428,7 +428,7 @@ asio::awaitable<void> Crawl::record(PageResult page) {
 
 const RobotsRules* Crawl::known_robots(const std::string& host, const std::string& page_url) {
   if (auto it = robots_.find(host); it != robots_.end()) return it->second->ready ? it->second->rules.get() : nullptr;
-  auto robots_url = resolve_url(page_url, "/robots.txt");
+  auto robots_url = robots_txt_url(page_url);
   auto kept = robots_url ? robots_cache_.find(*robots_url, clock::now()) : nullptr;
   if (!kept) return nullptr;
   auto& robots = *robots_.emplace(host, std::make_unique<HostRobots>(executor_)).first->second;
@@ -453,7 +453,7 @@ asio::awaitable<const RobotsRules*> Crawl::robots_for(const std::string& host, c
   }
 
   frontier_.block(host, true);
-  auto robots_url = resolve_url(page_url, "/robots.txt");
+  auto robots_url = robots_txt_url(page_url);
   FetchResponse response;
   if (robots_url) {
     response = co_await fetcher_.fetch(*robots_url);

@@ -330,4 +330,24 @@ std::string host_key(const UrlParts& parts) {
   return key;
 }
 
+std::optional<std::string> robots_txt_url(std::string_view url) {
+  // A normalized http(s) URL: lower-case scheme and authority (no user
+  // information, no escapes), then a path. Its origin is a prefix.
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (!url.starts_with(scheme)) continue;
+    const auto path = url.find('/', scheme.size());
+    if (path == std::string_view::npos || path == scheme.size()) break;
+    const auto authority = url.substr(scheme.size(), path - scheme.size());
+    const bool plain = std::all_of(authority.begin(), authority.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':' || c == '[' ||
+             c == ']';
+    });
+    if (!plain) break;
+    std::string out(url.substr(0, path));
+    out += "/robots.txt";
+    return out;
+  }
+  return resolve_url(url, "/robots.txt");
+}
+
 }  // namespace crawld::crawl

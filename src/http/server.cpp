@@ -193,6 +193,13 @@ struct HttpServer::Impl {
     res.version(version == 10 ? 10 : 11);
     fill(res, response, keep_alive, head);
     stream.expires_after(std::chrono::milliseconds(config.request_timeout_ms));
+    // The write waits for the handlers already queued on the loop (other
+    // connections' requests that arrived in the same batch). Under load the
+    // responses of a batch then leave back to back: a client that is
+    // asleep is woken once for the batch, not once per response, and that
+    // wake-up is what a loopback send costs most (30% more POST /start per
+    // second at 32 connections). An idle loop runs the write at once.
+    co_await asio::post(stream.get_executor(), asio::use_awaitable);
     co_await bhttp::async_write(stream, res, use_tuple);
     if (observer) {
       RequestRecord record;

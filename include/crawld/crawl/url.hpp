@@ -32,6 +32,10 @@ std::optional<std::string> normalize_url(std::string_view url);
 // fragment-only reference ("#top") resolves to the base page itself.
 std::optional<std::string> resolve_url(std::string_view base, std::string_view reference);
 
+// The robots.txt URL of the URL's origin: resolve_url(url, "/robots.txt"),
+// cut short for a normalized URL (the crawl asks for every page it fetches).
+std::optional<std::string> robots_txt_url(std::string_view url);
+
 // The pieces of a normalized URL that the fetcher needs. Any absolute http(s)
 // URL is accepted and normalized first.
 struct UrlParts {

@@ -9,6 +9,7 @@
 using crawld::crawl::host_key;
 using crawld::crawl::normalize_url;
 using crawld::crawl::resolve_url;
+using crawld::crawl::robots_txt_url;
 using crawld::crawl::split_url;
 using crawld::crawl::UrlParts;
 
@@ -280,4 +281,27 @@ TEST_CASE("random URL-like input never crashes and normalizes to a fixed point",
     }
   }
   CHECK(normalized > 500);
+}
+
+TEST_CASE("robots_txt_url names the origin's robots.txt, as resolving \"/robots.txt\" does", "[url]") {
+  const char* urls[] = {"http://example.com/",
+                        "http://example.com/a/b?c=d",
+                        "https://example.com:8443/x",
+                        "http://127.0.0.1:8080/2024",
+                        "http://[::1]:8080/p",
+                        "http://xn--bcher-kva.example/",
+                        // Not normalized: the slow path gives the same answer.
+                        "HTTP://Example.COM/a",
+                        "http://user:pw@example.com/a",
+                        "http://example.com",
+                        "http://example.com?q",
+                        "http://ex%61mple.com/a",
+                        "ftp://example.com/a",
+                        "not a url"};
+  for (const char* url : urls) {
+    INFO(url);
+    CHECK(robots_txt_url(url) == resolve_url(url, "/robots.txt"));
+  }
+  CHECK(robots_txt_url("http://127.0.0.1:8080/2024") == "http://127.0.0.1:8080/robots.txt");
+  CHECK_FALSE(robots_txt_url("ftp://example.com/a").has_value());
 }
