@@ -74,11 +74,9 @@ Analysis analyze(const std::string& body, bool html, bool want_links, const std:
   for (const auto& href : extracted.hrefs) {
     auto url = resolve_url(base, href);
     if (!url) continue;
-    auto parts = split_url(*url);
-    if (!parts) continue;
-    auto host = host_key(*parts);
-    if (!allowed_hosts.contains(host)) continue;
-    analysis.links.push_back({std::move(*url), std::move(host), depth});
+    auto key = url_key(*url);
+    if (!key || !allowed_hosts.contains(key->host)) continue;
+    analysis.links.push_back({std::move(*url), std::move(key->host), depth});
   }
   return analysis;
 }
@@ -224,14 +222,14 @@ asio::awaitable<CrawlResult> Crawl::run() {
   CrawlResult result;
   for (auto& seed : expand_seeds(request_.target, request_.season)) {
     auto url = normalize_url(seed);
-    auto parts = url ? split_url(*url) : std::nullopt;
-    if (!parts) {
+    auto key = url ? url_key(*url) : std::nullopt;
+    if (!key) {
       if (seed_error_.empty()) seed_error_ = "invalid seed URL \"" + seed + "\"";
       continue;
     }
     seeds_.insert(*url);
-    if (request_.target.allowed_hosts.empty()) allowed_hosts_.insert(host_key(*parts));
-    frontier_.add({*url, host_key(*parts), 0});
+    if (request_.target.allowed_hosts.empty()) allowed_hosts_.insert(key->host);
+    frontier_.add({*url, std::move(key->host), 0});
   }
   for (const auto& host : request_.target.allowed_hosts) allowed_hosts_.insert(lower(host));
   publish();
@@ -326,8 +324,8 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
       frontier_.put_back(std::move(entry));
       co_return;
     }
-    auto parts = split_url(entry.url);
-    if (!parts || !rules->allowed(parts->target)) {
+    auto key = url_key(entry.url);
+    if (!key || !rules->allowed(key->target)) {
       const auto& unavailable = robots_.at(entry.host)->unavailable;
       page.error = unavailable.empty() ? "robots: disallowed"
                                        : "robots: disallowed (robots.txt unavailable: " + unavailable + ")";
@@ -489,13 +487,12 @@ asio::awaitable<const RobotsRules*> Crawl::robots_for(const std::string& host, c
 }
 
 asio::awaitable<std::string> Crawl::check_redirect(const std::string& url) {
-  auto parts = split_url(url);
-  if (!parts) co_return "invalid URL";
-  auto host = host_key(*parts);
-  if (!allowed_hosts_.contains(host)) co_return "host " + host + " is not allowed";
+  auto key = url_key(url);
+  if (!key) co_return "invalid URL";
+  if (!allowed_hosts_.contains(key->host)) co_return "host " + key->host + " is not allowed";
   if (config_.obey_robots) {
-    const RobotsRules* rules = co_await robots_for(host, url);
-    if (!rules->allowed(parts->target)) co_return "robots: disallowed";
+    const RobotsRules* rules = co_await robots_for(key->host, url);
+    if (!rules->allowed(key->target)) co_return "robots: disallowed";
   }
   co_return std::string();
 }

@@ -330,24 +330,50 @@ std::string host_key(const UrlParts& parts) {
   return key;
 }
 
-std::optional<std::string> robots_txt_url(std::string_view url) {
-  // A normalized http(s) URL: lower-case scheme and authority (no user
-  // information, no escapes), then a path. Its origin is a prefix.
+namespace {
+
+// The length of "scheme://authority" when `url` has normalize_url's shape
+// there: http(s), a lower-case authority of plain characters without a
+// default or empty port, then the path's '/'. Zero otherwise.
+std::size_t normalized_origin_length(std::string_view url) {
   for (std::string_view scheme : {"http://", "https://"}) {
     if (!url.starts_with(scheme)) continue;
     const auto path = url.find('/', scheme.size());
-    if (path == std::string_view::npos || path == scheme.size()) break;
+    if (path == std::string_view::npos || path == scheme.size()) return 0;
     const auto authority = url.substr(scheme.size(), path - scheme.size());
     const bool plain = std::all_of(authority.begin(), authority.end(), [](char c) {
       return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':' || c == '[' ||
              c == ']';
     });
-    if (!plain) break;
-    std::string out(url.substr(0, path));
+    const std::string_view default_port = scheme.size() == 7 ? ":80" : ":443";
+    if (!plain || authority.ends_with(':') || authority.ends_with(default_port) ||
+        authority.find(":0") != std::string_view::npos) {
+      return 0;
+    }
+    return path;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::optional<std::string> robots_txt_url(std::string_view url) {
+  if (const auto origin = normalized_origin_length(url)) {
+    std::string out(url.substr(0, origin));
     out += "/robots.txt";
     return out;
   }
   return resolve_url(url, "/robots.txt");
+}
+
+std::optional<UrlKey> url_key(std::string_view url) {
+  if (const auto origin = normalized_origin_length(url)) {
+    const std::size_t scheme = url.starts_with("https") ? 8 : 7;
+    return UrlKey{std::string(url.substr(scheme, origin - scheme)), std::string(url.substr(origin))};
+  }
+  auto parts = split_url(url);
+  if (!parts) return std::nullopt;
+  return UrlKey{host_key(*parts), std::move(parts->target)};
 }
 
 }  // namespace crawld::crawl

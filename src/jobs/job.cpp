@@ -25,8 +25,13 @@ void append_string(std::string& out, std::string_view text) {
   }
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
-  for (const char ch : text) {
-    switch (ch) {
+  std::size_t plain = 0;  // start of the characters not yet written
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(text, plain, i - plain);
+    plain = i + 1;
+    switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
       case '\b': out += "\\b"; break;
@@ -35,15 +40,12 @@ void append_string(std::string& out, std::string_view text) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (static_cast<unsigned char>(ch) < 0x20) {
-          out += "\\u00";
-          out += hex[static_cast<unsigned char>(ch) >> 4];
-          out += hex[static_cast<unsigned char>(ch) & 0xF];
-        } else {
-          out += ch;
-        }
+        out += "\\u00";
+        out += hex[c >> 4];
+        out += hex[c & 0xF];
     }
   }
+  out.append(text, plain);
   out += '"';
 }
 

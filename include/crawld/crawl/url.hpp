@@ -32,9 +32,16 @@ std::optional<std::string> normalize_url(std::string_view url);
 // fragment-only reference ("#top") resolves to the base page itself.
 std::optional<std::string> resolve_url(std::string_view base, std::string_view reference);
 
-// The robots.txt URL of the URL's origin: resolve_url(url, "/robots.txt"),
-// cut short for a normalized URL (the crawl asks for every page it fetches).
+// For normalize_url's output (every URL a crawl queues), read off the text
+// without parsing it again; anything else is parsed as split_url does.
+// The robots.txt URL of the URL's origin, as resolve_url(url, "/robots.txt").
 std::optional<std::string> robots_txt_url(std::string_view url);
+// host_key() and the target of the URL, as split_url gives them.
+struct UrlKey {
+  std::string host;    // host_key()
+  std::string target;  // path + "?" + query
+};
+std::optional<UrlKey> url_key(std::string_view url);
 
 // The pieces of a normalized URL that the fetcher needs. Any absolute http(s)
 // URL is accepted and normalized first.

@@ -11,6 +11,7 @@ using crawld::crawl::normalize_url;
 using crawld::crawl::resolve_url;
 using crawld::crawl::robots_txt_url;
 using crawld::crawl::split_url;
+using crawld::crawl::url_key;
 using crawld::crawl::UrlParts;
 
 namespace {
@@ -304,4 +305,29 @@ TEST_CASE("robots_txt_url names the origin's robots.txt, as resolving \"/robots.
   }
   CHECK(robots_txt_url("http://127.0.0.1:8080/2024") == "http://127.0.0.1:8080/robots.txt");
   CHECK_FALSE(robots_txt_url("ftp://example.com/a").has_value());
+}
+
+TEST_CASE("url_key reads host key and target off a normalized URL, as split_url does", "[url]") {
+  const char* urls[] = {"http://example.com/",      "HTTP://Example.COM:80/a/./b/../c?x=1#f", "https://example.com:443/",
+                        "https://example.com:8443/x?", "http://127.0.0.1:8080/2024",        "http://[::1]:8080/p",
+                        "http://[::1]/",             "http://user:pw@example.com/a",         "http://example.com",
+                        "http://example.com?q",      "http://ex%61mple.com/%7euser",          "http://example.com:080/"};
+  for (const char* raw : urls) {
+    INFO(raw);
+    auto normalized = normalize_url(raw);
+    REQUIRE(normalized);
+    auto parts = split_url(*normalized);
+    REQUIRE(parts);
+    auto key = url_key(*normalized);
+    REQUIRE(key);
+    CHECK(key->host == host_key(*parts));
+    CHECK(key->target == parts->target);
+    // Not normalized: parsed, with the same answer.
+    auto slow = url_key(raw);
+    REQUIRE(slow);
+    CHECK(slow->host == key->host);
+    CHECK(slow->target == key->target);
+  }
+  CHECK_FALSE(url_key("ftp://example.com/a").has_value());
+  CHECK_FALSE(url_key("not a url").has_value());
 }
