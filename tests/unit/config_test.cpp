@@ -90,6 +90,7 @@ TEST_CASE("an empty document gives the documented defaults", "[config]") {
   CHECK(c.log.access_log);
   CHECK(c.crawl.targets.empty());
   CHECK(c.crawl.current_season == 2024);
+  CHECK(c.crawl.robots_cache_s == 600);
   CHECK(c.jobs.on_duplicate == "reject");
   CHECK(c.database.url.empty());
   CHECK(c.auth.tokens.empty());
@@ -135,6 +136,8 @@ TEST_CASE("integer bounds are inclusive", "[config]") {
   CHECK(parse_config(R"({"server": {"port": 0}})").server.port == 0);
   CHECK(parse_config(R"({"server": {"max_header_bytes": 1024}})").server.max_header_bytes == 1024);
   CHECK(parse_config(R"({"server": {"max_connections": 1}})").server.max_connections == 1);
+  CHECK(parse_config(R"({"crawl": {"robots_cache_s": 0}})").crawl.robots_cache_s == 0);
+  CHECK(parse_config(R"({"crawl": {"robots_cache_s": 86400}})").crawl.robots_cache_s == 86'400);
 }
 
 TEST_CASE("the message names the key path, the expectation and the value", "[config]") {
@@ -211,6 +214,8 @@ TEST_CASE("out-of-range values in every section", "[config]") {
   CHECK_THAT(error_of(R"({"server": {"max_connections": 0}})"),
              Equals("server.max_connections: expected integer 1-1000000, got 0"));
   CHECK_THAT(error_of(R"({"crawl": {"concurrency": 0}})"), Equals("crawl.concurrency: expected integer 1-1024, got 0"));
+  CHECK_THAT(error_of(R"({"crawl": {"robots_cache_s": 86401}})"),
+             Equals("crawl.robots_cache_s: expected integer 0-86400, got 86401"));
   CHECK_THAT(error_of(R"({"jobs": {"max_running": 0}})"), Equals("jobs.max_running: expected integer 1-10000, got 0"));
   CHECK_THAT(error_of(R"({"database": {"threads": 65}})"), Equals("database.threads: expected integer 1-64, got 65"));
   CHECK_THAT(error_of(with_targets(R"({"name": "a", "seeds": ["http://a.test/"], "max_pages": 0})")),
