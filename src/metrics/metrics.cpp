@@ -40,7 +40,8 @@ const pm::Histogram::BucketBoundaries latency_buckets = {0.0005, 0.001, 0.0025, 
                                                          0.05,   0.1,   0.25,   0.5,   1,    2.5};
 const pm::Histogram::BucketBoundaries fetch_buckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 const pm::Histogram::BucketBoundaries job_buckets = {0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600};
-const pm::Histogram::BucketBoundaries lag_buckets = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1};
+const pm::Histogram::BucketBoundaries lag_buckets = {0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075,
+                                                     0.01,   0.025, 0.05,  0.1,   0.5,   1};
 
 }  // namespace
 
