@@ -28,6 +28,17 @@ Response job_response(int status, const jobs::Job& job) {
   return response;
 }
 
+// A JSON array of jobs, from their own text (not parsed into a tree first).
+std::string job_list_text(const std::vector<const jobs::Job*>& jobs) {
+  std::string out = "[";
+  for (const auto* job : jobs) {
+    if (out.size() > 1) out += ',';
+    out += job->to_json_text();
+  }
+  out += ']';
+  return out;
+}
+
 // Idempotency keys: 1-255 visible ASCII characters.
 bool is_valid_idempotency_key(std::string_view key) {
   if (key.empty() || key.size() > 255) return false;
@@ -129,21 +140,11 @@ void register_routes(http::Router& router, ApiContext& context) {
     manager(ctx);
     // Jobs still in memory, plus the database's history when there is one.
     auto found = co_await list_jobs_with_history(ctx, state, limit);
-    // Written as text from the jobs' own text (keys in sorted order, as
-    // everywhere else): up to 500 jobs are not built as a tree first.
-    Response response;
-    response.body = "{\"count\":" + std::to_string(found.jobs.size());
-    if (found.unavailable) {
-      response.body += ",\"history_unavailable\":" +
-                       json(*found.unavailable).dump(-1, ' ', false, json::error_handler_t::replace);
-    }
-    response.body += ",\"jobs\":[";
-    for (std::size_t i = 0; i < found.jobs.size(); ++i) {
-      if (i > 0) response.body += ',';
-      response.body += found.jobs[i].to_json_text();
-    }
-    response.body += "]}";
-    co_return response;
+    json body = {{"count", found.jobs.size()}};
+    if (found.unavailable) body["history_unavailable"] = *found.unavailable;
+    std::vector<const jobs::Job*> list;
+    for (const auto& job : found.jobs) list.push_back(&job);
+    co_return json_response(200, body, "jobs", job_list_text(list));
   });
 
   router.add("GET", "/jobs/{id}", [ctx](Request& request) -> asio::awaitable<Response> {
@@ -182,8 +183,6 @@ void register_routes(http::Router& router, ApiContext& context) {
     auto& jobs = manager(ctx);
     json counts = json::object();
     for (const auto& [state, count] : jobs.counts()) counts[std::string(jobs::to_string(state))] = count;
-    json running = json::array();
-    for (const auto* job : jobs.list(jobs::JobState::running, 10'000)) running.push_back(job->to_json());
     auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx->started_at).count();
     json body = {
         {"service", "crawld"},
@@ -191,7 +190,6 @@ void register_routes(http::Router& router, ApiContext& context) {
         {"state", ctx->draining && ctx->draining() ? "draining" : "running"},
         {"uptime_s", static_cast<std::int64_t>(uptime)},
         {"jobs", std::move(counts)},
-        {"running", std::move(running)},
         {"queue_length", jobs.queued()},
         {"limits",
          {{"max_running", jobs.config().max_running},
@@ -204,7 +202,7 @@ void register_routes(http::Router& router, ApiContext& context) {
                              {"max_1m", ctx->loop_lag->max_recent_seconds() * 1000},
                              {"p99_1m", ctx->loop_lag->p99_recent_seconds() * 1000}};
     }
-    co_return json_response(200, body);
+    co_return json_response(200, body, "running", job_list_text(jobs.list(jobs::JobState::running, 10'000)));
   });
 
   router.add("GET", "/", [](Request&) -> asio::awaitable<Response> {

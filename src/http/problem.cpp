@@ -9,6 +9,32 @@ Response json_response(int status, const nlohmann::json& body) {
   return response;
 }
 
+Response json_response(int status, const nlohmann::json& body, const std::string& key, std::string_view json_text) {
+  auto dump = [](const nlohmann::json& value) {
+    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  Response response;
+  response.status = status;
+  std::string& out = response.body;
+  bool placed = false;
+  auto member = [&out](const std::string& name_text, std::string_view value_text) {
+    out += out.empty() ? '{' : ',';
+    out += name_text;
+    out += ':';
+    out += value_text;
+  };
+  for (const auto& [name, value] : body.items()) {
+    if (!placed && key < name) {
+      member(dump(key), json_text);
+      placed = true;
+    }
+    if (name != key) member(dump(name), dump(value));
+  }
+  if (!placed) member(dump(key), json_text);
+  out += '}';
+  return response;
+}
+
 Response problem_response(const ApiError& error, std::string_view instance) {
   nlohmann::json body = {
       {"type", "/problems/" + error.slug()},

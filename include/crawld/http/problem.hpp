@@ -62,6 +62,10 @@ class ApiError : public std::runtime_error {
 
 // A JSON response (invalid UTF-8 in strings is replaced, never thrown).
 Response json_response(int status, const nlohmann::json& body);
+// The same with one more member of `body` (an object) whose value is JSON
+// text already (jobs render their own), placed among the others in sorted
+// key order as nlohmann::json orders them.
+Response json_response(int status, const nlohmann::json& body, const std::string& key, std::string_view json_text);
 
 // Renders the error; `instance` is the request path.
 Response problem_response(const ApiError& error, std::string_view instance);

@@ -135,3 +135,17 @@ TEST_CASE("text that is not UTF-8 still gives valid JSON", "[problem]") {
   CHECK(body["status"] == 404);
   CHECK(body["instance"].get<std::string>().size() > 1);
 }
+
+TEST_CASE("a member given as JSON text takes its sorted place, as if it had been in the document", "[http]") {
+  const nlohmann::json body = {{"count", 2}, {"name", "bad \xff byte"}, {"zeta", nullptr}};
+  const std::string list = R"([{"a":1},{"b":"x"}])";
+  for (const std::string key : {"a", "jobs", "running", "zz", "count"}) {
+    INFO(key);
+    auto expected = body;
+    expected[key] = nlohmann::json::parse(list);
+    auto response = json_response(200, body, key, list);
+    CHECK(response.status == 200);
+    CHECK(response.body == expected.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  CHECK(json_response(201, nlohmann::json::object(), "jobs", "[]").body == R"({"jobs":[]})");
+}
