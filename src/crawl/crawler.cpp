@@ -76,7 +76,7 @@ Analysis analyze(const std::string& body, bool html, bool want_links, const std:
     if (!url) continue;
     auto key = url_key(*url);
     if (!key || !allowed_hosts.contains(key->host)) continue;
-    analysis.links.push_back({std::move(*url), std::move(key->host), depth});
+    analysis.links.push_back({std::move(*url), std::move(key->host), depth, std::nullopt});
   }
   return analysis;
 }
@@ -130,7 +130,7 @@ class Crawl {
   const RobotsRules* known_robots(const std::string& host, const std::string& page_url);
   // The host's rules, fetching robots.txt (or waiting for the fetch under way).
   asio::awaitable<const RobotsRules*> robots_for(const std::string& host, const std::string& page_url);
-  asio::awaitable<std::string> check_redirect(const std::string& url);
+  asio::awaitable<Fetcher::RedirectVerdict> check_redirect(const std::string& from_host, const std::string& url);
   asio::awaitable<void> record(PageResult page);
   void cancel_workers();
   // Wakes up to `count` idle workers (all by default) and returns how many it
@@ -229,7 +229,7 @@ asio::awaitable<CrawlResult> Crawl::run() {
     }
     seeds_.insert(*url);
     if (request_.target.allowed_hosts.empty()) allowed_hosts_.insert(key->host);
-    frontier_.add({*url, std::move(key->host), 0});
+    frontier_.add({*url, std::move(key->host), 0, std::nullopt});
   }
   for (const auto& host : request_.target.allowed_hosts) allowed_hosts_.insert(lower(host));
   publish();
@@ -311,9 +311,13 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
   } slot{*this, entry.host};
 
   PageResult page;
-  page.url = entry.url;
+  page.url = entry.origin ? entry.origin->url : entry.url;
   page.final_url = entry.url;
   page.depth = entry.depth;
+  // A handed-over redirect target reports its errors as the redirect's.
+  auto redirect_error = [&](const std::string& why) {
+    return entry.origin ? "redirect to " + entry.url + " not followed: " + why : why;
+  };
 
   if (config_.obey_robots) {
     const RobotsRules* rules = known_robots(entry.host, entry.url);
@@ -327,10 +331,12 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
     auto key = url_key(entry.url);
     if (!key || !rules->allowed(key->target)) {
       const auto& unavailable = robots_.at(entry.host)->unavailable;
-      page.error = unavailable.empty() ? "robots: disallowed"
-                                       : "robots: disallowed (robots.txt unavailable: " + unavailable + ")";
-      ++progress_.skipped;
-      if (seed_error_.empty() && seeds_.contains(entry.url)) seed_error_ = entry.url + ": " + page.error;
+      page.error = redirect_error(unavailable.empty() ? "robots: disallowed"
+                                                      : "robots: disallowed (robots.txt unavailable: " + unavailable + ")");
+      // A disallowed link is skipped; a disallowed redirect target is the
+      // redirecting page's failure, as when it is refused within one fetch.
+      ++(entry.origin ? progress_.failed : progress_.skipped);
+      if (seed_error_.empty() && seeds_.contains(page.url)) seed_error_ = page.url + ": " + page.error;
       slot.release();
       const bool throw_if_cancelled = co_await asio::this_coro::throw_if_cancelled();
       co_await asio::this_coro::throw_if_cancelled(false);  // see record()
@@ -346,9 +352,30 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
   ++started_;
 
   const auto start = clock::now();
-  Fetcher::RedirectCheck check = [this](const std::string& url) { return check_redirect(url); };
-  auto response = co_await fetcher_.fetch(entry.url, std::move(check));
+  auto elapsed_ms = [&] {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start).count();
+    return static_cast<std::uint32_t>(ms) + (entry.origin ? entry.origin->elapsed_ms : 0);
+  };
+  Fetcher::RedirectCheck check = [this, &host = entry.host](const std::string& url) {
+    return check_redirect(host, url);
+  };
+  auto response =
+      co_await fetcher_.fetch(entry.url, std::move(check), entry.origin ? entry.origin->redirects : 0);
   if (response.error_kind == FetchErrorKind::cancelled) co_return;
+  if (!response.redirect_to.empty()) {
+    if (response.redirect_to == page.url) {
+      response.error = "redirect loop: " + response.redirect_to;
+    } else {
+      // Another host's URL waits for a slot of that host (its concurrency
+      // limit, delay and robots.txt), not in this one. Its fetch counts
+      // towards max_pages when it starts.
+      auto host = url_key(response.redirect_to)->host;  // the check parsed it
+      frontier_.add_redirect({std::move(response.redirect_to), std::move(host), entry.depth,
+                              RedirectOrigin{page.url, response.redirects + 1, elapsed_ms()}});
+      --started_;
+      co_return;
+    }
+  }
   page.final_url = response.final_url;
   page.status = response.status;
   page.content_type = response.content_type;
@@ -384,8 +411,7 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
       frontier_.add(std::move(analysis.links[i]));
     }
   }
-  page.elapsed_ms =
-      static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start).count());
+  page.elapsed_ms = elapsed_ms();
 
   progress_.bytes += page.bytes;
   if (page.error.empty()) {
@@ -393,7 +419,7 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
   } else {
     ++progress_.failed;
   }
-  if (seeds_.contains(entry.url)) {
+  if (seeds_.contains(page.url)) {
     if (page.error.empty() && page.status >= 200 && page.status < 400) {
       seed_ok_ = true;
     } else if (seed_error_.empty()) {
@@ -486,15 +512,21 @@ asio::awaitable<const RobotsRules*> Crawl::robots_for(const std::string& host, c
   co_return robots.rules.get();
 }
 
-asio::awaitable<std::string> Crawl::check_redirect(const std::string& url) {
+asio::awaitable<Fetcher::RedirectVerdict> Crawl::check_redirect(const std::string& from_host,
+                                                                  const std::string& url) {
+  using Action = Fetcher::RedirectVerdict::Action;
   auto key = url_key(url);
-  if (!key) co_return "invalid URL";
-  if (!allowed_hosts_.contains(key->host)) co_return "host " + key->host + " is not allowed";
-  if (config_.obey_robots) {
-    const RobotsRules* rules = co_await robots_for(key->host, url);
-    if (!rules->allowed(key->target)) co_return "robots: disallowed";
+  if (!key) co_return Fetcher::RedirectVerdict{Action::refuse, "invalid URL"};
+  if (!allowed_hosts_.contains(key->host)) {
+    co_return Fetcher::RedirectVerdict{Action::refuse, "host " + key->host + " is not allowed"};
   }
-  co_return std::string();
+  if (key->host != from_host) co_return Fetcher::RedirectVerdict{Action::hand_back, {}};
+  if (config_.obey_robots) {
+    // The host's own rules: known, since this fetch was allowed by them.
+    const RobotsRules* rules = co_await robots_for(key->host, url);
+    if (!rules->allowed(key->target)) co_return Fetcher::RedirectVerdict{Action::refuse, "robots: disallowed"};
+  }
+  co_return Fetcher::RedirectVerdict{};
 }
 
 }  // namespace

@@ -378,10 +378,11 @@ asio::awaitable<Fetcher::Hop> Fetcher::fetch_one(const std::string& url) {
   }
 }
 
-asio::awaitable<FetchResponse> Fetcher::fetch(std::string url, RedirectCheck check) {
+asio::awaitable<FetchResponse> Fetcher::fetch(std::string url, RedirectCheck check, std::uint32_t redirects_before) {
+  using Action = RedirectVerdict::Action;
   const auto max_redirects = context_.config().max_redirects;
   std::set<std::string> chain{url};
-  std::uint32_t redirects = 0;
+  std::uint32_t redirects = redirects_before;
   for (;;) {
     auto hop = co_await fetch_one(url);
     auto& out = hop.response;
@@ -399,8 +400,13 @@ asio::awaitable<FetchResponse> Fetcher::fetch(std::string url, RedirectCheck che
     if (chain.contains(*next)) co_return fail("redirect loop: " + *next);
     if (redirects >= max_redirects) co_return fail("too many redirects (max " + std::to_string(max_redirects) + ")");
     if (check) {
-      auto why = co_await check(*next);
-      if (!why.empty()) co_return fail("redirect to " + *next + " not followed: " + why);
+      auto verdict = co_await check(*next);
+      if (verdict.action == Action::refuse) co_return fail("redirect to " + *next + " not followed: " + verdict.reason);
+      if (verdict.action == Action::hand_back) {
+        out.redirect_to = std::move(*next);
+        out.body.clear();
+        co_return std::move(out);
+      }
     }
     chain.insert(*next);
     url = std::move(*next);

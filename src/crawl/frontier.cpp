@@ -7,11 +7,15 @@ namespace crawld::crawl {
 Frontier::Frontier(std::uint32_t per_host_concurrency, std::chrono::milliseconds default_delay)
     : per_host_concurrency_(std::max<std::uint32_t>(per_host_concurrency, 1)), default_delay_(default_delay) {}
 
+Frontier::Host& Frontier::host(const std::string& name) {
+  auto [it, inserted] = hosts_.try_emplace(name);
+  if (inserted) it->second.delay = default_delay_;
+  return it->second;
+}
+
 bool Frontier::add(FrontierEntry entry) {
   if (!seen_.insert(entry.url).second) return false;
-  auto [it, inserted] = hosts_.try_emplace(entry.host);
-  if (inserted) it->second.delay = default_delay_;
-  it->second.queue.push_back(std::move(entry));
+  host(entry.host).queue.push_back(std::move(entry));
   ++queued_;
   return true;
 }
@@ -48,9 +52,13 @@ Frontier::Pick Frontier::next(clock::time_point now) {
 }
 
 void Frontier::put_back(FrontierEntry entry) {
-  auto& host = hosts_[entry.host];
-  host.queue.push_front(std::move(entry));
+  host(entry.host).queue.push_front(std::move(entry));
   ++queued_;
+}
+
+void Frontier::add_redirect(FrontierEntry entry) {
+  seen_.insert(entry.url);
+  put_back(std::move(entry));
 }
 
 void Frontier::done(const std::string& host) {
@@ -60,16 +68,11 @@ void Frontier::done(const std::string& host) {
   --active_;
 }
 
-void Frontier::block(const std::string& host, bool blocked) {
-  auto [it, inserted] = hosts_.try_emplace(host);
-  if (inserted) it->second.delay = default_delay_;
-  it->second.blocked = blocked;
-}
+void Frontier::block(const std::string& name, bool blocked) { host(name).blocked = blocked; }
 
-void Frontier::raise_delay(const std::string& host, std::chrono::milliseconds delay) {
-  auto [it, inserted] = hosts_.try_emplace(host);
-  if (inserted) it->second.delay = default_delay_;
-  it->second.delay = std::max(it->second.delay, delay);
+void Frontier::raise_delay(const std::string& name, std::chrono::milliseconds delay) {
+  auto& entry = host(name);
+  entry.delay = std::max(entry.delay, delay);
 }
 
 }  // namespace crawld::crawl

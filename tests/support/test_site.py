@@ -22,6 +22,10 @@ Link graph (P = this server's port; depth from "/"):
   4  /i.html
 Never requested by a well-behaved crawler: /private/secret.html (robots),
 /nofollowed.html (rel=nofollow), http://localhost:P/foreign.html (other host).
+
+Redirects across hosts: /away/ links to /away/0../away/3, each of which
+redirects to /slow/N on another server (--away-port); /ping redirects to
+http://localhost:P/pong, which redirects back to http://127.0.0.1:P/ping.
 """
 
 import argparse
@@ -160,6 +164,7 @@ class Handler(BaseHTTPRequestHandler):
             "/foreign.html": page("Foreign"),
             "/hang-start.html": page("Hang", [("/hang/%d" % i, "hang") for i in range(4)]),
             "/fan/": page("Fan", [("/slow/%d" % i, "slow") for i in range(20)]),
+            "/away/": page("Away", [("/away/%d" % i, "elsewhere") for i in range(4)]),
         }
         if path == "/robots.txt":
             if opts.robots_status != 200:
@@ -180,6 +185,12 @@ class Handler(BaseHTTPRequestHandler):
             return self.redirect("/private/secret.html")
         if path == "/redirect/to-foreign":
             return self.redirect("http://localhost:%d/foreign.html" % port)
+        if path.startswith("/away/") and opts.away_port:
+            return self.redirect("http://127.0.0.1:%d/slow/%s" % (opts.away_port, path.rsplit("/", 1)[1]))
+        if path == "/ping":
+            return self.redirect("http://localhost:%d/pong" % port)
+        if path == "/pong":
+            return self.redirect("http://127.0.0.1:%d/ping" % port)
         if path.startswith("/redirect/chain/"):
             n = int(path.rsplit("/", 1)[1])
             return self.redirect("/redirect/chain/%d" % (n - 1)) if n > 0 else self.send(200, page("End"))
@@ -225,6 +236,7 @@ def main():
     parser.add_argument("--crawl-delay", default="", help="Crawl-delay value for robots.txt (seconds)")
     parser.add_argument("--robots-status", type=int, default=200)
     parser.add_argument("--hang-seconds", type=float, default=30.0)
+    parser.add_argument("--away-port", type=int, default=0, help="port of the server /away/N redirects to")
     options = parser.parse_args()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -57,7 +57,10 @@ struct FetchResponse {
   std::string charset;       // lower-case, empty when not given
   std::string body;          // at most max_body_bytes
   bool truncated = false;    // the body was longer than max_body_bytes
-  std::uint32_t redirects = 0;
+  std::uint32_t redirects = 0;  // followed, counting those before this fetch
+  // Set when the redirect check handed a redirect back: the normalized URL
+  // the response (a 3xx, without body) points to, not fetched here.
+  std::string redirect_to;
   FetchErrorKind error_kind = FetchErrorKind::none;
   std::string error;  // empty on success
 };
@@ -71,10 +74,17 @@ ContentType parse_content_type(std::string_view value);
 
 class Fetcher {
  public:
-  // Asked before each redirect is followed, with the normalized target URL;
-  // returns an empty string to follow it, else the reason not to (recorded as
-  // the page's error).
-  using RedirectCheck = std::function<boost::asio::awaitable<std::string>(const std::string& url)>;
+  // What to do with a redirect: follow it in this fetch, refuse it (the
+  // reason becomes the page's error), or hand it back to the caller, who
+  // fetches the target later (a crawl does so for another host, which has
+  // its own slots and delay).
+  struct RedirectVerdict {
+    enum class Action { follow, refuse, hand_back };
+    Action action = Action::follow;
+    std::string reason;  // refuse: why
+  };
+  // Asked before each redirect is followed, with the normalized target URL.
+  using RedirectCheck = std::function<boost::asio::awaitable<RedirectVerdict>(const std::string& url)>;
 
   Fetcher(boost::asio::any_io_executor executor, FetchContext& context);
   ~Fetcher();
@@ -82,7 +92,10 @@ class Fetcher {
   Fetcher& operator=(const Fetcher&) = delete;
 
   // GETs a normalized absolute http(s) URL, following redirects.
-  boost::asio::awaitable<FetchResponse> fetch(std::string url, RedirectCheck check = {});
+  // `redirects_before` counts redirects already followed to reach `url`
+  // (a handed-back one), so that max_redirects bounds the whole chain.
+  boost::asio::awaitable<FetchResponse> fetch(std::string url, RedirectCheck check = {},
+                                              std::uint32_t redirects_before = 0);
 
   // Idle keep-alive connections currently pooled (for tests and metrics).
   std::size_t idle_connections() const;

@@ -19,10 +19,20 @@
 
 namespace crawld::crawl {
 
+// A redirect target that a fetch on another host handed over: it waits for
+// a slot of its own host, and its page is recorded under the URL first
+// queued.
+struct RedirectOrigin {
+  std::string url;               // the URL first queued (the page's url)
+  std::uint32_t redirects = 0;   // redirects followed to reach the entry's url
+  std::uint32_t elapsed_ms = 0;  // time the earlier hops took
+};
+
 struct FrontierEntry {
   std::string url;   // normalized
   std::string host;  // host_key of the URL
   std::uint32_t depth = 0;
+  std::optional<RedirectOrigin> origin;  // set for a handed-over redirect target
 };
 
 class Frontier {
@@ -47,6 +57,10 @@ class Frontier {
   // Returns a picked entry to the front of its host's queue (the caller
   // still has to release the slot with `done`).
   void put_back(FrontierEntry entry);
+  // Queues a redirect target at the front of its host's queue and marks it
+  // seen. It is queued even when seen before: it stands for the page that
+  // redirected, not for a link.
+  void add_redirect(FrontierEntry entry);
   // Releases the host slot taken by `next`.
   void done(const std::string& host);
 
@@ -65,6 +79,8 @@ class Frontier {
     std::chrono::milliseconds delay{0};
     std::optional<clock::time_point> last_start;
   };
+
+  Host& host(const std::string& name);
 
   std::uint32_t per_host_concurrency_;
   std::chrono::milliseconds default_delay_;

@@ -269,6 +269,51 @@ TEST_CASE("robots.txt Crawl-delay spaces the requests to a host", "[crawl][net]"
   for (std::size_t i = 1; i < times.size(); ++i) CHECK(times[i] - times[i - 1] >= 0.29);
 }
 
+TEST_CASE("a redirect to another host waits for that host's slot and delay", "[crawl][net]") {
+  // Four pages of `site` redirect to `away`, whose robots.txt asks for 0.3 s
+  // between requests. Followed inside the redirecting fetches, they would
+  // reach `away` four at once (per_host_concurrency 4).
+  TestSite away({"--crawl-delay", "0.3"});
+  TestSite site({"--away-port", std::to_string(away.port())});
+  auto target = target_for(site, "/away/");
+  target.allowed_hosts = {site.host_key(), away.host_key()};
+  target.shallow_depth = 1;
+  auto run = run_crawl(test_config(), target, false);
+
+  CHECK(run.result.outcome == CrawlOutcome::succeeded);
+  CHECK(run.result.progress.fetched == 5);
+  auto log = away.log();
+  CHECK(log["max_inflight"].get<int>() == 1);
+  auto times = log["times"].get<std::vector<double>>();
+  REQUIRE(times.size() == 5);  // robots.txt + 4 pages
+  for (std::size_t i = 1; i < times.size(); ++i) CHECK(times[i] - times[i - 1] >= 0.29);
+  for (int i = 0; i < 4; ++i) {
+    const auto& page = run.by_path["/away/" + std::to_string(i)];
+    CHECK(page.final_url == away.url("/slow/" + std::to_string(i)));
+    CHECK(page.status == 200);
+    CHECK(page.depth == 1);
+    CHECK(page.title == "Slow /slow/" + std::to_string(i));
+    CHECK(page.error.empty());
+    CHECK(page.elapsed_ms >= 100);  // the redirect and the slow page
+  }
+}
+
+TEST_CASE("redirects back and forth between two hosts end as a loop", "[crawl][net]") {
+  TestSite site;
+  auto target = target_for(site, "/ping");
+  target.allowed_hosts = {site.host_key(), "localhost:" + std::to_string(site.port())};
+  auto run = run_crawl(test_config(), target, false);
+
+  CHECK(run.result.outcome == CrawlOutcome::failed);
+  REQUIRE(run.pages.size() == 1);
+  CHECK(run.pages[0].url == site.url("/ping"));
+  CHECK(run.pages[0].error.find("redirect loop") != std::string::npos);
+  CHECK(run.result.progress.failed == 1);
+  auto requests = site.requests();
+  CHECK(std::count(requests.begin(), requests.end(), "/ping") == 1);
+  CHECK(std::count(requests.begin(), requests.end(), "/pong") == 1);
+}
+
 TEST_CASE("robots.txt answering 5xx disallows the host, 4xx allows it", "[crawl][net]") {
   SECTION("500") {
     TestSite site({"--robots-status", "500"});

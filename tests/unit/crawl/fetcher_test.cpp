@@ -96,10 +96,32 @@ TEST_CASE("redirects: followed, limited, loops detected", "[crawl][net]") {
   SECTION("refused by the check") {
     auto url = site.url("/redirect/to-d");
     auto response = with_fetcher(fetch_config(), [&](Fetcher& fetcher) {
-      return fetcher.fetch(url, [](const std::string&) -> asio::awaitable<std::string> { co_return "nope"; });
+      return fetcher.fetch(url, [](const std::string&) -> asio::awaitable<Fetcher::RedirectVerdict> {
+        co_return Fetcher::RedirectVerdict{Fetcher::RedirectVerdict::Action::refuse, "nope"};
+      });
     });
     CHECK(response.error.find("not followed: nope") != std::string::npos);
     CHECK(site.requests() == std::vector<std::string>{"/redirect/to-d"});
+  }
+  SECTION("handed back by the check") {
+    auto url = site.url("/redirect/to-d");
+    auto response = with_fetcher(fetch_config(), [&](Fetcher& fetcher) {
+      return fetcher.fetch(url, [](const std::string&) -> asio::awaitable<Fetcher::RedirectVerdict> {
+        co_return Fetcher::RedirectVerdict{Fetcher::RedirectVerdict::Action::hand_back, {}};
+      });
+    });
+    CHECK(response.error.empty());
+    CHECK(response.status == 302);
+    CHECK(response.redirect_to == site.url("/d.html"));
+    CHECK(response.final_url == url);
+    CHECK(response.body.empty());
+    CHECK(site.requests() == std::vector<std::string>{"/redirect/to-d"});
+  }
+  SECTION("redirects before this fetch count towards the limit") {
+    auto url = site.url("/redirect/chain/3");
+    auto response = with_fetcher(fetch_config(), [&](Fetcher& fetcher) { return fetcher.fetch(url, {}, 3); });
+    CHECK(response.error.find("too many redirects") != std::string::npos);
+    CHECK(site.requests().size() == 3);  // 3 + 2 redirects reach the limit of 5
   }
 }
 

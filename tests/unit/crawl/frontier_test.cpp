@@ -7,7 +7,7 @@ using namespace std::chrono_literals;
 
 namespace {
 FrontierEntry entry(const std::string& host, const std::string& path, std::uint32_t depth = 0) {
-  return {"http://" + host + path, host, depth};
+  return {"http://" + host + path, host, depth, std::nullopt};
 }
 }  // namespace
 
@@ -76,4 +76,43 @@ TEST_CASE("Frontier: a blocked host hands out nothing; put_back goes first", "[c
   REQUIRE(again.entry);
   CHECK(again.entry->url == "http://a/1");
   CHECK(frontier.queued() == 1);
+}
+
+TEST_CASE("Frontier: a redirect target goes first on its own host, with that host's delay", "[crawl]") {
+  Frontier frontier(1, 100ms);
+  frontier.add(entry("a", "/1"));
+  frontier.add(entry("b", "/1"));
+  frontier.add(entry("b", "/2"));
+  auto now = Frontier::clock::now();
+  auto from_a = frontier.next(now);
+  REQUIRE(from_a.entry);
+  CHECK(from_a.entry->host == "a");
+  auto from_b = frontier.next(now);
+  REQUIRE(from_b.entry);
+  CHECK(from_b.entry->url == "http://b/1");
+  frontier.done("b");
+
+  // a/1 redirected to b/9 and to c/1 (a host not seen yet); its slot is freed.
+  auto to_b = entry("b", "/9", 3);
+  to_b.origin = RedirectOrigin{"http://a/1", 1, 12};
+  frontier.add_redirect(std::move(to_b));
+  frontier.add_redirect(entry("c", "/1"));
+  frontier.done("a");
+  CHECK(frontier.queued() == 3);
+  CHECK(frontier.seen("http://b/9"));
+  CHECK_FALSE(frontier.add(entry("b", "/9")));
+
+  // b waits for its delay, then hands out the redirect target before b/2; c
+  // is a new host with the default delay and no request yet.
+  auto early = frontier.next(now + 50ms);
+  REQUIRE(early.entry);
+  CHECK(early.entry->url == "http://c/1");
+  CHECK_FALSE(frontier.next(now + 50ms).entry);
+  auto later = frontier.next(now + 100ms);
+  REQUIRE(later.entry);
+  CHECK(later.entry->url == "http://b/9");
+  CHECK(later.entry->depth == 3);
+  REQUIRE(later.entry->origin);
+  CHECK(later.entry->origin->url == "http://a/1");
+  CHECK(later.entry->origin->redirects == 1);
 }
