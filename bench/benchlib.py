@@ -92,6 +92,40 @@ http {{
             self.proc.kill()
 
 
+class Postgres:
+    """A PostgreSQL cluster under bench/out (scripts/pg) with a fresh database
+    for this run: rows left by earlier runs would make each insert costlier
+    from one run to the next. `url` is None when PostgreSQL is unavailable."""
+
+    def __init__(self, database):
+        self.dir = os.path.join(OUT, "pg")
+        self.url = None
+        try:
+            url = subprocess.run([os.path.join(ROOT, "scripts", "pg"), "start", self.dir, str(free_port())],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+            for sql in (f"drop database if exists {database}", f"create database {database}"):
+                subprocess.run(["psql", "-q", url, "-c", sql], check=True, capture_output=True)
+            self.url = url.rsplit("/", 1)[0] + "/" + database
+        except subprocess.CalledProcessError as e:
+            print("PostgreSQL unavailable, skipping the database runs:", e.stderr)
+
+    def stop(self):
+        subprocess.run([os.path.join(ROOT, "scripts", "pg"), "stop", self.dir])
+
+
+def wait_ready(port, timeout=30):
+    """Waits until crawld's /readyz says ready (its database is reachable)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if get_json(port, "/readyz")["status"] == "ready":
+                return
+        except Exception:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("crawld did not become ready")
+
+
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 
