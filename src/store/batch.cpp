@@ -38,14 +38,24 @@ namespace {
 // Rows per INSERT statement; keeps statements well below protocol limits.
 constexpr std::size_t rows_per_statement = 500;
 
-std::string job_upsert(pqxx::transaction_base& tx, const jobs::Job& job) {
+const char* jobs_insert =
+    "insert into crawl_jobs (id, target, season, deep, params, state, stop_reason, error, created_at,"
+    " started_at, finished_at, queued, fetched, failed, skipped, bytes, instance_id, idempotency_key, updated_at)"
+    " values ";
+// A batch holds one snapshot per job (the newest), so a multi-row upsert
+// never meets the same id twice.
+const char* jobs_conflict =
+    " on conflict (id) do update set target = excluded.target, season = excluded.season,"
+    " deep = excluded.deep, params = excluded.params, state = excluded.state,"
+    " stop_reason = excluded.stop_reason, error = excluded.error, started_at = excluded.started_at,"
+    " finished_at = excluded.finished_at, queued = excluded.queued, fetched = excluded.fetched,"
+    " failed = excluded.failed, skipped = excluded.skipped, bytes = excluded.bytes, instance_id = excluded.instance_id,"
+    " idempotency_key = excluded.idempotency_key, updated_at = now()";
+
+std::string job_values(pqxx::transaction_base& tx, const jobs::Job& job) {
   const auto& p = job.progress;
-  return "insert into crawl_jobs (id, target, season, deep, params, state, stop_reason, error, created_at,"
-         " started_at, finished_at, queued, fetched, failed, skipped, bytes, instance_id, idempotency_key, updated_at)"
-         " values (" +
-         tx.quote(job.id) + ", " + sql_text(tx, job.params.target) + ", " + std::to_string(job.params.season) + ", " +
-         (job.params.deep ? "true" : "false") + ", " +
-         sql_text(tx, job.params.to_json_text()) +
+  return "(" + tx.quote(job.id) + ", " + sql_text(tx, job.params.target) + ", " + std::to_string(job.params.season) +
+         ", " + (job.params.deep ? "true" : "false") + ", " + sql_text(tx, job.params.to_json_text()) +
          "::jsonb, " + tx.quote(std::string(jobs::to_string(job.state))) + ", " +
          (job.stop_reason == jobs::StopReason::none ? std::string("null")
                                                     : tx.quote(std::string(jobs::to_string(job.stop_reason)))) +
@@ -53,14 +63,7 @@ std::string job_upsert(pqxx::transaction_base& tx, const jobs::Job& job) {
          sql_time_or_null(tx, job.started_at) + ", " + sql_time_or_null(tx, job.finished_at) + ", " +
          std::to_string(p.queued) + ", " + std::to_string(p.fetched) + ", " + std::to_string(p.failed) + ", " +
          std::to_string(p.skipped) + ", " + std::to_string(p.bytes) + ", " + sql_text(tx, job.instance_id) + ", " +
-         sql_text_or_null(tx, job.idempotency_key) +
-         ", now())"
-         " on conflict (id) do update set target = excluded.target, season = excluded.season,"
-         " deep = excluded.deep, params = excluded.params, state = excluded.state,"
-         " stop_reason = excluded.stop_reason, error = excluded.error, started_at = excluded.started_at,"
-         " finished_at = excluded.finished_at, queued = excluded.queued, fetched = excluded.fetched,"
-         " failed = excluded.failed, skipped = excluded.skipped, bytes = excluded.bytes, instance_id = excluded.instance_id,"
-         " idempotency_key = excluded.idempotency_key, updated_at = now()";
+         sql_text_or_null(tx, job.idempotency_key) + ", now())";
 }
 
 const char* events_insert = "insert into crawl_job_events (job_id, at, level, message) values ";
@@ -153,7 +156,8 @@ std::size_t copy_pages(pqxx::work& tx, const std::vector<PageRow>& pages) {
 BatchResult write_fast(pqxx::connection& connection, const Batch& batch) {
   BatchResult result;
   pqxx::work tx(connection);
-  for (const auto& job : batch.jobs) tx.exec(job_upsert(tx, job));
+  // Job rows first: events and pages refer to them.
+  insert_rows(tx, batch.jobs, jobs_insert, jobs_conflict, job_values);
   insert_rows(tx, batch.events, events_insert, "", event_values);
   result.pages_inserted = copy_pages(tx, batch.pages);
   tx.commit();
@@ -184,7 +188,9 @@ BatchResult write_row_by_row(pqxx::connection& connection, const Batch& batch) {
   BatchResult result;
   result.row_by_row = true;
   pqxx::work tx(connection);
-  for (const auto& job : batch.jobs) try_row(tx, job_upsert(tx, job), {job.id, "job", {}}, result);
+  for (const auto& job : batch.jobs) {
+    try_row(tx, jobs_insert + job_values(tx, job) + jobs_conflict, {job.id, "job", {}}, result);
+  }
   for (const auto& event : batch.events) {
     try_row(tx, events_insert + event_values(tx, event), {event.job_id, "event", {}}, result);
   }

@@ -172,6 +172,33 @@ TEST_CASE_METHOD(WriterFixture, "a batch that overlaps rows already written inse
   CHECK(db.scalar("select count(*) from crawl_job_events where message = 'second batch'") == "1");
 }
 
+TEST_CASE_METHOD(WriterFixture, "a batch of many jobs inserts new ones and updates known ones in place", "[db][store]") {
+  // More jobs than one statement takes (500 rows), so several multi-row
+  // upserts run; half of the jobs are known already and change state.
+  std::vector<jobs::Job> jobs_list;
+  for (int i = 0; i < 1200; ++i) jobs_list.push_back(make_job());
+  store::Batch first;
+  first.jobs.assign(jobs_list.begin(), jobs_list.begin() + 600);
+  CHECK(store::write_batch(connection, first).rejected.empty());
+
+  for (auto& job : jobs_list) {
+    job.state = jobs::JobState::succeeded;
+    job.started_at = job.created_at;
+    job.finished_at = jobs::Clock::now();
+    job.progress.fetched = 7;
+    job.error = "it's done";  // a quote inside the text
+  }
+  store::Batch second;
+  second.jobs = jobs_list;
+  auto result = store::write_batch(connection, second);
+  CHECK_FALSE(result.row_by_row);
+  CHECK(result.rejected.empty());
+  CHECK(db.scalar("select count(*) from crawl_jobs") == "1200");
+  CHECK(db.scalar("select count(*) from crawl_jobs where state = 'succeeded' and fetched = 7"
+                  " and error = 'it''s done' and finished_at is not null") == "1200");
+  CHECK(db.scalar("select state from crawl_jobs where id = '" + jobs_list[1199].id + "'") == "succeeded");
+}
+
 TEST_CASE_METHOD(WriterFixture, "text with COPY's special characters reads back unchanged", "[db][store]") {
   store::Batch batch;
   batch.jobs.push_back(job);
