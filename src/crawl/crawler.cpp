@@ -331,8 +331,9 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
     auto key = url_key(entry.url);
     if (!key || !rules->allowed(key->target)) {
       const auto& unavailable = robots_.at(entry.host)->unavailable;
-      page.error = redirect_error(unavailable.empty() ? "robots: disallowed"
-                                                      : "robots: disallowed (robots.txt unavailable: " + unavailable + ")");
+      std::string why = "robots: disallowed";
+      if (!unavailable.empty()) why += " (robots.txt unavailable: " + unavailable + ")";
+      page.error = redirect_error(why);
       // A disallowed link is skipped; a disallowed redirect target is the
       // redirecting page's failure, as when it is refused within one fetch.
       ++(entry.origin ? progress_.failed : progress_.skipped);

@@ -55,8 +55,8 @@ const char* jobs_conflict =
 std::string job_values(pqxx::transaction_base& tx, const jobs::Job& job) {
   const auto& p = job.progress;
   return "(" + tx.quote(job.id) + ", " + sql_text(tx, job.params.target) + ", " + std::to_string(job.params.season) +
-         ", " + (job.params.deep ? "true" : "false") + ", " + sql_text(tx, job.params.to_json_text()) +
-         "::jsonb, " + tx.quote(std::string(jobs::to_string(job.state))) + ", " +
+         ", " + (job.params.deep ? "true" : "false") + ", " + sql_text(tx, job.params.to_json_text()) + "::jsonb, " +
+         tx.quote(std::string(jobs::to_string(job.state))) + ", " +
          (job.stop_reason == jobs::StopReason::none ? std::string("null")
                                                     : tx.quote(std::string(jobs::to_string(job.stop_reason)))) +
          ", " + sql_text_or_null(tx, job.error) + ", " + sql_time(tx, job.created_at) + ", " +

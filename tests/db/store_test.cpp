@@ -172,7 +172,8 @@ TEST_CASE_METHOD(WriterFixture, "a batch that overlaps rows already written inse
   CHECK(db.scalar("select count(*) from crawl_job_events where message = 'second batch'") == "1");
 }
 
-TEST_CASE_METHOD(WriterFixture, "a batch of many jobs inserts new ones and updates known ones in place", "[db][store]") {
+TEST_CASE_METHOD(WriterFixture, "a batch of many jobs inserts new ones and updates known ones in place",
+                 "[db][store]") {
   // More jobs than one statement takes (500 rows), so several multi-row
   // upserts run; half of the jobs are known already and change state.
   std::vector<jobs::Job> jobs_list;

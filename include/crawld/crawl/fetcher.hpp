@@ -51,12 +51,12 @@ class FetchContext {
 enum class FetchErrorKind { none, refused, timeout, network, tls, http, redirect, cancelled };
 
 struct FetchResponse {
-  std::string final_url;     // the URL that produced this response (after redirects)
-  int status = 0;            // 0 when no response was received
-  std::string content_type;  // media type, lower-case
-  std::string charset;       // lower-case, empty when not given
-  std::string body;          // at most max_body_bytes
-  bool truncated = false;    // the body was longer than max_body_bytes
+  std::string final_url;        // the URL that produced this response (after redirects)
+  int status = 0;               // 0 when no response was received
+  std::string content_type;     // media type, lower-case
+  std::string charset;          // lower-case, empty when not given
+  std::string body;             // at most max_body_bytes
+  bool truncated = false;       // the body was longer than max_body_bytes
   std::uint32_t redirects = 0;  // followed, counting those before this fetch
   // Set when the redirect check handed a redirect back: the normalized URL
   // the response (a 3xx, without body) points to, not fetched here.
