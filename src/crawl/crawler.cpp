@@ -314,10 +314,6 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
   page.url = entry.origin ? entry.origin->url : entry.url;
   page.final_url = entry.url;
   page.depth = entry.depth;
-  // A handed-over redirect target reports its errors as the redirect's.
-  auto redirect_error = [&](const std::string& why) {
-    return entry.origin ? "redirect to " + entry.url + " not followed: " + why : why;
-  };
 
   if (config_.obey_robots) {
     const RobotsRules* rules = known_robots(entry.host, entry.url);
@@ -333,9 +329,9 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
       const auto& unavailable = robots_.at(entry.host)->unavailable;
       std::string why = "robots: disallowed";
       if (!unavailable.empty()) why += " (robots.txt unavailable: " + unavailable + ")";
-      page.error = redirect_error(why);
       // A disallowed link is skipped; a disallowed redirect target is the
       // redirecting page's failure, as when it is refused within one fetch.
+      page.error = entry.origin ? "redirect to " + entry.url + " not followed: " + why : why;
       ++(entry.origin ? progress_.failed : progress_.skipped);
       if (seed_error_.empty() && seeds_.contains(page.url)) seed_error_ = page.url + ": " + page.error;
       slot.release();
