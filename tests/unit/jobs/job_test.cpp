@@ -2,7 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <set>
+#include <string_view>
 
 using namespace crawld::jobs;
 
@@ -21,14 +24,22 @@ TEST_CASE("job states: names round-trip and transitions follow the state machine
   }
 }
 
-TEST_CASE("job ids are distinct UUIDs", "[jobs]") {
+TEST_CASE("job ids are distinct version-4 UUIDs", "[jobs]") {
+  // More ids than one read of random bytes covers (256), so a refill is crossed.
   std::set<std::string> ids;
-  for (int i = 0; i < 100; ++i) {
+  std::set<char> variants;
+  for (int i = 0; i < 1000; ++i) {
     auto id = new_job_id();
-    CHECK(is_valid_job_id(id));
+    REQUIRE(is_valid_job_id(id));
+    CHECK(std::none_of(id.begin(), id.end(), [](unsigned char c) { return std::isupper(c); }));
+    CHECK(id[14] == '4');
+    variants.insert(id[19]);
     ids.insert(id);
   }
-  CHECK(ids.size() == 100);
+  CHECK(ids.size() == 1000);
+  CHECK(std::all_of(variants.begin(), variants.end(),
+                    [](char c) { return std::string_view("89ab").find(c) != std::string_view::npos; }));
+  CHECK(variants.size() > 1);
   CHECK_FALSE(is_valid_job_id("not-a-uuid"));
   CHECK_FALSE(is_valid_job_id("0000000000000000000000000000000000000"));
   CHECK_FALSE(is_valid_job_id("g0000000-0000-4000-8000-000000000000"));
