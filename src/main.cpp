@@ -9,6 +9,10 @@
 
 #include <iostream>
 
+#ifdef CRAWLD_MIMALLOC
+#include <mimalloc.h>
+#endif
+
 int main(int argc, char** argv) {
   CLI::App app{"crawld: starts web crawls on demand and keeps track of them"};
   std::string config_path;
@@ -42,6 +46,10 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+#ifdef CRAWLD_MIMALLOC
+  int mi = mi_version();
+  spdlog::debug("memory allocator: mimalloc {}.{}.{}", mi / 100, mi / 10 % 10, mi % 10);
+#endif
   try {
     crawld::Service service(std::move(config));
     return service.run();
