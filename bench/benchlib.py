@@ -113,6 +113,18 @@ class Postgres:
         subprocess.run([os.path.join(ROOT, "scripts", "pg"), "stop", self.dir])
 
 
+def wait_drained(port, timeout=120):
+    """Waits until crawld's database backlog (pages, events, jobs) is empty;
+    returns the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        backlog = get_json(port, "/status")["database"].get("backlog", {})
+        if not any(backlog.values()):
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise RuntimeError(f"crawld's database backlog did not drain within {timeout} s")
+
+
 def wait_ready(port, timeout=30):
     """Waits until crawld's /readyz says ready (its database is reachable)."""
     deadline = time.monotonic() + timeout
