@@ -150,6 +150,17 @@ nlohmann::json database_status_json(const ApiContext& ctx) {
       {"rows_rejected", status.rows_rejected}};
 }
 
+void require_write_backlog_space(const ApiContext& ctx) {
+  if (ctx.store == nullptr || !ctx.store->backlog_full()) return;
+  // The database is down or too slow: refuse new jobs rather than lose rows.
+  auto status = ctx.store->status();
+  auto error = http::service_unavailable(
+      "the database write backlog is full (" + std::to_string(status.backlog_events) + " events and " +
+      std::to_string(status.backlog_jobs) + " job updates waiting); no new jobs until it drains, retry later");
+  error.with_header("Retry-After", "5");
+  throw error;
+}
+
 void require_database_ready(const ApiContext& ctx) {
   if (ctx.store == nullptr) return;
   auto status = ctx.store->status();

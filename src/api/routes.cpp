@@ -86,6 +86,7 @@ void register_routes(http::Router& router, ApiContext& context) {
     if (request.header("idempotency-key") && !is_valid_idempotency_key(key)) {
       throw http::bad_request("malformed Idempotency-Key: expected 1-255 visible ASCII characters");
     }
+    require_write_backlog_space(*ctx);
     auto result = manager(ctx).submit(std::move(params), key);
     switch (result.status) {
       case jobs::SubmitStatus::created:

@@ -37,6 +37,7 @@ struct Store::Impl {
   std::optional<Steady::time_point> first_pending_at;
   std::map<std::string, Steady::time_point> last_progress;
   bool backpressure_logged = false;
+  bool odd_row_to_events = false;
 
   asio::steady_timer wake{ioc};                              // the writer's
   asio::steady_timer space{ioc, Steady::time_point::max()};  // back-pressure waiters'
@@ -124,8 +125,13 @@ struct Store::Impl {
     for (const auto& id : job_order) batch.jobs.push_back(std::move(pending_jobs.at(id)));
     job_order.clear();
     pending_jobs.clear();
+    // Events and pages share the budget half and half (an odd row goes to
+    // each in turn), and a share one of them leaves unused goes to the
+    // other: a flood of either cannot hold the other back.
     std::size_t budget = config.batch_rows;
-    std::size_t n_events = std::min(events.size(), budget);
+    std::size_t events_share = budget / 2 + (budget % 2 == 1 && odd_row_to_events ? 1 : 0);
+    odd_row_to_events = !odd_row_to_events;
+    std::size_t n_events = std::min(events.size(), std::max(events_share, budget - std::min(pages.size(), budget)));
     batch.events.assign(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(n_events));
     std::size_t n_pages = std::min(pages.size(), budget - n_events);
     batch.pages.assign(pages.begin(), pages.begin() + static_cast<std::ptrdiff_t>(n_pages));
@@ -462,6 +468,10 @@ asio::awaitable<std::vector<EventRecord>> Store::events(std::string job_id, std:
 }
 
 void Store::on_batch(BatchCallback callback) { impl_->on_batch = std::move(callback); }
+
+bool Store::backlog_full() const {
+  return impl_->events.size() + impl_->pending_jobs.size() >= impl_->config.max_backlog_rows;
+}
 
 DatabaseStatus Store::status() const {
   DatabaseStatus status = impl_->state;

@@ -139,6 +139,40 @@ TEST_CASE("pages, jobs and events land exactly once and read back", "[db][store]
   CHECK(count_distinct_urls(db, job.id) == std::to_string(pages));
 }
 
+TEST_CASE("events and pages share each batch, so a flood of events cannot hold pages back", "[db][store]") {
+  test::TestDatabase db;
+  asio::io_context ioc;
+  auto config = test::test_config(db.url());
+  config.batch_rows = 10;
+  store::Store store(ioc, config, "test:1");
+  auto job = make_job();
+  test::run_with_store(ioc, store, [&]() -> asio::awaitable<void> {
+    // Queued before the writer starts: 300 events ahead of 30 pages, 10 rows
+    // a batch.
+    store.job_created(job);
+    for (int i = 0; i < 300; ++i) store.job_event(job, "info", "event " + std::to_string(i));
+    auto sink = store.page_sink(job);
+    for (int i = 0; i < 30; ++i) co_await sink->on_page(make_page(i));
+    store.start();
+    CHECK(co_await store.flush(20s));
+  });
+  CHECK(count_pages(db, job.id) == "30");
+  CHECK(db.scalar("select count(*) from crawl_job_events where job_id = '" + job.id + "'") == "300");
+  // Batches are written one after another, each in its own transaction, so
+  // the transaction ids (xmin) of their rows grow batch by batch. The first
+  // 6 batches held 5 events and 5 pages each, the other 27 batches 10 events:
+  // the pages did not wait behind the 300 events.
+  auto event_tx = [&](int n) {  // the n-th batch's transaction id, 1-based
+    const std::string batches = "select distinct xmin::text::bigint as x from crawl_job_events";
+    return db.scalar("select x from (" + batches + ") t order by x offset " + std::to_string(n - 1) + " limit 1");
+  };
+  CHECK(db.scalar("select count(distinct xmin::text) from crawl_job_events") == "33");
+  CHECK(db.scalar("select count(*) from crawl_job_events where xmin::text::bigint = " + event_tx(1)) == "5");
+  CHECK(db.scalar("select count(distinct xmin::text) from crawl_pages") == "6");
+  CHECK(db.scalar("select count(*) from crawl_pages where xmin::text::bigint < " + event_tx(2)) == "5");
+  CHECK(db.scalar("select count(*) from crawl_pages where xmin::text::bigint < " + event_tx(7)) == "30");
+}
+
 TEST_CASE_METHOD(WriterFixture, "a retried batch does not duplicate rows", "[db][store]") {
   store::Batch batch;
   batch.jobs.push_back(job);

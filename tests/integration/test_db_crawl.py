@@ -142,6 +142,61 @@ class DbCrawlTest(SitesTestCase):
         finally:
             cluster.destroy()
 
+    def test_start_refused_while_the_event_backlog_is_full(self):
+        # The database is down: every job's row and events wait in memory.
+        # Once they reach max_backlog_rows, POST /start answers 503 instead
+        # of growing the queue; every accepted job's rows land afterwards.
+        cluster = pg.DedicatedCluster()
+        try:
+            db = pg.create_database(cluster.url)
+            config = self.config(db, database={"max_backlog_rows": 20, "flush_ms": 50},
+                                 jobs={"on_duplicate": "allow", "max_running": 50})
+            with Crawld(config, name="db-event-backlog") as crawld:
+                self.wait_until(lambda: self.ready(crawld), what="readyz 200")
+                cluster.stop("immediate")
+                self.wait_until(lambda: crawld.request("GET", "/readyz")[0] == 503, 10, what="readyz 503")
+                accepted, refused = [], None
+                for _ in range(40):
+                    status, headers, data = crawld.request("POST", "/start", json.dumps({"target": "demo"}),
+                                                           {"Content-Type": "application/json"})
+                    if status == 503:
+                        refused = (headers, body(data))
+                        break
+                    self.assertEqual(status, 202, data)
+                    accepted.append(body(data)["id"])
+                self.assertIsNotNone(refused, "40 jobs accepted with the database down and a bound of 20 rows")
+                headers, problem = refused
+                self.assertEqual(headers["content-type"], "application/problem+json")
+                self.assertEqual(headers["retry-after"], "5")
+                self.assertIn("write backlog is full", problem["detail"])
+                self.assertGreater(len(accepted), 0)
+                backlog = body(crawld.request("GET", "/status")[2])["database"]["backlog"]
+                self.assertGreaterEqual(backlog["events"] + backlog["jobs"], 20)
+                self.assertEqual(crawld.request("GET", "/healthz")[0], 200)
+
+                cluster.start()
+                self.wait_until(lambda: self.ready(crawld), 30, what="readyz back to 200")
+                for job_id in accepted:
+                    self.finished(crawld, job_id)
+                ids = ",".join(f"'{job_id}'" for job_id in accepted)
+                self.wait_until(lambda: int(pg.scalar(db, f"select count(*) from crawl_jobs where id in ({ids}) "
+                                                          f"and state not in ('queued', 'running')")) == len(accepted),
+                                30, what="every accepted job's row")
+                self.wait_until(lambda: int(pg.scalar(db, f"select count(*) from (select job_id from crawl_job_events "
+                                                          f"where job_id in ({ids}) group by job_id "
+                                                          f"having count(*) >= 3) e")) == len(accepted),
+                                30, what="every accepted job's events")
+                self.wait_until(lambda: not crawld_backlog(crawld), 30, what="the backlog drained")
+                status, _, data = crawld.request("POST", "/start", json.dumps({"target": "demo"}),
+                                                 {"Content-Type": "application/json"})
+                self.assertEqual(status, 202, data)
+        finally:
+            cluster.destroy()
+
+
+def crawld_backlog(crawld):
+    return any(body(crawld.request("GET", "/status")[2])["database"]["backlog"].values())
+
 
 if __name__ == "__main__":
     crawld_harness.main()

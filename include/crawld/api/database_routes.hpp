@@ -39,4 +39,9 @@ nlohmann::json database_status_json(const ApiContext& ctx);
 // Throws 503 when a database is configured but not ready (for /readyz).
 void require_database_ready(const ApiContext& ctx);
 
+// Throws 503 (with Retry-After) while the job rows and events waiting to be
+// written fill database.max_backlog_rows (for POST /start): accepting more
+// jobs would grow the write queue without bound.
+void require_write_backlog_space(const ApiContext& ctx);
+
 }  // namespace crawld::api

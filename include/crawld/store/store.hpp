@@ -123,6 +123,10 @@ class Store : public jobs::JobObserver {
   void on_batch(BatchCallback callback);
 
   DatabaseStatus status() const;
+  // True while the job rows and events waiting to be written reach
+  // database.max_backlog_rows: POST /start then refuses new jobs (page rows
+  // have their own back-pressure, which pauses the crawls).
+  bool backlog_full() const;
   const std::string& instance_id() const;
 
  private:
