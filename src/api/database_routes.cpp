@@ -146,6 +146,7 @@ nlohmann::json database_status_json(const ApiContext& ctx) {
       {"last_error", text_or_null(status.last_error)},
       {"last_error_at", status.last_error_at ? json(jobs::format_time(*status.last_error_at)) : json(nullptr)},
       {"backlog", {{"pages", status.backlog_pages}, {"events", status.backlog_events}, {"jobs", status.backlog_jobs}}},
+      {"accepting_jobs", !ctx.store->backlog_full()},
       {"pages_written", status.pages_written},
       {"rows_rejected", status.rows_rejected}};
 }

@@ -170,8 +170,9 @@ class DbCrawlTest(SitesTestCase):
                 self.assertEqual(headers["retry-after"], "5")
                 self.assertIn("write backlog is full", problem["detail"])
                 self.assertGreater(len(accepted), 0)
-                backlog = body(crawld.request("GET", "/status")[2])["database"]["backlog"]
-                self.assertGreaterEqual(backlog["events"] + backlog["jobs"], 20)
+                database = body(crawld.request("GET", "/status")[2])["database"]
+                self.assertGreaterEqual(database["backlog"]["events"] + database["backlog"]["jobs"], 20)
+                self.assertFalse(database["accepting_jobs"])
                 self.assertEqual(crawld.request("GET", "/healthz")[0], 200)
 
                 cluster.start()
@@ -187,6 +188,7 @@ class DbCrawlTest(SitesTestCase):
                                                           f"having count(*) >= 3) e")) == len(accepted),
                                 30, what="every accepted job's events")
                 self.wait_until(lambda: not crawld_backlog(crawld), 30, what="the backlog drained")
+                self.assertTrue(body(crawld.request("GET", "/status")[2])["database"]["accepting_jobs"])
                 status, _, data = crawld.request("POST", "/start", json.dumps({"target": "demo"}),
                                                  {"Content-Type": "application/json"})
                 self.assertEqual(status, 202, data)
