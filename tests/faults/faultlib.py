@@ -26,21 +26,10 @@ from crawld_harness import Crawld  # noqa: E402,F401
 TERMINAL = ("succeeded", "failed", "cancelled", "timed_out", "interrupted")
 
 
-def _sanitized():
-    """True when CRAWLD_BIN is an AddressSanitizer build (scripts/test runs the suite twice)."""
-    import subprocess
-    path = os.environ.get("CRAWLD_BIN", "")
-    try:
-        out = subprocess.run(["ldd", path], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return "libasan" in out or "libtsan" in out
-
-
 # Under a sanitizer the binary is several times slower and its memory use
 # (shadow, quarantine) says nothing about the real build: latency bounds are
 # widened by TIME_FACTOR and memory bounds are reported but not asserted.
-SANITIZED = _sanitized()
+SANITIZED = crawld_harness.sanitized()
 TIME_FACTOR = 5 if SANITIZED else 1
 
 

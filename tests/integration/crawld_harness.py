@@ -42,6 +42,17 @@ def crawld_bin():
     return path
 
 
+def sanitized(path=None):
+    """True when the binary (default CRAWLD_BIN) is an AddressSanitizer or
+    ThreadSanitizer build (scripts/test runs the suite under each)."""
+    path = path or os.environ.get("CRAWLD_BIN", "")
+    try:
+        out = subprocess.run(["ldd", path], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "libasan" in out or "libtsan" in out
+
+
 def out_dir():
     path = os.environ.get("CRAWLD_TEST_OUT") or os.path.join(tempfile.gettempdir(), "crawld-test-out")
     os.makedirs(path, exist_ok=True)
