@@ -1,5 +1,11 @@
 #include "crawld/http/message.hpp"
 
+#include "crawld/version.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+
 namespace crawld::http {
 namespace {
 
@@ -95,6 +101,49 @@ std::string_view reason_phrase(int status) {
     case 503: return "Service Unavailable";
     default: return "Unknown";
   }
+}
+
+std::string http_date_now() {
+  static thread_local std::time_t cached_second = 0;
+  static thread_local std::string cached;
+  std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char text[64];
+    std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached = text;
+    cached_second = now;
+  }
+  return cached;
+}
+
+bool is_bodiless(int status) { return status < 200 || status == 204 || status == 304; }
+
+void write_response_head(std::string& out, const Response& response, unsigned version, bool keep_alive) {
+  static const std::string server = "crawld/" + std::string(crawld::version);
+  out.clear();
+  out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(std::to_string(response.status)).append(" ");
+  out.append(reason_phrase(response.status)).append("\r\n");
+  auto field = [&out](std::string_view name, std::string_view value) {
+    out.append(name).append(": ").append(value).append("\r\n");
+  };
+  field("Server", server);
+  field("Date", http_date_now());
+  field("Content-Type", response.content_type);
+  for (const auto& [name, value] : response.headers) {
+    bool safe = !name.empty() && name.find_first_of(":\r\n \t") == std::string::npos &&
+                value.find_first_of("\r\n") == std::string::npos;
+    if (safe) {
+      field(name, value);
+    } else {
+      spdlog::error("response field \"{}\" left out: its name or value contains a delimiter", name);
+    }
+  }
+  if (version == 10 && keep_alive) field("Connection", "keep-alive");
+  if (version != 10 && !keep_alive) field("Connection", "close");
+  if (!is_bodiless(response.status)) field("Content-Length", std::to_string(response.body.size()));
+  out.append("\r\n");
 }
 
 }  // namespace crawld::http

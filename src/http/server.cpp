@@ -1,14 +1,13 @@
 #include "crawld/http/server.hpp"
 
 #include "crawld/http/problem.hpp"
-#include "crawld/version.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
-#include <ctime>
+#include <array>
 #include <list>
 #include <vector>
 
@@ -21,27 +20,7 @@ using tcp = asio::ip::tcp;
 using asio::use_awaitable;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-std::string http_date_now() {
-  static thread_local std::time_t cached_second = 0;
-  static thread_local std::string cached;
-  std::time_t now = std::time(nullptr);
-  if (now != cached_second) {
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char text[64];
-    std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    cached = text;
-    cached_second = now;
-  }
-  return cached;
-}
-
 namespace {
-
-const std::string& server_header() {
-  static const std::string value = "crawld/" + std::string(version);
-  return value;
-}
 
 // Maps a parse error to the answer a client gets before the connection closes.
 ApiError parse_error_answer(const boost::system::error_code& ec, const ServerConfig& config) {
@@ -78,20 +57,84 @@ std::string framing_error(const bhttp::request<bhttp::string_body>& req) {
   return {};
 }
 
+// One open connection. The session coroutine owns the socket's I/O; a timer
+// beside it enforces `deadline`. Moving the deadline is a store, not a
+// timer operation: the timer wakes at the deadline or after `check_every`
+// (the shortest configured timeout), whichever is first, and looks again.
+// Every deadline the session sets lies at least `check_every` ahead, so the
+// timer is never armed past it.
+struct Connection {
+  Connection(tcp::socket s, std::chrono::milliseconds every)
+      : socket(std::move(s)), timer(socket.get_executor()), check_every(every) {}
+
+  tcp::socket socket;
+  asio::steady_timer timer;
+  std::chrono::milliseconds check_every;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  bool idle = false;
+  bool open = true;
+  std::string head;  // the serialized response header, reused per response
+
+  void expire_after(std::chrono::milliseconds limit) { deadline = std::chrono::steady_clock::now() + limit; }
+  void no_deadline() { deadline = std::chrono::steady_clock::time_point::max(); }
+};
+
+// Arms the connection's timer; past the deadline it cancels the pending
+// read or write, which then ends the session.
+void watch(const std::shared_ptr<Connection>& connection) {
+  auto now = std::chrono::steady_clock::now();
+  connection->timer.expires_at(std::min(connection->deadline, now + connection->check_every));
+  connection->timer.async_wait([connection](const boost::system::error_code& ec) {
+    if (ec || !connection->open) return;
+    if (std::chrono::steady_clock::now() >= connection->deadline) {
+      connection->no_deadline();
+      boost::system::error_code ignored;
+      connection->socket.cancel(ignored);
+    }
+    watch(connection);
+  });
+}
+
+using RequestParser = bhttp::request_parser<bhttp::string_body>;
+
+// Reads one request into `parser`, from what `buffer` already holds and then
+// from the socket. Bytes past the request stay in `buffer` (pipelining).
+asio::awaitable<beast::error_code> read_request(tcp::socket& socket, beast::flat_buffer& buffer,
+                                                RequestParser& parser) {
+  parser.eager(true);
+  beast::error_code ec;
+  for (;;) {
+    if (buffer.size() > 0) {
+      std::size_t used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == bhttp::error::need_more) {
+        ec = {};
+      } else if (ec) {
+        co_return ec;
+      }
+      if (parser.is_done()) co_return ec;
+      if (used > 0 && buffer.size() > 0) continue;
+    }
+    auto [read_ec, n] = co_await socket.async_read_some(buffer.prepare(beast::read_size(buffer, 65536)), use_tuple);
+    if (read_ec == asio::error::eof) {
+      if (!parser.got_some()) co_return bhttp::error::end_of_stream;
+      parser.put_eof(ec);
+      if (!ec && !parser.is_done()) ec = bhttp::error::partial_message;
+      co_return ec;
+    }
+    if (read_ec) co_return read_ec;
+    buffer.commit(n);
+  }
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
-  struct Connection {
-    beast::tcp_stream* stream = nullptr;
-    bool idle = false;
-  };
-
   asio::io_context& ioc;
   ServerConfig config;
   const Router& router;
   tcp::acceptor acceptor;
-  std::list<Connection> connections;
-  std::size_t rejecting = 0;
+  std::list<Connection*> connections;
   bool stopping = false;
   std::function<void(const RequestRecord&)> observer;
   RequestFilter filter;
@@ -111,46 +154,26 @@ struct HttpServer::Impl {
         continue;
       }
       if (connections.size() >= config.max_connections) {
-        // Past the limit: a short 503 with a hard deadline; beyond a second
-        // bound even that is skipped so a flood cannot grow memory.
-        if (rejecting < 256) {
-          asio::co_spawn(ioc, reject(std::move(socket)), asio::detached);
-        }
+        reject(socket);
         continue;
       }
       asio::co_spawn(ioc, session(std::move(socket)), asio::detached);
     }
   }
 
-  asio::awaitable<void> reject(tcp::socket socket) {
-    ++rejecting;
-    try {
-      beast::tcp_stream stream(std::move(socket));
-      stream.expires_after(std::chrono::seconds(1));
-      bhttp::response<bhttp::string_body> res{bhttp::status::service_unavailable, 11};
-      Response problem = problem_response(service_unavailable("too many open connections"), "/");
-      fill(res, problem, false, false);
-      co_await bhttp::async_write(stream, res, use_tuple);
-      beast::error_code ignored;
-      stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    } catch (const std::exception&) {
-    }
-    --rejecting;
-  }
-
-  void fill(bhttp::response<bhttp::string_body>& res, Response& response, bool keep_alive, bool head) {
-    res.result(static_cast<unsigned>(response.status));
-    res.set(bhttp::field::server, server_header());
-    res.set(bhttp::field::date, http_date_now());
-    res.set(bhttp::field::content_type, response.content_type);
-    for (auto& [name, value] : response.headers) res.insert(name, value);
-    res.keep_alive(keep_alive);
-    if (head) {
-      res.content_length(response.body.size());
-    } else {
-      res.body() = std::move(response.body);
-      res.prepare_payload();
-    }
+  // Past the connection limit: a short 503, written without waiting (a new
+  // socket's send buffer holds it), then the connection closes. Nothing is
+  // kept for it, so a flood cannot grow memory.
+  void reject(tcp::socket& socket) {
+    Response problem = problem_response(service_unavailable("too many open connections"), "/");
+    std::string head;
+    write_response_head(head, problem, 11, false);
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(problem.body)};
+    beast::error_code ignored;
+    socket.non_blocking(true, ignored);
+    socket.write_some(buffers, ignored);
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
   }
 
   asio::awaitable<Response> dispatch(Request& request, std::string& route) {
@@ -184,30 +207,31 @@ struct HttpServer::Impl {
     return request;
   }
 
-  asio::awaitable<void> write_and_log(beast::tcp_stream& stream, Response response, unsigned version,
+  asio::awaitable<void> write_and_log(Connection& connection, const Response& response, unsigned version,
                                       bool keep_alive, bool head, const Request* request, std::string_view route,
                                       std::chrono::steady_clock::time_point started, const std::string& remote) {
-    int status = response.status;
-    std::size_t bytes = response.body.size();
-    bhttp::response<bhttp::string_body> res;
-    res.version(version == 10 ? 10 : 11);
-    fill(res, response, keep_alive, head);
-    stream.expires_after(std::chrono::milliseconds(config.request_timeout_ms));
+    write_response_head(connection.head, response, version, keep_alive);
+    bool bodiless = head || is_bodiless(response.status);
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(connection.head),
+                                              asio::buffer(response.body.data(), bodiless ? 0 : response.body.size())};
+    connection.expire_after(std::chrono::milliseconds(config.request_timeout_ms));
     // The write waits for the handlers already queued on the loop (other
     // connections' requests that arrived in the same batch). Under load the
     // responses of a batch then leave back to back: a client that is
     // asleep is woken once for the batch, not once per response, and that
     // wake-up is what a loopback send costs most (30% more POST /start per
     // second at 32 connections). An idle loop runs the write at once.
-    co_await asio::post(stream.get_executor(), asio::use_awaitable);
-    co_await bhttp::async_write(stream, res, use_tuple);
+    co_await asio::post(connection.socket.get_executor(), asio::use_awaitable);
+    auto [ec, n] = co_await asio::async_write(connection.socket, buffers, use_tuple);
+    connection.no_deadline();
+    if (ec) throw boost::system::system_error(ec);
     if (observer) {
       RequestRecord record;
       record.method = request ? std::string_view(request->method) : std::string_view("-");
       record.target = request ? std::string_view(request->target) : std::string_view("-");
       record.route = route;
-      record.status = status;
-      record.bytes = head ? 0 : bytes;
+      record.status = response.status;
+      record.bytes = bodiless ? 0 : response.body.size();
       record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       record.remote = remote;
       observer(record);
@@ -218,52 +242,56 @@ struct HttpServer::Impl {
     beast::error_code ignored;
     std::string remote = socket.remote_endpoint(ignored).address().to_string();
     socket.set_option(tcp::no_delay(true), ignored);
-    beast::tcp_stream stream(std::move(socket));
-    auto self = connections.insert(connections.end(), Connection{&stream, false});
+    auto check_every = std::chrono::milliseconds(std::min(config.request_timeout_ms, config.idle_timeout_ms));
+    auto connection = std::make_shared<Connection>(std::move(socket), check_every);
+    auto self = connections.insert(connections.end(), connection.get());
+    watch(connection);
     try {
-      co_await serve(stream, *self, remote);
+      co_await serve(*connection, remote);
     } catch (const std::exception& e) {
       spdlog::debug("connection from {} ended: {}", remote, e.what());
     }
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.close();
+    connection->open = false;
+    connection->timer.cancel();
+    connection->socket.shutdown(tcp::socket::shutdown_send, ignored);
+    connection->socket.close(ignored);
     connections.erase(self);
   }
 
-  asio::awaitable<void> serve(beast::tcp_stream& stream, Connection& self, const std::string& remote) {
+  asio::awaitable<void> serve(Connection& connection, const std::string& remote) {
     beast::flat_buffer buffer;
     bool first = true;
     while (!stopping) {
       // Between requests the keep-alive idle limit applies; from the first
       // byte on, the whole request must arrive within request_timeout_ms.
       if (!first && buffer.size() == 0) {
-        self.idle = true;
-        stream.expires_after(std::chrono::milliseconds(config.idle_timeout_ms));
-        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(1024), use_tuple);
-        self.idle = false;
+        connection.idle = true;
+        connection.expire_after(std::chrono::milliseconds(config.idle_timeout_ms));
+        auto [ec, n] = co_await connection.socket.async_read_some(buffer.prepare(1024), use_tuple);
+        connection.idle = false;
         if (ec) co_return;
         buffer.commit(n);
       }
       first = false;
-      bhttp::request_parser<bhttp::string_body> parser;
+      RequestParser parser;
       parser.header_limit(static_cast<std::uint32_t>(config.max_header_bytes));
       parser.body_limit(config.max_body_bytes);
-      stream.expires_after(std::chrono::milliseconds(config.request_timeout_ms));
+      connection.expire_after(std::chrono::milliseconds(config.request_timeout_ms));
       auto started = std::chrono::steady_clock::now();
-      auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+      auto ec = co_await read_request(connection.socket, buffer, parser);
+      connection.no_deadline();
       if (ec) {
         // Timeouts, resets and end-of-stream close quietly; malformed input
         // gets an answer before the connection closes.
         if (is_parse_error(ec)) {
           Response answer = problem_response(parse_error_answer(ec, config), "/");
-          co_await write_and_log(stream, std::move(answer), 11, false, false, nullptr, "unmatched", started,
-                                 remote);
+          co_await write_and_log(connection, answer, 11, false, false, nullptr, "unmatched", started, remote);
         }
         co_return;
       }
       auto& req = parser.get();
       if (auto why = framing_error(req); !why.empty()) {
-        co_await write_and_log(stream, problem_response(bad_request("malformed request: " + why), "/"), 11, false,
+        co_await write_and_log(connection, problem_response(bad_request("malformed request: " + why), "/"), 11, false,
                                false, nullptr, "unmatched", started, remote);
         co_return;
       }
@@ -274,8 +302,7 @@ struct HttpServer::Impl {
       std::string route;
       Response response = co_await dispatch(request, route);
       keep_alive = keep_alive && !stopping;
-      co_await write_and_log(stream, std::move(response), version, keep_alive, head, &request, route, started,
-                             remote);
+      co_await write_and_log(connection, response, version, keep_alive, head, &request, route, started, remote);
       if (!keep_alive) co_return;
     }
   }
@@ -306,8 +333,8 @@ void HttpServer::stop_accepting() {
   impl_->stopping = true;
   beast::error_code ignored;
   impl_->acceptor.close(ignored);
-  for (auto& connection : impl_->connections) {
-    if (connection.idle) connection.stream->socket().cancel(ignored);
+  for (auto* connection : impl_->connections) {
+    if (connection->idle) connection->socket.cancel(ignored);
   }
 }
 
@@ -319,7 +346,7 @@ asio::awaitable<void> HttpServer::drain(std::chrono::milliseconds limit) {
     co_await timer.async_wait(use_tuple);
   }
   beast::error_code ignored;
-  for (auto& connection : impl_->connections) connection.stream->socket().cancel(ignored);
+  for (auto* connection : impl_->connections) connection->socket.cancel(ignored);
 }
 
 std::size_t HttpServer::open_connections() const { return impl_->connections.size(); }

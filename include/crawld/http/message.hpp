@@ -50,4 +50,17 @@ void split_target(Request& request);
 // Reason phrase for a status code ("Not Found").
 std::string_view reason_phrase(int status);
 
+// HTTP-date for the Date header (RFC 9110), cached per second.
+std::string http_date_now();
+
+// True for the statuses whose response never has a body (1xx, 204, 304).
+bool is_bodiless(int status);
+
+// Writes into `out` the status line and header fields of `response`, ending
+// with the blank line: Server, Date, Content-Type, the handler's own fields,
+// Connection where the version's default does not hold, Content-Length
+// (left out for a bodiless status). A field whose name or value could break
+// the framing (CR, LF, or in a name ':' or whitespace) is left out and logged.
+void write_response_head(std::string& out, const Response& response, unsigned version, bool keep_alive);
+
 }  // namespace crawld::http

@@ -62,7 +62,4 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// HTTP-date for the Date header (RFC 9110), cached per second.
-std::string http_date_now();
-
 }  // namespace crawld::http

@@ -4,6 +4,8 @@
 
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 using crawld::http::parse_form;
 using crawld::http::Request;
@@ -125,4 +127,86 @@ TEST_CASE("reason phrases", "[message]") {
   CHECK(crawld::http::reason_phrase(404) == "Not Found");
   CHECK(crawld::http::reason_phrase(431) == "Request Header Fields Too Large");
   CHECK(crawld::http::reason_phrase(599) == "Unknown");
+}
+
+namespace {
+
+// The field lines of a response head, without the status line.
+std::vector<std::string> head_lines(const std::string& head) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  for (auto end = head.find("\r\n"); end != std::string::npos; end = head.find("\r\n", start)) {
+    lines.push_back(head.substr(start, end - start));
+    start = end + 2;
+  }
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("write_response_head: status line, fields in order, Content-Length, blank line", "[message]") {
+  crawld::http::Response response;
+  response.status = 202;
+  response.body = R"({"id":"x"})";
+  response.header("Location", "/jobs/x");
+  std::string head;
+  crawld::http::write_response_head(head, response, 11, true);
+  REQUIRE(head.size() > 4);
+  CHECK(head.substr(head.size() - 4) == "\r\n\r\n");
+  auto lines = head_lines(head);
+  REQUIRE(lines.size() == 7);  // status, 5 fields, the empty line
+  CHECK(lines[0] == "HTTP/1.1 202 Accepted");
+  CHECK(lines[1].starts_with("Server: crawld/"));
+  CHECK(lines[2] == "Date: " + crawld::http::http_date_now());
+  CHECK(lines[3] == "Content-Type: application/json");
+  CHECK(lines[4] == "Location: /jobs/x");
+  CHECK(lines[5] == "Content-Length: 10");
+  CHECK(lines[6].empty());
+}
+
+TEST_CASE("write_response_head: Connection only where the version's default does not hold", "[message]") {
+  crawld::http::Response response;
+  std::string head;
+  crawld::http::write_response_head(head, response, 11, false);
+  CHECK(head.find("\r\nConnection: close\r\n") != std::string::npos);
+  crawld::http::write_response_head(head, response, 10, true);
+  CHECK(head.starts_with("HTTP/1.0 200 OK\r\n"));
+  CHECK(head.find("\r\nConnection: keep-alive\r\n") != std::string::npos);
+  for (auto [version, keep_alive] : {std::pair{11u, true}, std::pair{10u, false}}) {
+    crawld::http::write_response_head(head, response, version, keep_alive);
+    CHECK(head.find("Connection:") == std::string::npos);
+  }
+}
+
+TEST_CASE("write_response_head: no Content-Length for 204 and 304; 0 for an empty 200", "[message]") {
+  crawld::http::Response response;
+  std::string head;
+  for (int status : {204, 304}) {
+    response.status = status;
+    crawld::http::write_response_head(head, response, 11, true);
+    CHECK(head.find("Content-Length") == std::string::npos);
+    CHECK(crawld::http::is_bodiless(status));
+  }
+  response.status = 200;
+  crawld::http::write_response_head(head, response, 11, true);
+  CHECK(head.find("\r\nContent-Length: 0\r\n") != std::string::npos);
+  CHECK_FALSE(crawld::http::is_bodiless(200));
+}
+
+TEST_CASE("write_response_head leaves out a field that could split the response", "[message]") {
+  crawld::http::Response response;
+  response.header("Location", "/jobs/x\r\nSet-Cookie: a=b");
+  response.header("Bad Name", "v");
+  response.header("X:Y", "v");
+  response.header("", "v");
+  response.header("Retry-After", "5");
+  std::string head;
+  crawld::http::write_response_head(head, response, 11, true);
+  CHECK(head.find("Set-Cookie") == std::string::npos);
+  CHECK(head.find("Location") == std::string::npos);
+  CHECK(head.find("Bad Name") == std::string::npos);
+  CHECK(head.find("X:Y") == std::string::npos);
+  CHECK(head.find("\r\n: v") == std::string::npos);
+  CHECK(head.find("\r\nRetry-After: 5\r\n") != std::string::npos);
+  CHECK(head_lines(head).size() == 7);  // status, Server, Date, Content-Type, Retry-After, Content-Length, blank
 }
