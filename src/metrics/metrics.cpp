@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <array>
 #include <fstream>
 #include <unordered_map>
 
@@ -29,11 +30,15 @@ std::string method_label(std::string_view method) {
   return "other";
 }
 
-std::string page_outcome(const crawl::PageResult& page) {
-  if (!page.error.empty()) return "error";
-  if (page.status >= 200 && page.status < 300) return "ok";
-  if (page.status >= 300 && page.status < 400) return "redirect";
-  return "http_error";
+constexpr const char* page_outcomes[] = {"error", "ok", "redirect", "http_error"};
+static_assert(static_cast<std::size_t>(jobs::JobState::interrupted) + 1 == std::size(jobs::all_job_states));
+
+// Index into page_outcomes.
+std::size_t page_outcome(const crawl::PageResult& page) {
+  if (!page.error.empty()) return 0;
+  if (page.status >= 200 && page.status < 300) return 1;
+  if (page.status >= 300 && page.status < 400) return 2;
+  return 3;
 }
 
 const pm::Histogram::BucketBoundaries latency_buckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -51,6 +56,9 @@ struct Metrics::Impl {
     pm::Histogram* duration = nullptr;
   };
   std::unordered_map<std::string, RequestSeries> request_series;  // method, route, code
+  // Like request_series: a series is added on first use, then remembered.
+  std::array<pm::Counter*, std::size(page_outcomes)> pages_by_outcome{};
+  std::array<pm::Counter*, std::size(jobs::all_job_states)> jobs_finished_by_result{};
   std::shared_ptr<pm::Registry> registry = std::make_shared<pm::Registry>();
   pm::Family<pm::Counter>& http_requests = pm::BuildCounter()
                                                .Name("crawld_http_requests_total")
@@ -153,7 +161,10 @@ void Metrics::http_request(std::string_view method, std::string_view route, int 
 }
 
 void Metrics::page_fetched(const crawl::PageResult& page) {
-  impl_->pages.Add({{"outcome", page_outcome(page)}}).Increment();
+  auto outcome = page_outcome(page);
+  auto*& counter = impl_->pages_by_outcome[outcome];
+  if (counter == nullptr) counter = &impl_->pages.Add({{"outcome", page_outcomes[outcome]}});
+  counter->Increment();
   impl_->fetch_bytes.Increment(static_cast<double>(page.bytes));
   impl_->fetch_duration.Observe(page.elapsed_ms / 1000.0);
 }
@@ -174,7 +185,9 @@ void Metrics::job_changed(const jobs::Job& job) {
     return;
   }
   if (!jobs::is_terminal(job.state)) return;
-  impl_->jobs_finished.Add({{"result", std::string(jobs::to_string(job.state))}}).Increment();
+  auto*& counter = impl_->jobs_finished_by_result[static_cast<std::size_t>(job.state)];
+  if (counter == nullptr) counter = &impl_->jobs_finished.Add({{"result", std::string(jobs::to_string(job.state))}});
+  counter->Increment();
   if (job.started_at && job.finished_at) {
     impl_->job_duration.Observe(std::chrono::duration<double>(*job.finished_at - *job.started_at).count());
   }

@@ -1,0 +1,51 @@
+#include "crawld/metrics/metrics.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+namespace {
+
+// The value of one sample line ("name{labels} value"), or -1 when absent.
+double sample(const std::string& text, const std::string& series) {
+  auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+crawld::crawl::PageResult page(int status, std::string error = {}) {
+  crawld::crawl::PageResult result;
+  result.status = status;
+  result.error = std::move(error);
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("Metrics counts pages by outcome and finished jobs by result", "[metrics]") {
+  crawld::metrics::Metrics metrics;
+  for (int i = 0; i < 3; ++i) metrics.page_fetched(page(200));
+  metrics.page_fetched(page(301));
+  metrics.page_fetched(page(404));
+  metrics.page_fetched(page(500));
+  metrics.page_fetched(page(0, "connection refused"));
+  metrics.page_fetched(page(200, "body too large"));
+
+  crawld::jobs::Job job;
+  for (auto state : {crawld::jobs::JobState::succeeded, crawld::jobs::JobState::timed_out,
+                     crawld::jobs::JobState::succeeded, crawld::jobs::JobState::running,
+                     crawld::jobs::JobState::queued}) {
+    job.state = state;
+    metrics.job_changed(job);
+  }
+
+  auto text = metrics.render({});
+  CHECK(sample(text, R"(crawld_pages_fetched_total{outcome="ok"})") == 3);
+  CHECK(sample(text, R"(crawld_pages_fetched_total{outcome="redirect"})") == 1);
+  CHECK(sample(text, R"(crawld_pages_fetched_total{outcome="http_error"})") == 2);
+  CHECK(sample(text, R"(crawld_pages_fetched_total{outcome="error"})") == 2);
+  CHECK(sample(text, R"(crawld_jobs_finished_total{result="succeeded"})") == 2);
+  CHECK(sample(text, R"(crawld_jobs_finished_total{result="timed_out"})") == 1);
+  CHECK(sample(text, R"(crawld_jobs_finished_total{result="failed"})") == -1);  // never seen: no series
+  CHECK(sample(text, "crawld_jobs_started_total") == 1);
+}
