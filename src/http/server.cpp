@@ -207,7 +207,10 @@ struct HttpServer::Impl {
     return request;
   }
 
-  asio::awaitable<void> write_and_log(Connection& connection, const Response& response, unsigned version,
+  // Returns false when the response could not be sent (the client is gone,
+  // or did not read it within request_timeout_ms): the connection then ends.
+  // The request is logged either way.
+  asio::awaitable<bool> write_and_log(Connection& connection, const Response& response, unsigned version,
                                       bool keep_alive, bool head, const Request* request, std::string_view route,
                                       std::chrono::steady_clock::time_point started, const std::string& remote) {
     write_response_head(connection.head, response, version, keep_alive);
@@ -224,7 +227,6 @@ struct HttpServer::Impl {
     co_await asio::post(connection.socket.get_executor(), asio::use_awaitable);
     auto [ec, n] = co_await asio::async_write(connection.socket, buffers, use_tuple);
     connection.no_deadline();
-    if (ec) throw boost::system::system_error(ec);
     if (observer) {
       RequestRecord record;
       record.method = request ? std::string_view(request->method) : std::string_view("-");
@@ -236,6 +238,7 @@ struct HttpServer::Impl {
       record.remote = remote;
       observer(record);
     }
+    co_return !ec;
   }
 
   asio::awaitable<void> session(tcp::socket socket) {
@@ -302,8 +305,9 @@ struct HttpServer::Impl {
       std::string route;
       Response response = co_await dispatch(request, route);
       keep_alive = keep_alive && !stopping;
-      co_await write_and_log(connection, response, version, keep_alive, head, &request, route, started, remote);
-      if (!keep_alive) co_return;
+      bool sent =
+          co_await write_and_log(connection, response, version, keep_alive, head, &request, route, started, remote);
+      if (!sent || !keep_alive) co_return;
     }
   }
 };

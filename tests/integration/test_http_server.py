@@ -381,6 +381,45 @@ class Timeouts(ServerTestCase):
             self.assertGreater(seconds, 0.4, "closed before idle_timeout_ms")
             self.assertLess(seconds, 3)
 
+    def test_a_client_that_never_reads_its_answers_is_disconnected(self):
+        # Pipelined requests for a large answer, none of which is read: once
+        # the socket buffers are full the server's write cannot finish, and
+        # request_timeout_ms later the connection is closed.
+        _, _, body = self.server.request("GET", "/start")
+        count = max(3000, 16_000_000 // len(body))
+        requests = raw_request("GET", "/start") * count
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((self.server.host, self.server.port))
+        try:
+            sock.setblocking(False)
+            sent, deadline = 0, time.monotonic() + 5
+            while sent < len(requests) and time.monotonic() < deadline:
+                try:
+                    sent += sock.send(requests[sent:sent + 65536])
+                except BlockingIOError:
+                    time.sleep(0.01)
+            time.sleep(1.5)  # five times request_timeout_ms, reading nothing
+            self.assert_healthy()
+            sock.settimeout(5)
+            received, ended = 0, False
+            read_until = time.monotonic() + 20
+            while time.monotonic() < read_until:
+                try:
+                    chunk = sock.recv(1 << 20)
+                except ConnectionResetError:
+                    ended = True
+                    break
+                if not chunk:
+                    ended = True
+                    break
+                received += len(chunk)
+            self.assertTrue(ended, "the connection was still open")
+            self.assertLess(received, count * len(body), "every answer arrived: the write never stalled")
+        finally:
+            sock.close()
+        self.assert_healthy()
+
     def test_keep_alive_survives_pauses_shorter_than_the_idle_time(self):
         with self.server.socket() as sock:
             for _ in range(3):
