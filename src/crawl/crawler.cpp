@@ -18,7 +18,9 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
+#include <unordered_map>
 
 namespace crawld::crawl {
 namespace {
@@ -81,6 +83,41 @@ Analysis analyze(const std::string& body, bool html, bool want_links, const std:
   return analysis;
 }
 
+}  // namespace
+
+// A target's seeds for a season repeat from crawl to crawl; each one's
+// normalized URL and host are found once. Bounded: past `limit` seeds the
+// cache starts over. Used on the loop only.
+class SeedCache {
+ public:
+  struct Seed {
+    std::string url;
+    std::string host;
+  };
+
+  explicit SeedCache(std::size_t limit) : limit_(limit) {}
+
+  // The normalized URL and host of `seed`, or nullopt when it is not a
+  // valid http(s) URL.
+  const std::optional<Seed>& get(const std::string& seed) {
+    if (auto it = seeds_.find(seed); it != seeds_.end()) return it->second;
+    if (seeds_.size() >= limit_) seeds_.clear();
+    std::optional<Seed> found;
+    if (auto url = normalize_url(seed)) {
+      if (auto key = url_key(*url)) found = Seed{std::move(*url), std::move(key->host)};
+    }
+    return seeds_.emplace(seed, std::move(found)).first->second;
+  }
+
+ private:
+  std::size_t limit_;
+  std::unordered_map<std::string, std::optional<Seed>> seeds_;
+};
+
+namespace {
+
+constexpr std::size_t max_cached_seeds = 4096;
+
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
@@ -91,11 +128,12 @@ std::string lower(std::string text) {
 // does not return before every worker has finished, so workers may use it.
 class Crawl {
  public:
-  Crawl(asio::any_io_executor executor, FetchContext& fetch_context, RobotsCache& robots_cache,
+  Crawl(asio::any_io_executor executor, FetchContext& fetch_context, RobotsCache& robots_cache, SeedCache& seed_cache,
         asio::thread_pool& pool, CrawlRequest request, PageSink& sink, std::shared_ptr<CrawlControl> control)
       : executor_(executor),
         config_(fetch_context.config()),
         robots_cache_(robots_cache),
+        seed_cache_(seed_cache),
         pool_(pool),
         request_(std::move(request)),
         sink_(sink),
@@ -147,6 +185,7 @@ class Crawl {
   asio::any_io_executor executor_;
   const CrawlConfig& config_;
   RobotsCache& robots_cache_;
+  SeedCache& seed_cache_;
   asio::thread_pool& pool_;
   CrawlRequest request_;
   PageSink& sink_;
@@ -221,15 +260,14 @@ asio::awaitable<CrawlResult> Crawl::run() {
 
   CrawlResult result;
   for (auto& seed : expand_seeds(request_.target, request_.season)) {
-    auto url = normalize_url(seed);
-    auto key = url ? url_key(*url) : std::nullopt;
-    if (!key) {
+    const auto& normalized = seed_cache_.get(seed);
+    if (!normalized) {
       if (seed_error_.empty()) seed_error_ = "invalid seed URL \"" + seed + "\"";
       continue;
     }
-    seeds_.insert(*url);
-    if (request_.target.allowed_hosts.empty()) allowed_hosts_.insert(key->host);
-    frontier_.add({*url, std::move(key->host), 0, std::nullopt});
+    seeds_.insert(normalized->url);
+    if (request_.target.allowed_hosts.empty()) allowed_hosts_.insert(normalized->host);
+    frontier_.add({normalized->url, normalized->host, 0, std::nullopt});
   }
   for (const auto& host : request_.target.allowed_hosts) allowed_hosts_.insert(lower(host));
   publish();
@@ -532,7 +570,8 @@ CrawlEngine::CrawlEngine(const CrawlConfig& config, asio::thread_pool& compute_p
     : config_(config),
       compute_pool_(compute_pool),
       fetch_context_(std::make_unique<FetchContext>(config)),
-      robots_cache_(std::make_unique<RobotsCache>(std::chrono::seconds(config.robots_cache_s), max_cached_robots)) {}
+      robots_cache_(std::make_unique<RobotsCache>(std::chrono::seconds(config.robots_cache_s), max_cached_robots)),
+      seed_cache_(std::make_unique<SeedCache>(max_cached_seeds)) {}
 
 CrawlEngine::~CrawlEngine() = default;
 
@@ -545,7 +584,8 @@ asio::awaitable<CrawlResult> CrawlEngine::run(CrawlRequest request, PageSink& si
   CrawlResult result;
   try {
     auto executor = co_await asio::this_coro::executor;
-    Crawl crawl(executor, *fetch_context_, *robots_cache_, compute_pool_, std::move(request), sink, control);
+    Crawl crawl(executor, *fetch_context_, *robots_cache_, *seed_cache_, compute_pool_, std::move(request), sink,
+                control);
     result = co_await crawl.run();
   } catch (const std::exception& e) {
     result.outcome = CrawlOutcome::failed;

@@ -46,6 +46,7 @@ struct CrawlControl {
 
 class FetchContext;  // shared TLS context + settings, defined in fetcher.hpp
 class RobotsCache;   // robots.txt answers kept across crawls, robots.hpp
+class SeedCache;     // normalized seed URLs kept across crawls, crawler.cpp
 
 // Shared by all crawls of a process: settings, TLS context, compute pool.
 class CrawlEngine {
@@ -68,6 +69,7 @@ class CrawlEngine {
   boost::asio::thread_pool& compute_pool_;
   std::unique_ptr<FetchContext> fetch_context_;
   std::unique_ptr<RobotsCache> robots_cache_;
+  std::unique_ptr<SeedCache> seed_cache_;
 };
 
 // Seed URLs of a target for a season ("{season}" replaced).
