@@ -31,7 +31,6 @@ std::string method_label(std::string_view method) {
 }
 
 constexpr const char* page_outcomes[] = {"error", "ok", "redirect", "http_error"};
-static_assert(static_cast<std::size_t>(jobs::JobState::interrupted) + 1 == std::size(jobs::all_job_states));
 
 // Index into page_outcomes.
 std::size_t page_outcome(const crawl::PageResult& page) {
@@ -59,6 +58,8 @@ struct Metrics::Impl {
   // Like request_series: a series is added on first use, then remembered.
   std::array<pm::Counter*, std::size(page_outcomes)> pages_by_outcome{};
   std::array<pm::Counter*, std::size(jobs::all_job_states)> jobs_finished_by_result{};
+  static_assert(static_cast<std::size_t>(jobs::JobState::interrupted) + 1 == std::size(jobs::all_job_states),
+                "jobs_finished_by_result is indexed by JobState");
   std::shared_ptr<pm::Registry> registry = std::make_shared<pm::Registry>();
   pm::Family<pm::Counter>& http_requests = pm::BuildCounter()
                                                .Name("crawld_http_requests_total")
