@@ -1,5 +1,7 @@
 #include "crawld/logging.hpp"
 
+#include "crawld/util/json_text.hpp"
+
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -12,7 +14,8 @@ namespace {
 class JsonMessageFlag : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
-    auto escaped = json_escape(std::string_view(msg.payload.data(), msg.payload.size()));
+    std::string escaped;
+    util::append_json_escaped(escaped, std::string_view(msg.payload.data(), msg.payload.size()));
     dest.append(escaped.data(), escaped.data() + escaped.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonMessageFlag>(); }
@@ -71,29 +74,6 @@ std::string_view job_id_of(std::string_view line) {
   auto path = line.find("/jobs/");
   if (path != std::string_view::npos) return uuid_at(line, path + 6);
   return {};
-}
-
-std::string json_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 8);
-  for (unsigned char ch : text) {
-    switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (ch < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", ch);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(ch));
-        }
-    }
-  }
-  return out;
 }
 
 void setup_logging(const LogConfig& config) {

@@ -4,7 +4,7 @@
 #include "crawld/api/routes.hpp"
 #include "crawld/crawl/crawler.hpp"
 #include "crawld/http/server.hpp"
-#include "crawld/jobs/job_manager.hpp"
+#include "crawld/jobs/job_service.hpp"
 #include "crawld/logging.hpp"
 #include "crawld/metrics/loop_lag.hpp"
 #include "crawld/metrics/metrics.hpp"
@@ -80,7 +80,7 @@ struct Service::Impl {
   metrics::Metrics metrics;
   std::unique_ptr<store::Store> store = make_store(ioc, config);  // null without a database
   crawl::CrawlEngine engine{config.crawl, compute_pool};
-  jobs::JobManager jobs{ioc, config.jobs,
+  jobs::JobService jobs{ioc, config.jobs,
                         [this](const jobs::Job& job, std::shared_ptr<crawl::CrawlControl> control) {
                           return run_crawl(job, std::move(control));
                         },
@@ -93,7 +93,6 @@ struct Service::Impl {
   asio::signal_set signals{ioc, SIGINT, SIGTERM};
   asio::signal_set hangup{ioc, SIGHUP};
   bool draining = false;
-  int exit_code = 0;
 
   explicit Impl(Config c) : config(std::move(c)) {
     jobs.add_observer(&metrics);
@@ -128,11 +127,12 @@ struct Service::Impl {
     loop_lag.on_sample([this](double seconds) { metrics.loop_lag(seconds); });
   }
 
-  // The store records jobs and events as a JobManager observer, pages
-  // through each crawl's sink, and answers the API's history reads.
+  // The store records jobs and events as a JobService observer, pages
+  // through each crawl's sink, and answers for the jobs no longer in memory.
   void wire_store() {
     if (!store) return;
     jobs.add_observer(store.get());
+    jobs.set_history(store.get());
     api_context.store = store.get();
     store->on_batch([this](double seconds, std::size_t rows, bool ok) { metrics.db_write(seconds, rows, ok); });
   }
@@ -215,7 +215,7 @@ struct Service::Impl {
     wait_hangup();
     ioc.run();
     compute_pool.join();
-    return exit_code;
+    return 0;
   }
 };
 

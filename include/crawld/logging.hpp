@@ -19,7 +19,4 @@ void reopen_log_file();
 // into a "job_id" field. Empty otherwise.
 std::string_view job_id_of(std::string_view line);
 
-// JSON string escaping used by the JSON log format.
-std::string json_escape(std::string_view text);
-
 }  // namespace crawld

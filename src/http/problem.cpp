@@ -1,5 +1,11 @@
 #include "crawld/http/problem.hpp"
 
+#include "crawld/util/unavailable.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
 namespace crawld::http {
 
 Response json_response(int status, const nlohmann::json& body) {
@@ -9,30 +15,34 @@ Response json_response(int status, const nlohmann::json& body) {
   return response;
 }
 
-Response json_response(int status, const nlohmann::json& body, const std::string& key, std::string_view json_text) {
+Response json_response(int status, const nlohmann::json& body,
+                       const std::vector<std::pair<std::string, std::string>>& json_members) {
   auto dump = [](const nlohmann::json& value) {
     return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   };
+  // Members in sorted key order, as nlohmann orders an object's keys.
+  std::vector<std::pair<std::string, std::string>> members;
+  for (const auto& [name, value] : body.items()) members.emplace_back(name, dump(value));
+  for (const auto& [name, text] : json_members) {
+    std::erase_if(members, [&name](const auto& member) { return member.first == name; });
+    members.emplace_back(name, text);
+  }
+  std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   Response response;
   response.status = status;
   std::string& out = response.body;
-  bool placed = false;
-  auto member = [&out](const std::string& name_text, std::string_view value_text) {
+  for (const auto& [name, text] : members) {
     out += out.empty() ? '{' : ',';
-    out += name_text;
+    out += dump(name);
     out += ':';
-    out += value_text;
-  };
-  for (const auto& [name, value] : body.items()) {
-    if (!placed && key < name) {
-      member(dump(key), json_text);
-      placed = true;
-    }
-    if (name != key) member(dump(name), dump(value));
+    out += text;
   }
-  if (!placed) member(dump(key), json_text);
-  out += '}';
+  out += out.empty() ? "{}" : "}";
   return response;
+}
+
+Response json_response(int status, const nlohmann::json& body, const std::string& key, std::string_view json_text) {
+  return json_response(status, body, {{key, std::string(json_text)}});
 }
 
 Response problem_response(const ApiError& error, std::string_view instance) {
@@ -48,12 +58,28 @@ Response problem_response(const ApiError& error, std::string_view instance) {
     for (const auto& field : error.errors()) list.push_back({{"field", field.field}, {"message", field.message}});
   }
   for (const auto& [name, value] : error.members().items()) body[name] = value;
-  Response response;
-  response.status = error.status();
+  Response response = json_response(error.status(), body, error.json_members());
   response.content_type = "application/problem+json";
-  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   response.headers = error.headers();
   return response;
+}
+
+Response exception_response(const std::exception_ptr& error, std::string_view instance) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const ApiError& e) {
+    return problem_response(e, instance);
+  } catch (const util::Unavailable& e) {
+    // A dependency (the database) cannot answer now.
+    auto problem = service_unavailable(e.what());
+    problem.with_header("Retry-After", std::to_string(e.retry_after_s()));
+    return problem_response(problem, instance);
+  } catch (const std::exception& e) {
+    spdlog::error("handler for {} failed: {}", instance, e.what());
+  } catch (...) {
+    spdlog::error("handler for {} failed with an unknown error", instance);
+  }
+  return problem_response(internal_error("internal error"), instance);
 }
 
 ApiError bad_request(std::string detail) { return {400, "bad-request", "Bad Request", std::move(detail)}; }

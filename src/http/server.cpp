@@ -1,6 +1,7 @@
 #include "crawld/http/server.hpp"
 
 #include "crawld/http/problem.hpp"
+#include "crawld/util/condition.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -135,6 +136,7 @@ struct HttpServer::Impl {
   const Router& router;
   tcp::acceptor acceptor;
   std::list<Connection*> connections;
+  util::Condition closed{ioc};  // notified whenever a connection closes (the drain waits on it)
   bool stopping = false;
   std::function<void(const RequestRecord&)> observer;
   RequestFilter filter;
@@ -178,17 +180,17 @@ struct HttpServer::Impl {
 
   asio::awaitable<Response> dispatch(Request& request, std::string& route) {
     route = "unmatched";
+    std::exception_ptr error;
     try {
       auto match = router.match(request);
       route = *match.route;
       if (filter) filter(request, route);
       co_return co_await (*match.handler)(request);
-    } catch (const ApiError& error) {
-      co_return problem_response(error, request.path);
-    } catch (const std::exception& error) {
-      spdlog::error("handler for {} {} failed: {}", request.method, request.path, error.what());
-      co_return problem_response(internal_error("internal error"), request.path);
+    } catch (...) {
+      // Every error a handler throws becomes its answer in this one place.
+      error = std::current_exception();
     }
+    co_return exception_response(error, request.path);
   }
 
   static Request to_request(bhttp::request<bhttp::string_body>& req, const std::string& remote) {
@@ -259,6 +261,7 @@ struct HttpServer::Impl {
     connection->socket.shutdown(tcp::socket::shutdown_send, ignored);
     connection->socket.close(ignored);
     connections.erase(self);
+    closed.notify_all();
   }
 
   asio::awaitable<void> serve(Connection& connection, const std::string& remote) {
@@ -343,12 +346,9 @@ void HttpServer::stop_accepting() {
 }
 
 asio::awaitable<void> HttpServer::drain(std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  asio::steady_timer timer(impl_->ioc);
-  while (!impl_->connections.empty() && std::chrono::steady_clock::now() < deadline) {
-    timer.expires_after(std::chrono::milliseconds(10));
-    co_await timer.async_wait(use_tuple);
-  }
+  auto& connections = impl_->connections;
+  co_await impl_->closed.wait_until(std::chrono::steady_clock::now() + limit,
+                                    [&connections] { return connections.empty(); });
   beast::error_code ignored;
   for (auto* connection : impl_->connections) connection->socket.cancel(ignored);
 }

@@ -2,6 +2,8 @@
 #include "db_pool.hpp"
 #include "queries.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <array>
 #include <functional>
 
@@ -52,10 +54,20 @@ const char* jobs_conflict =
     " failed = excluded.failed, skipped = excluded.skipped, bytes = excluded.bytes, instance_id = excluded.instance_id,"
     " idempotency_key = excluded.idempotency_key, updated_at = now()";
 
+// The params column: what was asked for, as a JSON object.
+std::string params_text(const jobs::JobParams& params) {
+  nlohmann::json object = {{"target", params.target},
+                           {"season", params.season},
+                           {"deep", params.deep},
+                           {"timeout", params.timeout_s},
+                           {"log_to_db", params.log_to_db}};
+  return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string job_values(pqxx::transaction_base& tx, const jobs::Job& job) {
   const auto& p = job.progress;
   return "(" + tx.quote(job.id) + ", " + sql_text(tx, job.params.target) + ", " + std::to_string(job.params.season) +
-         ", " + (job.params.deep ? "true" : "false") + ", " + sql_text(tx, job.params.to_json_text()) + "::jsonb, " +
+         ", " + (job.params.deep ? "true" : "false") + ", " + sql_text(tx, params_text(job.params)) + "::jsonb, " +
          tx.quote(std::string(jobs::to_string(job.state))) + ", " +
          (job.stop_reason == jobs::StopReason::none ? std::string("null")
                                                     : tx.quote(std::string(jobs::to_string(job.stop_reason)))) +

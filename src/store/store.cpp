@@ -443,12 +443,12 @@ std::unique_ptr<crawl::PageSink> Store::page_sink(const jobs::Job& job) {
 
 // The query bodies are named locals, not temporaries inside the co_await
 // expression (GCC 12 mishandles those).
-asio::awaitable<std::vector<jobs::Job>> Store::list_jobs(std::optional<jobs::JobState> state, std::size_t limit) {
+asio::awaitable<std::vector<jobs::Job>> Store::list(std::optional<jobs::JobState> state, std::size_t limit) {
   auto body = [state, limit](pqxx::connection& c) { return select_jobs(c, state, limit); };
   co_return co_await impl_->read<std::vector<jobs::Job>>(std::move(body));
 }
 
-asio::awaitable<std::optional<jobs::Job>> Store::find_job(std::string id) {
+asio::awaitable<std::optional<jobs::Job>> Store::find(std::string id) {
   auto body = [id = std::move(id)](pqxx::connection& c) { return select_job(c, id); };
   co_return co_await impl_->read<std::optional<jobs::Job>>(std::move(body));
 }

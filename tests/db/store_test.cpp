@@ -121,7 +121,7 @@ TEST_CASE("pages, jobs and events land exactly once and read back", "[db][store]
     CHECK(events[0].message == "job accepted");
     CHECK(events[1].message == "job succeeded");
 
-    auto found = co_await store.find_job(job.id);
+    auto found = co_await store.find(job.id);
     REQUIRE(found);
     CHECK(found->state == jobs::JobState::succeeded);
     CHECK(found->params == job.params);
@@ -129,11 +129,11 @@ TEST_CASE("pages, jobs and events land exactly once and read back", "[db][store]
     CHECK(found->progress.bytes == 12345);
     CHECK(jobs::format_time(found->created_at) == jobs::format_time(job.created_at));
     CHECK(found->finished_at.has_value());
-    CHECK_FALSE((co_await store.find_job(jobs::new_job_id())).has_value());
-    auto listed = co_await store.list_jobs(jobs::JobState::succeeded, 10);
+    CHECK_FALSE((co_await store.find(jobs::new_job_id())).has_value());
+    auto listed = co_await store.list(jobs::JobState::succeeded, 10);
     REQUIRE(listed.size() == 1);
     CHECK(listed[0].id == job.id);
-    CHECK((co_await store.list_jobs(jobs::JobState::running, 10)).empty());
+    CHECK((co_await store.list(jobs::JobState::running, 10)).empty());
   });
   CHECK(count_pages(db, job.id) == std::to_string(pages));
   CHECK(count_distinct_urls(db, job.id) == std::to_string(pages));
@@ -325,7 +325,7 @@ TEST_CASE("restart recovery marks this instance's stale jobs interrupted", "[db]
   store.start();
   test::run_with_store(ioc, store, [&]() -> asio::awaitable<void> {
     CHECK(co_await test::eventually([&] { return store.status().migrated; }, 10s));
-    auto job = co_await store.find_job(running);
+    auto job = co_await store.find(running);
     REQUIRE(job);
     CHECK(job->state == jobs::JobState::interrupted);
     CHECK(job->stop_reason == jobs::StopReason::shutdown);

@@ -7,6 +7,7 @@
 // arrived, the server must close within a few seconds, what it sent must be a
 // sequence of well-formed HTTP/1.x responses, and none may be a 5xx: bad
 // input is the client's error, never the server's.
+#include "crawld/api/job_json.hpp"
 #include "crawld/api/start_params.hpp"
 #include "crawld/config.hpp"
 #include "crawld/http/problem.hpp"
@@ -62,7 +63,10 @@ struct Harness {
     router.add("POST", "/start", [this](Request& request) -> asio::awaitable<Response> {
       auto params =
           crawld::api::parse_start_params(request.header("content-type").value_or(""), request.body, config);
-      co_return crawld::http::json_response(202, params.to_json());
+      Response response;
+      response.status = 202;
+      response.body = crawld::api::params_json(params);
+      co_return response;
     });
     auto job = [](Request& request) -> asio::awaitable<Response> {
       const std::string& id = request.params["id"];

@@ -158,8 +158,14 @@ class JobsApiTest(SitesTestCase):
         self.assertEqual(headers2["location"], headers["location"])
         status, _, data = self.start({"target": "hang", "season": 2051}, key)
         self.assertEqual(status, 422, data)
+        # A control character cannot be a header value at all (the parser's 400);
+        # a well-formed header with a key that is not 1-255 visible characters is 422.
         status, _, data = self.start({"target": "hang", "season": 2052}, {"Idempotency-Key": "bad key\x01"})
         self.assertEqual(status, 400, data)
+        for bad in ("bad key", "k" * 256):
+            status, _, data = self.start({"target": "hang", "season": 2052}, {"Idempotency-Key": bad})
+            self.assertEqual(status, 422, data)
+            self.assertEqual(body(data)["errors"][0]["field"], "Idempotency-Key")
 
     def test_listing_and_lookup(self):
         status, _, data = self.start({"target": "demo", "season": 2020})
@@ -170,12 +176,16 @@ class JobsApiTest(SitesTestCase):
         self.assertEqual(body(data)["jobs"][0]["id"], job_id)  # newest first
         status, _, data = self.crawld.request("GET", "/jobs?status=succeeded&limit=500")
         self.assertTrue(all(j["state"] == "succeeded" for j in body(data)["jobs"]))
-        for bad in ("/jobs?limit=0", "/jobs?limit=501", "/jobs?limit=x", "/jobs?status=done"):
-            status, headers, _ = self.crawld.request("GET", bad)
-            self.assertEqual(status, 400, bad)
+        # Invalid values are 422 everywhere, as for POST /start, naming the field.
+        for bad, field in (("/jobs?limit=0", "limit"), ("/jobs?limit=501", "limit"), ("/jobs?limit=x", "limit"),
+                           ("/jobs?status=done", "status")):
+            status, headers, data = self.crawld.request("GET", bad)
+            self.assertEqual(status, 422, bad)
             self.assertEqual(headers["content-type"], "application/problem+json")
-        status, _, _ = self.crawld.request("GET", "/jobs/not-a-uuid")
-        self.assertEqual(status, 400)
+            self.assertEqual([e["field"] for e in body(data)["errors"]], [field], bad)
+        status, _, data = self.crawld.request("GET", "/jobs/not-a-uuid")
+        self.assertEqual(status, 422)
+        self.assertEqual(body(data)["errors"][0]["field"], "id")
         status, _, _ = self.crawld.request("GET", "/jobs/00000000-0000-4000-8000-000000000000")
         self.assertEqual(status, 404)
         status, _, _ = self.crawld.request("DELETE", "/jobs/00000000-0000-4000-8000-000000000000")

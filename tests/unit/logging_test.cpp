@@ -1,9 +1,17 @@
 #include "crawld/logging.hpp"
+#include "crawld/util/json_text.hpp"
 
 #include <catch2/catch.hpp>
 
 using crawld::job_id_of;
-using crawld::json_escape;
+
+namespace {
+std::string json_escape(std::string_view text) {
+  std::string out;
+  crawld::util::append_json_escaped(out, text);
+  return out;
+}
+}  // namespace
 
 TEST_CASE("job ids are lifted from lines about a job", "[logging]") {
   const std::string id = "3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e";
@@ -26,4 +34,7 @@ TEST_CASE("JSON escaping keeps log lines one valid JSON object", "[logging]") {
   CHECK(json_escape("line\nbreak\ttab") == "line\\nbreak\\ttab");
   CHECK(json_escape(std::string("nul\0byte", 8)) == "nul\\u0000byte");
   CHECK(json_escape("\x1b[31m") == "\\u001b[31m");
+  // Invalid UTF-8 becomes U+FFFD: the line stays valid JSON.
+  CHECK(json_escape("bad \xff byte") == "bad \xef\xbf\xbd byte");
+  CHECK(json_escape("caf\xc3\xa9") == "caf\xc3\xa9");
 }

@@ -1,7 +1,9 @@
 // The HTTP API: registers every endpoint on the router.
 //
-// Handlers are thin: parse the request, call the logic (start_params,
-// JobManager, Store), render JSON. Errors are thrown as http::ApiError.
+// Handlers are thin: parse the request (start_params, request_params), call
+// JobService (or the store for pages and events), render JSON (job_json).
+// Errors are thrown (http::ApiError, util::Unavailable) and turned into
+// problem+json in one place, the server's dispatch.
 #pragma once
 
 #include "crawld/config.hpp"
@@ -12,7 +14,7 @@
 #include <string_view>
 
 namespace crawld::jobs {
-class JobManager;
+class JobService;
 }
 namespace crawld::store {
 class Store;
@@ -27,7 +29,7 @@ namespace crawld::api {
 
 struct ApiContext {
   const Config* config = nullptr;
-  jobs::JobManager* jobs = nullptr;  // null until the jobs layer is wired
+  jobs::JobService* jobs = nullptr;
   const metrics::LoopLagMonitor* loop_lag = nullptr;
   std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
   std::function<bool()> draining;  // true while shutting down
@@ -39,6 +41,11 @@ struct ApiContext {
 // The status page, compiled into the binary (src/api/status_page.html).
 extern const std::string_view status_page_html;
 
+// Every route; the three below are its parts.
 void register_routes(http::Router& router, ApiContext& context);
+// POST /start, GET /jobs, GET /jobs/{id}, cancel (job_routes.cpp).
+void register_job_routes(http::Router& router, ApiContext& context);
+// GET /jobs/{id}/pages and /events (database_routes.cpp).
+void register_database_routes(http::Router& router, ApiContext& context);
 
 }  // namespace crawld::api

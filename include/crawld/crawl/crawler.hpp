@@ -40,7 +40,6 @@ struct CrawlRequest {
 // Shared between the crawl and its owner (job manager, watchdog).
 struct CrawlControl {
   bool stop_requested = false;  // soft stop: no new fetches
-  bool paused = false;          // back-pressure hint (sink may also just block)
   CrawlProgress progress;       // live counters, updated by the crawl
 };
 
@@ -62,7 +61,6 @@ class CrawlEngine {
   boost::asio::awaitable<CrawlResult> run(CrawlRequest request, PageSink& sink,
                                           std::shared_ptr<CrawlControl> control);
 
-  const CrawlConfig& config() const { return config_; }
 
  private:
   CrawlConfig config_;

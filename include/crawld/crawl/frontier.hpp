@@ -46,7 +46,6 @@ class Frontier {
   // Records a URL as seen without queueing it (a redirect target that was
   // fetched on the way). False when it was already seen.
   bool mark_seen(const std::string& url);
-  bool seen(const std::string& url) const { return seen_.contains(url); }
 
   struct Pick {
     std::optional<FrontierEntry> entry;         // set: the caller now holds one of the host's slots

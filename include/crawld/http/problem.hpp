@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -41,6 +42,11 @@ class ApiError : public std::runtime_error {
     members_[name] = std::move(value);
     return *this;
   }
+  // The same with a value that is JSON text already (a rendered job).
+  ApiError& with_json_member(std::string name, std::string json_text) {
+    json_members_.emplace_back(std::move(name), std::move(json_text));
+    return *this;
+  }
 
   int status() const { return status_; }
   const std::string& slug() const { return slug_; }
@@ -49,6 +55,7 @@ class ApiError : public std::runtime_error {
   const std::vector<FieldError>& errors() const { return errors_; }
   const std::vector<std::pair<std::string, std::string>>& headers() const { return headers_; }
   const nlohmann::json& members() const { return members_; }
+  const std::vector<std::pair<std::string, std::string>>& json_members() const { return json_members_; }
 
  private:
   int status_;
@@ -58,6 +65,7 @@ class ApiError : public std::runtime_error {
   std::vector<FieldError> errors_;
   std::vector<std::pair<std::string, std::string>> headers_;
   nlohmann::json members_ = nlohmann::json::object();
+  std::vector<std::pair<std::string, std::string>> json_members_;
 };
 
 // A JSON response (invalid UTF-8 in strings is replaced, never thrown).
@@ -67,8 +75,16 @@ Response json_response(int status, const nlohmann::json& body);
 // key order as nlohmann::json orders them.
 Response json_response(int status, const nlohmann::json& body, const std::string& key, std::string_view json_text);
 
+// The same with several such members (name, JSON text).
+Response json_response(int status, const nlohmann::json& body,
+                       const std::vector<std::pair<std::string, std::string>>& json_members);
+
 // Renders the error; `instance` is the request path.
 Response problem_response(const ApiError& error, std::string_view instance);
+
+// The one mapping of what a handler threw to its answer: ApiError as it
+// says, util::Unavailable as 503 with Retry-After, anything else 500 (logged).
+Response exception_response(const std::exception_ptr& error, std::string_view instance);
 
 // Common errors.
 ApiError bad_request(std::string detail);

@@ -1,9 +1,8 @@
 // The job model: what was asked for, where it stands, what it has done.
+// Plain data; the API renders it (api/job_json), the store records it.
 #pragma once
 
 #include "crawld/crawl/page_result.hpp"
-
-#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -20,10 +19,6 @@ struct JobParams {
   bool deep = false;
   std::uint32_t timeout_s = 0;
   bool log_to_db = true;
-
-  // Compact JSON text, as nlohmann::json's dump would write to_json().
-  std::string to_json_text() const;
-  nlohmann::json to_json() const;
   bool operator==(const JobParams&) const = default;
 };
 
@@ -57,16 +52,10 @@ struct Job {
   crawl::CrawlProgress progress;
   std::string idempotency_key;
   std::string instance_id;
-
-  // The API's view of the job. The text is rendered directly (the hot path of
-  // POST /start); to_json() is the same document, parsed from it.
-  std::string to_json_text() const;
-  nlohmann::json to_json() const;
 };
 
 // RFC 3339 UTC with milliseconds: "2026-11-24T13:07:57.123Z".
 std::string format_time(Clock::time_point when);
-std::optional<Clock::time_point> parse_time(std::string_view text);
 
 // A fresh random (version 4) UUID, and a check of the textual form.
 std::string new_job_id();

@@ -1,7 +1,7 @@
 // Where jobs, pages and job events are recorded: PostgreSQL.
 //
 // Store is the only place the service talks to the database. It
-//  - observes the JobManager (job rows upserted on create and change,
+//  - observes the JobService (job rows upserted on create and change,
 //    progress at most once a second per job, events appended);
 //  - hands each crawl a PageSink whose rows it writes in batches;
 //  - migrates the schema and marks this instance's stale jobs interrupted as
@@ -25,7 +25,9 @@
 #include "crawld/config.hpp"
 #include "crawld/crawl/page_result.hpp"
 #include "crawld/jobs/job.hpp"
+#include "crawld/jobs/job_history.hpp"
 #include "crawld/jobs/job_observer.hpp"
+#include "crawld/util/unavailable.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -43,9 +45,9 @@ namespace crawld::store {
 
 // The database could not answer (down, unreachable, too slow, schema
 // refused). The API turns it into 503.
-class StoreUnavailable : public std::runtime_error {
+class StoreUnavailable : public util::Unavailable {
  public:
-  using std::runtime_error::runtime_error;
+  using util::Unavailable::Unavailable;
 };
 
 // A page row as read back.
@@ -82,7 +84,7 @@ struct DatabaseStatus {
   bool ready() const { return up && migrated && !refused; }
 };
 
-class Store : public jobs::JobObserver {
+class Store : public jobs::JobObserver, public jobs::JobHistory {
  public:
   Store(boost::asio::io_context& ioc, DatabaseConfig config, std::string instance_id);
   ~Store() override;
@@ -112,8 +114,8 @@ class Store : public jobs::JobObserver {
 
   // Reads; throw StoreUnavailable when the database does not answer within
   // read_timeout_ms. Newest first.
-  boost::asio::awaitable<std::vector<jobs::Job>> list_jobs(std::optional<jobs::JobState> state, std::size_t limit);
-  boost::asio::awaitable<std::optional<jobs::Job>> find_job(std::string id);
+  boost::asio::awaitable<std::vector<jobs::Job>> list(std::optional<jobs::JobState> state, std::size_t limit) override;
+  boost::asio::awaitable<std::optional<jobs::Job>> find(std::string id) override;
   // Pages with id > after, oldest first.
   boost::asio::awaitable<std::vector<PageRecord>> pages(std::string job_id, std::int64_t after, std::size_t limit);
   boost::asio::awaitable<std::vector<EventRecord>> events(std::string job_id, std::int64_t after, std::size_t limit);

@@ -2,7 +2,7 @@
 // the store points at a closed port and is never started).
 #include "crawld/api/routes.hpp"
 #include "crawld/http/problem.hpp"
-#include "crawld/jobs/job_manager.hpp"
+#include "crawld/jobs/job_service.hpp"
 #include "crawld/store/store.hpp"
 
 #include <boost/asio.hpp>
@@ -17,7 +17,7 @@ namespace {
 struct Api {
   Config config;
   asio::io_context ioc;
-  jobs::JobManager jobs{ioc, config.jobs, [](const jobs::Job&, std::shared_ptr<crawl::CrawlControl>)
+  jobs::JobService jobs{ioc, config.jobs, [](const jobs::Job&, std::shared_ptr<crawl::CrawlControl>)
                                               -> asio::awaitable<crawl::CrawlResult> { co_return crawl::CrawlResult{}; }};
   std::unique_ptr<store::Store> store;
   http::Router router;
@@ -30,13 +30,14 @@ struct Api {
       db.read_timeout_ms = 200;
       store = std::make_unique<store::Store>(ioc, db, "test:1");
       context.store = store.get();
+      jobs.set_history(store.get());
     }
     context.config = &config;
     context.jobs = &jobs;
     api::register_routes(router, context);
   }
 
-  // Status and body of a request, errors rendered the way the server does.
+  // Status and body of a request, errors rendered by the server's own mapping.
   std::pair<int, nlohmann::json> call(const std::string& target) {
     http::Request request;
     request.method = "GET";
@@ -49,8 +50,8 @@ struct Api {
     try {
       auto response = future.get();
       return {response.status, nlohmann::json::parse(response.body)};
-    } catch (const http::ApiError& error) {
-      auto response = http::problem_response(error, request.path);
+    } catch (...) {
+      auto response = http::exception_response(std::current_exception(), request.path);
       return {response.status, nlohmann::json::parse(response.body)};
     }
   }
@@ -68,7 +69,9 @@ TEST_CASE("database down: readiness and history endpoints answer 503 at once", "
 
   CHECK(api.call(some_job + "/pages").first == 503);
   CHECK(api.call(some_job + "/events").first == 503);
-  CHECK(api.call(some_job).first == 503);  // not in memory: only the database could say
+  auto [job_status, job] = api.call(some_job);  // not in memory: only the database could say
+  CHECK(job_status == 503);
+  CHECK(job["detail"].get<std::string>().find("database unavailable") != std::string::npos);
 
   auto [list_status, list] = api.call("/jobs");
   CHECK(list_status == 200);
@@ -83,10 +86,12 @@ TEST_CASE("database down: readiness and history endpoints answer 503 at once", "
 TEST_CASE("pages and events validate their window", "[api][store]") {
   Api api(true);
   auto [status, body] = api.call(some_job + "/pages?limit=0&after=x");
-  CHECK(status == 400);
+  // Invalid values are 422, as for POST /start, naming every field.
+  CHECK(status == 422);
   CHECK(body["errors"].size() == 2);
-  CHECK(api.call(some_job + "/events?limit=1001").first == 400);
-  CHECK(api.call("/jobs/not-a-uuid/pages").first == 400);
+  CHECK(api.call(some_job + "/events?limit=1001").first == 422);
+  CHECK(api.call("/jobs/not-a-uuid/pages").first == 422);
+  CHECK(api.call("/jobs?limit=0&status=done").second["errors"].size() == 2);
 }
 
 TEST_CASE("without a database: ready, and pages are not available", "[api][store]") {

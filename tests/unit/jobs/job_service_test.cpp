@@ -1,9 +1,10 @@
-#include "crawld/jobs/job_manager.hpp"
+#include "crawld/jobs/job_service.hpp"
 
 #include <boost/asio.hpp>
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <future>
 #include <stdexcept>
 
 namespace asio = boost::asio;
@@ -13,7 +14,7 @@ using crawld::crawl::CrawlControl;
 using crawld::crawl::CrawlResult;
 using crawld::jobs::CancelStatus;
 using crawld::jobs::Job;
-using crawld::jobs::JobManager;
+using crawld::jobs::JobService;
 using crawld::jobs::JobParams;
 using crawld::jobs::JobState;
 using crawld::jobs::StopReason;
@@ -67,6 +68,20 @@ bool run_until(asio::io_context& ioc, Predicate done, std::chrono::milliseconds 
   return done();
 }
 
+CancelStatus cancel(asio::io_context& ioc, JobService& service, const std::string& id) {
+  auto future = asio::co_spawn(ioc, service.cancel(id), asio::use_future);
+  ioc.restart();
+  run_until(ioc, [&] { return future.wait_for(0s) == std::future_status::ready; });
+  return future.get().status;
+}
+
+crawld::jobs::JobList list(asio::io_context& ioc, JobService& service) {
+  auto future = asio::co_spawn(ioc, service.list(std::nullopt, 100), asio::use_future);
+  ioc.restart();
+  run_until(ioc, [&] { return future.wait_for(0s) == std::future_status::ready; });
+  return future.get();
+}
+
 double seconds_between(const Job& job) {
   return std::chrono::duration<double>(*job.finished_at - *job.started_at).count();
 }
@@ -76,12 +91,12 @@ double seconds_between(const Job& job) {
 TEST_CASE("watchdog stops an overrunning crawl softly: timed_out at the deadline", "[jobs]") {
   asio::io_context ioc;
   JobsConfig config;
-  JobManager manager(ioc, config, fake_crawl(60s));
+  JobService manager(ioc, config, fake_crawl(60s));
   auto result = manager.submit(params(2024, 1));
   REQUIRE(result.status == SubmitStatus::created);
   std::string id = result.job->id;
-  REQUIRE(run_until(ioc, [&] { return manager.find(id)->state != JobState::running; }));
-  const Job& job = *manager.find(id);
+  REQUIRE(run_until(ioc, [&] { return manager.find_local(id)->state != JobState::running; }));
+  const Job job = *manager.find_local(id);
   CHECK(job.state == JobState::timed_out);
   CHECK(job.stop_reason == StopReason::deadline);
   CHECK(job.error.find("timed out") != std::string::npos);
@@ -93,24 +108,24 @@ TEST_CASE("watchdog cancels a crawl that ignores the soft stop after the grace",
   asio::io_context ioc;
   JobsConfig config;
   config.hard_kill_grace_ms = 200;
-  JobManager manager(ioc, config, fake_crawl(60s, /*honour_soft_stop=*/false));
+  JobService manager(ioc, config, fake_crawl(60s, /*honour_soft_stop=*/false));
   std::string id = manager.submit(params(2024, 1)).job->id;
-  REQUIRE(run_until(ioc, [&] { return manager.find(id)->state != JobState::running; }));
-  const Job& job = *manager.find(id);
+  REQUIRE(run_until(ioc, [&] { return manager.find_local(id)->state != JobState::running; }));
+  const Job job = *manager.find_local(id);
   CHECK(job.state == JobState::timed_out);
   CHECK(seconds_between(job) == Approx(1.2).margin(0.05));
 }
 
 TEST_CASE("a crawl that finishes first cancels its watchdog", "[jobs]") {
   asio::io_context ioc;
-  JobManager manager(ioc, JobsConfig{}, fake_crawl(50ms));
+  JobService manager(ioc, JobsConfig{}, fake_crawl(50ms));
   std::string id = manager.submit(params(2024, 5)).job->id;
   auto started = Clock::now();
   // run() returns only when no work is left: a stray watchdog timer would
   // keep it busy for the whole 5 s timeout.
   ioc.run();
   CHECK(Clock::now() - started < 1s);
-  const Job& job = *manager.find(id);
+  const Job job = *manager.find_local(id);
   CHECK(job.state == JobState::succeeded);
   CHECK(job.stop_reason == StopReason::none);
   CHECK(job.error.empty());
@@ -118,34 +133,34 @@ TEST_CASE("a crawl that finishes first cancels its watchdog", "[jobs]") {
 
 TEST_CASE("operator cancel of a running job ends it at once", "[jobs]") {
   asio::io_context ioc;
-  JobManager manager(ioc, JobsConfig{}, fake_crawl(60s, /*honour_soft_stop=*/false));
+  JobService manager(ioc, JobsConfig{}, fake_crawl(60s, /*honour_soft_stop=*/false));
   std::string id = manager.submit(params(2024)).job->id;
   run_until(ioc, [] { return false; }, 100ms);
-  REQUIRE(manager.find(id)->state == JobState::running);
+  REQUIRE(manager.find_local(id)->state == JobState::running);
   auto requested = Clock::now();
-  CHECK(manager.cancel(id) == CancelStatus::requested);
-  REQUIRE(run_until(ioc, [&] { return manager.find(id)->state != JobState::running; }));
+  CHECK(cancel(ioc, manager, id) == CancelStatus::requested);
+  REQUIRE(run_until(ioc, [&] { return manager.find_local(id)->state != JobState::running; }));
   CHECK(Clock::now() - requested < 100ms);
-  CHECK(manager.find(id)->state == JobState::cancelled);
-  CHECK(manager.find(id)->stop_reason == StopReason::user_request);
-  CHECK(manager.cancel(id) == CancelStatus::already_ended);
-  CHECK(manager.cancel("00000000-0000-4000-8000-000000000000") == CancelStatus::not_found);
+  CHECK(manager.find_local(id)->state == JobState::cancelled);
+  CHECK(manager.find_local(id)->stop_reason == StopReason::user_request);
+  CHECK(cancel(ioc, manager, id) == CancelStatus::already_ended);
+  CHECK(cancel(ioc, manager, "00000000-0000-4000-8000-000000000000") == CancelStatus::not_found);
 }
 
 TEST_CASE("operator cancel of a queued job removes it at once", "[jobs]") {
   asio::io_context ioc;
   JobsConfig config;
   config.max_running = 1;
-  JobManager manager(ioc, config, fake_crawl(60s));
+  JobService manager(ioc, config, fake_crawl(60s));
   std::string first = manager.submit(params(2024)).job->id;
   std::string second = manager.submit(params(2025)).job->id;
-  CHECK(manager.find(first)->state == JobState::running);
-  CHECK(manager.find(second)->state == JobState::queued);
-  CHECK(manager.cancel(second) == CancelStatus::requested);
-  CHECK(manager.find(second)->state == JobState::cancelled);
-  CHECK_FALSE(manager.find(second)->started_at.has_value());
+  CHECK(manager.find_local(first)->state == JobState::running);
+  CHECK(manager.find_local(second)->state == JobState::queued);
+  CHECK(cancel(ioc, manager, second) == CancelStatus::requested);
+  CHECK(manager.find_local(second)->state == JobState::cancelled);
+  CHECK_FALSE(manager.find_local(second)->started_at.has_value());
   CHECK(manager.queued() == 0);
-  manager.cancel(first);
+  cancel(ioc, manager, first);
   run_until(ioc, [&] { return manager.running() == 0; });
 }
 
@@ -156,7 +171,7 @@ TEST_CASE("five jobs with max_running 2 run two at a time in FIFO order", "[jobs
   std::vector<std::string> started;
   int concurrent = 0;
   int max_concurrent = 0;
-  JobManager manager(ioc, config, fake_crawl(40ms, true, &started, &concurrent, &max_concurrent));
+  JobService manager(ioc, config, fake_crawl(40ms, true, &started, &concurrent, &max_concurrent));
   std::vector<std::string> submitted;
   for (int i = 0; i < 5; ++i) submitted.push_back(manager.submit(params(2000 + i)).job->id);
   CHECK(manager.running() == 2);
@@ -164,14 +179,14 @@ TEST_CASE("five jobs with max_running 2 run two at a time in FIFO order", "[jobs
   ioc.run();
   CHECK(started == submitted);
   CHECK(max_concurrent == 2);
-  for (const auto& id : submitted) CHECK(manager.find(id)->state == JobState::succeeded);
+  for (const auto& id : submitted) CHECK(manager.find_local(id)->state == JobState::succeeded);
 }
 
 TEST_CASE("duplicate crawls: reject, queue and allow", "[jobs]") {
   asio::io_context ioc;
   JobsConfig config;
   SECTION("reject names the active job") {
-    JobManager manager(ioc, config, fake_crawl(60s));
+    JobService manager(ioc, config, fake_crawl(60s));
     std::string first = manager.submit(params(2024)).job->id;
     auto again = manager.submit(params(2024));
     CHECK(again.status == SubmitStatus::duplicate);
@@ -179,24 +194,24 @@ TEST_CASE("duplicate crawls: reject, queue and allow", "[jobs]") {
     auto deep = params(2024);
     deep.deep = true;
     CHECK(manager.submit(deep).status == SubmitStatus::created);  // a different crawl
-    manager.cancel(first);
-    run_until(ioc, [&] { return manager.find(first)->state == JobState::cancelled; });
+    cancel(ioc, manager, first);
+    run_until(ioc, [&] { return manager.find_local(first)->state == JobState::cancelled; });
     CHECK(manager.submit(params(2024)).status == SubmitStatus::created);  // no longer active
   }
   SECTION("queue runs the duplicate after the active one ends") {
     config.on_duplicate = "queue";
-    JobManager manager(ioc, config, fake_crawl(30ms));
+    JobService manager(ioc, config, fake_crawl(30ms));
     std::string first = manager.submit(params(2024)).job->id;
     auto second = manager.submit(params(2024));
     REQUIRE(second.status == SubmitStatus::created);
     CHECK(second.job->state == JobState::queued);
     std::string second_id = second.job->id;
     ioc.run();
-    CHECK(*manager.find(second_id)->started_at >= *manager.find(first)->finished_at);
+    CHECK(*manager.find_local(second_id)->started_at >= *manager.find_local(first)->finished_at);
   }
   SECTION("allow runs them side by side") {
     config.on_duplicate = "allow";
-    JobManager manager(ioc, config, fake_crawl(30ms));
+    JobService manager(ioc, config, fake_crawl(30ms));
     manager.submit(params(2024));
     CHECK(manager.submit(params(2024)).job->state == JobState::running);
     ioc.run();
@@ -208,7 +223,7 @@ TEST_CASE("a full queue refuses new jobs", "[jobs]") {
   JobsConfig config;
   config.max_running = 1;
   config.max_queued = 2;
-  JobManager manager(ioc, config, fake_crawl(60s));
+  JobService manager(ioc, config, fake_crawl(60s));
   for (int i = 0; i < 3; ++i) CHECK(manager.submit(params(2000 + i)).status == SubmitStatus::created);
   CHECK(manager.submit(params(2010)).status == SubmitStatus::queue_full);
   CHECK(manager.queued() == 2);
@@ -216,27 +231,27 @@ TEST_CASE("a full queue refuses new jobs", "[jobs]") {
 
 TEST_CASE("idempotency keys replay the original job", "[jobs]") {
   asio::io_context ioc;
-  JobManager manager(ioc, JobsConfig{}, fake_crawl(60s));
+  JobService manager(ioc, JobsConfig{}, fake_crawl(60s));
   auto first = manager.submit(params(2024), "key-1");
   REQUIRE(first.status == SubmitStatus::created);
   auto retry = manager.submit(params(2024), "key-1");
   CHECK(retry.status == SubmitStatus::replayed);
   CHECK(retry.job->id == first.job->id);
   CHECK(manager.submit(params(2025), "key-1").status == SubmitStatus::idempotency_mismatch);
-  CHECK(manager.list(std::nullopt, 100).size() == 1);
+  CHECK(list(ioc, manager).jobs.size() == 1);
 }
 
 TEST_CASE("an exception inside a crawl becomes the job's failure", "[jobs]") {
   asio::io_context ioc;
-  JobManager manager(ioc, JobsConfig{},
+  JobService manager(ioc, JobsConfig{},
                      [](const Job&, std::shared_ptr<CrawlControl>) -> asio::awaitable<CrawlResult> {
                        throw std::runtime_error("boom");
                        co_return CrawlResult{};
                      });
   std::string id = manager.submit(params(2024)).job->id;
   ioc.run();
-  CHECK(manager.find(id)->state == JobState::failed);
-  CHECK(manager.find(id)->error == "crawl failed: boom");
+  CHECK(manager.find_local(id)->state == JobState::failed);
+  CHECK(manager.find_local(id)->error == "crawl failed: boom");
 }
 
 TEST_CASE("a crawl that lets our cancellation escape as an exception ends by its stop reason", "[jobs]") {
@@ -249,21 +264,21 @@ TEST_CASE("a crawl that lets our cancellation escape as an exception ends by its
   asio::io_context ioc;
   JobsConfig config;
   config.hard_kill_grace_ms = 100;
-  JobManager manager(ioc, config, throwing_crawl);
+  JobService manager(ioc, config, throwing_crawl);
 
   SECTION("the watchdog's hard stop: timed_out") {
     std::string id = manager.submit(params(2024, 1)).job->id;
-    REQUIRE(run_until(ioc, [&] { return manager.find(id)->state != JobState::running; }));
-    CHECK(manager.find(id)->state == JobState::timed_out);
-    CHECK(manager.find(id)->stop_reason == StopReason::deadline);
+    REQUIRE(run_until(ioc, [&] { return manager.find_local(id)->state != JobState::running; }));
+    CHECK(manager.find_local(id)->state == JobState::timed_out);
+    CHECK(manager.find_local(id)->stop_reason == StopReason::deadline);
   }
   SECTION("an operator's cancel: cancelled") {
     std::string id = manager.submit(params(2024)).job->id;
     run_until(ioc, [] { return false; }, 50ms);
-    CHECK(manager.cancel(id) == CancelStatus::requested);
-    REQUIRE(run_until(ioc, [&] { return manager.find(id)->state != JobState::running; }));
-    CHECK(manager.find(id)->state == JobState::cancelled);
-    CHECK(manager.find(id)->error == "cancelled by operator");
+    CHECK(cancel(ioc, manager, id) == CancelStatus::requested);
+    REQUIRE(run_until(ioc, [&] { return manager.find_local(id)->state != JobState::running; }));
+    CHECK(manager.find_local(id)->state == JobState::cancelled);
+    CHECK(manager.find_local(id)->error == "cancelled by operator");
   }
 }
 
@@ -271,24 +286,24 @@ TEST_CASE("history keeps the newest finished jobs only", "[jobs]") {
   asio::io_context ioc;
   JobsConfig config;
   config.history = 3;
-  JobManager manager(ioc, config, fake_crawl(1ms));
+  JobService manager(ioc, config, fake_crawl(1ms));
   std::vector<std::string> ids;
   for (int i = 0; i < 6; ++i) {
     ids.push_back(manager.submit(params(2000 + i)).job->id);
     ioc.run();
     ioc.restart();
   }
-  auto listed = manager.list(std::nullopt, 100);
+  auto listed = list(ioc, manager).jobs;
   REQUIRE(listed.size() == 3);
-  CHECK(listed[0]->id == ids[5]);  // newest first
-  CHECK(manager.find(ids[0]) == nullptr);
+  CHECK(listed[0].id == ids[5]);  // newest first
+  CHECK_FALSE(manager.find_local(ids[0]).has_value());
 }
 
 TEST_CASE("shutdown interrupts queued jobs and, after the grace, running ones", "[jobs]") {
   asio::io_context ioc;
   JobsConfig config;
   config.max_running = 1;
-  JobManager manager(ioc, config, fake_crawl(60s, /*honour_soft_stop=*/false));
+  JobService manager(ioc, config, fake_crawl(60s, /*honour_soft_stop=*/false));
   std::string running = manager.submit(params(2024)).job->id;
   std::string queued = manager.submit(params(2025)).job->id;
   auto started = Clock::now();
@@ -296,8 +311,8 @@ TEST_CASE("shutdown interrupts queued jobs and, after the grace, running ones", 
   ioc.run();
   done.get();
   CHECK(Clock::now() - started < 1s);
-  CHECK(manager.find(queued)->state == JobState::interrupted);
-  CHECK(manager.find(running)->state == JobState::interrupted);
-  CHECK(manager.find(running)->stop_reason == StopReason::shutdown);
+  CHECK(manager.find_local(queued)->state == JobState::interrupted);
+  CHECK(manager.find_local(running)->state == JobState::interrupted);
+  CHECK(manager.find_local(running)->stop_reason == StopReason::shutdown);
   CHECK(manager.submit(params(2030)).status == SubmitStatus::shutting_down);
 }

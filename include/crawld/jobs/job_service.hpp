@@ -1,0 +1,118 @@
+// What the API calls: submit, find, list, cancel, and the service's counts.
+//
+// JobService ties the units of jobs/ together: Admission decides what is
+// taken and when it may start, JobRunner runs it, RecentJobs holds what this
+// process knows, and JobHistory (the database, when there is one) answers
+// for everything else, so handlers never merge memory and database
+// themselves. Observers (the store, metrics) hear of every change. All on
+// the loop.
+#pragma once
+
+#include "crawld/config.hpp"
+#include "crawld/jobs/admission.hpp"
+#include "crawld/jobs/job.hpp"
+#include "crawld/jobs/job_history.hpp"
+#include "crawld/jobs/job_observer.hpp"
+#include "crawld/jobs/job_runner.hpp"
+#include "crawld/jobs/recent_jobs.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace crawld::jobs {
+
+enum class SubmitStatus { created, replayed, duplicate, queue_full, idempotency_mismatch, shutting_down };
+
+struct SubmitResult {
+  SubmitStatus status = SubmitStatus::created;
+  // created/replayed: the job (replayed: empty when it is no longer known);
+  // duplicate: the active one.
+  std::optional<Job> job;
+};
+
+enum class CancelStatus {
+  requested,      // a queued job was cancelled, or a running one is being stopped
+  already_ended,  // the job is in a final state
+  not_here,       // the job is active, but not in this process
+  not_found,
+};
+
+struct CancelResult {
+  CancelStatus status = CancelStatus::not_found;
+  std::optional<Job> job;  // as it is now (not_found: empty)
+};
+
+// Jobs in memory merged with the history, newest first. When the history
+// cannot answer, the jobs in memory and `unavailable` says why.
+struct JobList {
+  std::vector<Job> jobs;
+  std::optional<std::string> unavailable;
+};
+
+class JobService final : public RunListener {
+ public:
+  JobService(boost::asio::io_context& ioc, JobsConfig config, CrawlFunction crawl, std::string instance_id = {});
+  ~JobService() override;
+  JobService(const JobService&) = delete;
+  JobService& operator=(const JobService&) = delete;
+
+  void add_observer(JobObserver* observer) { observers_.push_back(observer); }
+  // Where jobs not in memory are found (null: nowhere).
+  void set_history(JobHistory* history) { history_ = history; }
+
+  SubmitResult submit(JobParams params, const std::string& idempotency_key = {});
+  boost::asio::awaitable<CancelResult> cancel(std::string id);
+
+  // From memory only (with live progress), or nullopt.
+  std::optional<Job> find_local(const std::string& id) const;
+  // From memory, else from the history. Throws util::Unavailable when only
+  // the history could answer and it cannot.
+  boost::asio::awaitable<std::optional<Job>> find(std::string id);
+  boost::asio::awaitable<JobList> list(std::optional<JobState> state, std::size_t limit);
+  // This process's running jobs, newest first.
+  std::vector<Job> running_jobs() const;
+
+  std::map<JobState, std::size_t> counts() const { return recent_.counts(); }
+  std::size_t running() const { return runner_.running(); }
+  std::size_t queued() const { return admission_.queued(); }
+  const JobsConfig& config() const { return config_; }
+
+  // Graceful stop: queued jobs become interrupted; running crawls get
+  // `grace` to finish, then are cancelled and recorded interrupted.
+  boost::asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
+
+  // Adds a line to the job's own log (through the observers).
+  void event(const std::string& id, std::string_view level, const std::string& message);
+
+  // RunListener (from the runner).
+  void run_event(const std::string& id, std::string_view level, const std::string& message) override;
+  void run_ended(RunEnd end) override;
+
+ private:
+  Job snapshot(const Job& job) const;
+  void start_eligible();
+  void launch(Job& job);
+  void finish(Job& job, const Outcome& outcome);
+  void set_state(Job& job, JobState state);
+  void tick_progress();
+
+  boost::asio::io_context& ioc_;
+  JobsConfig config_;
+  std::string instance_id_;
+  std::vector<JobObserver*> observers_;
+  JobHistory* history_ = nullptr;
+  Admission admission_;
+  RecentJobs recent_;
+  JobRunner runner_;
+  bool shutting_down_ = false;
+  boost::asio::steady_timer progress_timer_;
+  bool progress_timer_armed_ = false;
+};
+
+}  // namespace crawld::jobs

@@ -1,0 +1,50 @@
+// The jobs this process holds in memory: every queued and running one, and
+// the newest finished ones up to jobs.history (the database keeps them all).
+// A plain container on the loop; JobService decides what goes in.
+#pragma once
+
+#include "crawld/jobs/job.hpp"
+
+#include <cstddef>
+#include <deque>
+#include <list>
+#include <map>
+#include <string>
+#include <unordered_map>
+
+namespace crawld::jobs {
+
+class RecentJobs {
+ public:
+  explicit RecentJobs(std::size_t history) : history_(history) {}
+
+  // Adds a job as the newest; returns the kept one.
+  Job& add(Job job);
+  Job* get(const std::string& id);
+  const Job* get(const std::string& id) const;
+  // The job ended: it now counts towards the history bound, and the oldest
+  // finished jobs beyond it are forgotten.
+  void finished(const std::string& id);
+
+  // Calls visit(job) newest first until it returns false.
+  template <class Visit>
+  void newest_first(Visit visit) const {
+    for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
+      if (!visit(jobs_.at(*it).job)) return;
+    }
+  }
+  std::map<JobState, std::size_t> counts() const;
+  std::size_t size() const { return jobs_.size(); }
+
+ private:
+  struct Kept {
+    Job job;
+    std::list<std::string>::iterator position;  // in order_
+  };
+  std::size_t history_;
+  std::unordered_map<std::string, Kept> jobs_;
+  std::list<std::string> order_;      // creation order, oldest first
+  std::deque<std::string> finished_;  // finished ids, oldest first
+};
+
+}  // namespace crawld::jobs

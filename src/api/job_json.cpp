@@ -1,0 +1,130 @@
+#include "crawld/api/job_json.hpp"
+
+#include "crawld/util/json_text.hpp"
+
+#include <type_traits>
+
+namespace crawld::api {
+
+namespace {
+
+using util::append_json_string;
+
+void append_key(std::string& out, std::string_view key) {
+  out += '"';
+  out += key;
+  out += "\":";
+}
+
+template <typename Integer>
+void append_member(std::string& out, std::string_view key, Integer value) {
+  append_key(out, key);
+  if constexpr (std::is_same_v<Integer, bool>) {
+    out += value ? "true" : "false";
+  } else {
+    out += std::to_string(value);
+  }
+  out += ',';
+}
+
+void append_string_member(std::string& out, std::string_view key, std::string_view value) {
+  append_key(out, key);
+  append_json_string(out, value);
+  out += ',';
+}
+
+// Empty text is null (an error, a stop reason that is not there).
+void append_text_or_null(std::string& out, std::string_view key, std::string_view value) {
+  if (!value.empty()) return append_string_member(out, key, value);
+  append_key(out, key);
+  out += "null,";
+}
+
+void append_time_member(std::string& out, std::string_view key, const std::optional<jobs::Clock::time_point>& when) {
+  append_text_or_null(out, key, when ? jobs::format_time(*when) : std::string());
+}
+
+// Replaces the trailing comma of an object's last member with its brace.
+void close_object(std::string& out) { out.back() = '}'; }
+
+void append_links(std::string& out, const std::string& id) {
+  const std::string self = "/jobs/" + id;
+  out += '{';
+  append_string_member(out, "events", self + "/events");
+  append_string_member(out, "pages", self + "/pages");
+  append_string_member(out, "self", self);
+  close_object(out);
+}
+
+void append_progress(std::string& out, const crawl::CrawlProgress& progress) {
+  out += '{';
+  append_member(out, "bytes", progress.bytes);
+  append_member(out, "failed", progress.failed);
+  append_member(out, "fetched", progress.fetched);
+  append_member(out, "queued", progress.queued);
+  append_member(out, "skipped", progress.skipped);
+  close_object(out);
+}
+
+}  // namespace
+
+void append_params_json(std::string& out, const jobs::JobParams& params) {
+  out += '{';
+  append_member(out, "deep", params.deep);
+  append_member(out, "log_to_db", params.log_to_db);
+  append_member(out, "season", params.season);
+  append_string_member(out, "target", params.target);
+  append_member(out, "timeout", params.timeout_s);
+  close_object(out);
+}
+
+void append_job_json(std::string& out, const jobs::Job& job) {
+  out += '{';
+  append_string_member(out, "created_at", jobs::format_time(job.created_at));
+  append_member(out, "deep", job.params.deep);
+  append_text_or_null(out, "error", job.error);
+  append_time_member(out, "finished_at", job.finished_at);
+  append_string_member(out, "id", job.id);
+  append_key(out, "links");
+  append_links(out, job.id);
+  out += ',';
+  append_key(out, "params");
+  append_params_json(out, job.params);
+  out += ',';
+  append_key(out, "progress");
+  append_progress(out, job.progress);
+  out += ',';
+  append_member(out, "season", job.params.season);
+  append_time_member(out, "started_at", job.started_at);
+  append_string_member(out, "state", jobs::to_string(job.state));
+  append_text_or_null(out, "stop_reason",
+                      job.stop_reason == jobs::StopReason::none ? std::string_view() : jobs::to_string(job.stop_reason));
+  append_string_member(out, "target", job.params.target);
+  close_object(out);
+}
+
+std::string params_json(const jobs::JobParams& params) {
+  std::string out;
+  append_params_json(out, params);
+  return out;
+}
+
+std::string job_json(const jobs::Job& job) {
+  std::string out;
+  out.reserve(512);
+  append_job_json(out, job);
+  return out;
+}
+
+std::string job_list_json(const std::vector<jobs::Job>& jobs) {
+  std::string out = "[";
+  out.reserve(2 + jobs.size() * 512);
+  for (const auto& job : jobs) {
+    if (out.size() > 1) out += ',';
+    append_job_json(out, job);
+  }
+  out += ']';
+  return out;
+}
+
+}  // namespace crawld::api
