@@ -21,11 +21,17 @@ import crawld_harness  # noqa: E402  (the integration tests' process harness)
 OUT = os.path.join(ROOT, "bench", "out")
 
 
-def ensure_build():
-    subprocess.run([os.path.join(ROOT, "scripts", "setup")], check=True)
-    subprocess.run([os.path.join(ROOT, "scripts", "build"), "release"], check=True,
-                   stdout=subprocess.DEVNULL)
+def ensure_build(build=True):
+    """Installs the packages and builds the release flavour, unless `build` is
+    false (the scripts' --no-build, which bench/ab passes): then CRAWLD_BIN
+    and the bench tools in build/release/bench are used as they are."""
+    if build:
+        subprocess.run([os.path.join(ROOT, "scripts", "setup")], check=True)
+        subprocess.run([os.path.join(ROOT, "scripts", "build"), "release"], check=True,
+                       stdout=subprocess.DEVNULL)
     os.environ.setdefault("CRAWLD_BIN", os.path.join(ROOT, "build", "release", "crawld"))
+    if not os.access(os.environ["CRAWLD_BIN"], os.X_OK):
+        raise SystemExit(f"crawld binary not found or not executable: {os.environ['CRAWLD_BIN']}")
     os.environ.setdefault("CRAWLD_TEST_OUT", OUT)
     os.makedirs(OUT, exist_ok=True)
 
@@ -186,6 +192,15 @@ def post_json(port, path, body, timeout=5):
                                  headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return r.status, json.loads(r.read())
+
+
+def write_json(path, doc):
+    """Writes the figures a script printed as JSON (its --json PATH), for
+    bench/ab to read."""
+    if path:
+        with open(path, "w") as f:
+            json.dump(doc, f, indent=1)
+            f.write("\n")
 
 
 def print_table(title, headers, rows):
