@@ -132,7 +132,7 @@ struct Service::Impl {
   void wire_store() {
     if (!store) return;
     jobs.add_observer(store.get());
-    jobs.set_history(store.get());
+    jobs.set_history(&store->repository());
     api_context.store = store.get();
     store->on_batch([this](double seconds, std::size_t rows, bool ok) { metrics.db_write(seconds, rows, ok); });
   }

@@ -117,7 +117,7 @@ void register_database_routes(http::Router& router, ApiContext& context) {
     query.done();
     auto& store = require_store(ctx);
     if (!co_await ctx->jobs->find(id)) throw http::not_found("no job " + id);
-    auto pages = co_await store.pages(id, after, limit);
+    auto pages = co_await store.repository().pages(id, after, limit);
     co_return window_response(id, "pages", pages, limit, page_json);
   });
 
@@ -129,7 +129,7 @@ void register_database_routes(http::Router& router, ApiContext& context) {
     query.done();
     auto& store = require_store(ctx);
     if (!co_await ctx->jobs->find(id)) throw http::not_found("no job " + id);
-    auto events = co_await store.events(id, after, limit);
+    auto events = co_await store.repository().events(id, after, limit);
     co_return window_response(id, "events", events, limit, event_json);
   });
 }

@@ -1,11 +1,9 @@
 #include "crawld/store/text.hpp"
 #include "db_pool.hpp"
 #include "queries.hpp"
-
-#include <nlohmann/json.hpp>
+#include "statements.hpp"
 
 #include <array>
-#include <functional>
 
 namespace crawld::store {
 
@@ -37,53 +35,8 @@ namespace crawld::store {
 
 namespace {
 
-// Rows per INSERT statement; keeps statements well below protocol limits.
+// Rows per statement: keeps each JSON parameter well below protocol limits.
 constexpr std::size_t rows_per_statement = 500;
-
-const char* jobs_insert =
-    "insert into crawl_jobs (id, target, season, deep, params, state, stop_reason, error, created_at,"
-    " started_at, finished_at, queued, fetched, failed, skipped, bytes, instance_id, idempotency_key, updated_at)"
-    " values ";
-// A batch holds one snapshot per job (the newest), so a multi-row upsert
-// never meets the same id twice.
-const char* jobs_conflict =
-    " on conflict (id) do update set target = excluded.target, season = excluded.season,"
-    " deep = excluded.deep, params = excluded.params, state = excluded.state,"
-    " stop_reason = excluded.stop_reason, error = excluded.error, started_at = excluded.started_at,"
-    " finished_at = excluded.finished_at, queued = excluded.queued, fetched = excluded.fetched,"
-    " failed = excluded.failed, skipped = excluded.skipped, bytes = excluded.bytes, instance_id = excluded.instance_id,"
-    " idempotency_key = excluded.idempotency_key, updated_at = now()";
-
-// The params column: what was asked for, as a JSON object.
-std::string params_text(const jobs::JobParams& params) {
-  nlohmann::json object = {{"target", params.target},
-                           {"season", params.season},
-                           {"deep", params.deep},
-                           {"timeout", params.timeout_s},
-                           {"log_to_db", params.log_to_db}};
-  return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-std::string job_values(pqxx::transaction_base& tx, const jobs::Job& job) {
-  const auto& p = job.progress;
-  return "(" + tx.quote(job.id) + ", " + sql_text(tx, job.params.target) + ", " + std::to_string(job.params.season) +
-         ", " + (job.params.deep ? "true" : "false") + ", " + sql_text(tx, params_text(job.params)) + "::jsonb, " +
-         tx.quote(std::string(jobs::to_string(job.state))) + ", " +
-         (job.stop_reason == jobs::StopReason::none ? std::string("null")
-                                                    : tx.quote(std::string(jobs::to_string(job.stop_reason)))) +
-         ", " + sql_text_or_null(tx, job.error) + ", " + sql_time(tx, job.created_at) + ", " +
-         sql_time_or_null(tx, job.started_at) + ", " + sql_time_or_null(tx, job.finished_at) + ", " +
-         std::to_string(p.queued) + ", " + std::to_string(p.fetched) + ", " + std::to_string(p.failed) + ", " +
-         std::to_string(p.skipped) + ", " + std::to_string(p.bytes) + ", " + sql_text(tx, job.instance_id) + ", " +
-         sql_text_or_null(tx, job.idempotency_key) + ", now())";
-}
-
-const char* events_insert = "insert into crawl_job_events (job_id, at, level, message) values ";
-
-std::string event_values(pqxx::transaction_base& tx, const EventRow& event) {
-  return "(" + tx.quote(event.job_id) + ", " + sql_time(tx, event.at) + ", " + sql_text(tx, event.level) + ", " +
-         sql_text(tx, event.message) + ")";
-}
 
 const std::array<std::string, 13> page_columns{"job_id", "url",   "final_url", "depth",      "status",
                                                "content_type", "bytes", "truncated", "title",  "sha256",
@@ -109,48 +62,33 @@ std::array<CopyField, page_columns.size()> page_fields(const PageRow& row) {
           CopyField{jobs::format_time(row.fetched_at)}};
 }
 
-std::string column_list() {
-  std::string list;
-  for (const auto& column : page_columns) list += (list.empty() ? "" : ", ") + column;
-  return list;
-}
-
-const std::string pages_insert = "insert into crawl_pages (" + column_list() + ") values ";
-const char* pages_conflict = " on conflict (job_id, url) do nothing";
-
-// The same fields as COPY's, as SQL literals (PostgreSQL casts each quoted
-// literal to its column's type).
-std::string page_values(pqxx::transaction_base& tx, const PageRow& row) {
-  std::string sql = "(";
-  for (const auto& field : page_fields(row)) {
-    if (sql.size() > 1) sql += ", ";
-    sql += field.null ? std::string("null") : tx.quote(field.text);
-  }
-  return sql + ")";
-}
-
-template <class Row, class Values>
-std::size_t insert_rows(pqxx::transaction_base& tx, const std::vector<Row>& rows, std::string_view head,
-                        std::string_view tail, Values values) {
+// Runs `statement` over `rows`, rows_per_statement at a time, each chunk as
+// one JSON array parameter. Returns the rows affected.
+template <class Row>
+std::size_t insert_rows(pqxx::transaction_base& tx, const char* statement, const std::vector<Row>& rows) {
   std::size_t affected = 0;
   for (std::size_t start = 0; start < rows.size(); start += rows_per_statement) {
-    std::string sql(head);
     std::size_t end = std::min(rows.size(), start + rows_per_statement);
-    for (std::size_t i = start; i < end; ++i) {
-      if (i != start) sql += ", ";
-      sql += values(tx, rows[i]);
+    const Row* first = rows.data() + start;
+    const Row* last = rows.data() + end;
+    std::string json;
+    if constexpr (std::is_same_v<Row, jobs::Job>) {
+      json = jobs_json(first, last);
+    } else if constexpr (std::is_same_v<Row, EventRow>) {
+      json = events_json(first, last);
+    } else {
+      json = pages_json(first, last);
     }
-    sql += tail;
-    affected += tx.exec(sql).affected_rows();
+    affected += tx.exec_prepared(statement, json).affected_rows();
   }
   return affected;
 }
 
 // Page rows go in by COPY: PostgreSQL spends about half the time per row
-// that it spends on a multi-row INSERT (no statement text to parse and
-// plan). COPY cannot skip rows that are already there, so a batch retried
-// after a commit whose answer was lost fails on the unique key, inside a
-// savepoint; it is then inserted again with ON CONFLICT DO NOTHING.
+// that it spends on a multi-row INSERT. COPY cannot skip rows that are
+// already there, so a batch retried after a commit whose answer was lost
+// fails on the unique key, inside a savepoint; it is then inserted again
+// with ON CONFLICT DO NOTHING.
 std::size_t copy_pages(pqxx::work& tx, const std::vector<PageRow>& pages) {
   if (pages.empty()) return 0;
   try {
@@ -162,28 +100,56 @@ std::size_t copy_pages(pqxx::work& tx, const std::vector<PageRow>& pages) {
     return pages.size();
   } catch (const pqxx::unique_violation&) {
   }
-  return insert_rows(tx, pages, pages_insert, pages_conflict, page_values);
+  return insert_rows(tx, statements::insert_pages, pages);
 }
 
 BatchResult write_fast(pqxx::connection& connection, const Batch& batch) {
   BatchResult result;
   pqxx::work tx(connection);
   // Job rows first: events and pages refer to them.
-  insert_rows(tx, batch.jobs, jobs_insert, jobs_conflict, job_values);
-  insert_rows(tx, batch.events, events_insert, "", event_values);
+  insert_rows(tx, statements::upsert_jobs, batch.jobs);
+  insert_rows(tx, statements::insert_events, batch.events);
   result.pages_inserted = copy_pages(tx, batch.pages);
   tx.commit();
   return result;
 }
 
-// Runs `sql` in a savepoint; a permanent error is reported and skipped,
+// A savepoint in plain SQL. libpqxx 6.4's subtransaction does not roll
+// back to its savepoint when a prepared or parameterized statement inside it
+// fails (the transaction then stays aborted), so the row-by-row path sets
+// its savepoints itself.
+class Savepoint {
+ public:
+  explicit Savepoint(pqxx::dbtransaction& tx) : tx_(tx) { tx_.exec("savepoint crawld_row"); }
+  ~Savepoint() {
+    if (released_) return;
+    try {
+      tx_.exec("rollback to savepoint crawld_row");
+    } catch (const std::exception&) {
+      // The connection is gone: the whole transaction fails anyway.
+    }
+  }
+  Savepoint(const Savepoint&) = delete;
+  Savepoint& operator=(const Savepoint&) = delete;
+  void release() {
+    tx_.exec("release savepoint crawld_row");
+    released_ = true;
+  }
+
+ private:
+  pqxx::dbtransaction& tx_;
+  bool released_ = false;
+};
+
+// Runs one row in a savepoint; a permanent error is reported and skipped,
 // a transient one is thrown (the whole batch is retried later).
-bool try_row(pqxx::dbtransaction& tx, const std::string& sql, RejectedRow rejected, BatchResult& result,
-             std::size_t* affected = nullptr) {
+template <class Row>
+bool try_row(pqxx::dbtransaction& tx, const char* statement, const Row& row, RejectedRow rejected,
+             BatchResult& result, std::size_t* affected = nullptr) {
   try {
-    pqxx::subtransaction row(tx, "row");
-    auto r = row.exec(sql);
-    row.commit();
+    Savepoint savepoint(tx);
+    auto r = tx.exec_prepared(statement, rows_json(row));
+    savepoint.release();
     if (affected != nullptr) *affected += r.affected_rows();
     return true;
   } catch (const std::exception& error) {
@@ -200,22 +166,20 @@ BatchResult write_row_by_row(pqxx::connection& connection, const Batch& batch) {
   BatchResult result;
   result.row_by_row = true;
   pqxx::work tx(connection);
-  for (const auto& job : batch.jobs) {
-    try_row(tx, jobs_insert + job_values(tx, job) + jobs_conflict, {job.id, "job", {}}, result);
-  }
+  for (const auto& job : batch.jobs) try_row(tx, statements::upsert_jobs, job, {job.id, "job", {}}, result);
   for (const auto& event : batch.events) {
-    try_row(tx, events_insert + event_values(tx, event), {event.job_id, "event", {}}, result);
+    try_row(tx, statements::insert_events, event, {event.job_id, "event", {}}, result);
   }
   for (const auto& page : batch.pages) {
-    try_row(tx, pages_insert + page_values(tx, page) + pages_conflict,
-            {page.job_id, "page " + sanitize_text(page.page.url.substr(0, 200)), {}}, result, &result.pages_inserted);
+    try_row(tx, statements::insert_pages, page, {page.job_id, "page " + sanitize_text(page.page.url.substr(0, 200)), {}},
+            result, &result.pages_inserted);
   }
   // The job's own log says which rows were not recorded and why.
   for (const auto& rejected : result.rejected) {
     EventRow event{rejected.job_id, jobs::Clock::now(), "error",
                    "not recorded in the database: " + rejected.what + ": " + rejected.error};
     BatchResult ignored;
-    try_row(tx, events_insert + event_values(tx, event), {rejected.job_id, "event", {}}, ignored);
+    try_row(tx, statements::insert_events, event, {rejected.job_id, "event", {}}, ignored);
   }
   tx.commit();
   return result;
@@ -230,20 +194,6 @@ BatchResult write_batch(pqxx::connection& connection, const Batch& batch) {
     if (is_transient(error)) throw;
   }
   return write_row_by_row(connection, batch);
-}
-
-std::string sql_text(pqxx::transaction_base& tx, std::string_view text) { return tx.quote(sanitize_text(text)); }
-
-std::string sql_text_or_null(pqxx::transaction_base& tx, std::string_view text) {
-  return text.empty() ? std::string("null") : sql_text(tx, text);
-}
-
-std::string sql_time(pqxx::transaction_base& tx, jobs::Clock::time_point when) {
-  return "'" + jobs::format_time(when) + "'::timestamptz";
-}
-
-std::string sql_time_or_null(pqxx::transaction_base& tx, const std::optional<jobs::Clock::time_point>& when) {
-  return when ? sql_time(tx, *when) : std::string("null");
 }
 
 }  // namespace crawld::store

@@ -1,5 +1,7 @@
 #include "db_pool.hpp"
 
+#include "statements.hpp"
+
 #include "crawld/store/conninfo.hpp"
 
 #include <spdlog/spdlog.h>
@@ -120,9 +122,10 @@ pqxx::connection& DbPool::this_thread_connection(bool& fresh) {
     pqxx::nontransaction setup(*connection);
     // Every statement of the service is bounded; a slow database only makes
     // the writers wait, never forever.
-    setup.exec("set statement_timeout = " + std::to_string(statement_timeout_ms_));
+    setup.exec_params("select set_config('statement_timeout', $1, false)", std::to_string(statement_timeout_ms_));
     setup.exec("set application_name = 'crawld'");
     setup.commit();
+    statements::prepare_all(*connection);
     state.connection = std::move(connection);
     fresh = true;
     state.backoff.reset();

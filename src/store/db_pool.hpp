@@ -7,18 +7,29 @@
 // that is down is not hammered by every caller). Loop code awaits
 //   co_await pool.run([](pqxx::connection& c) { ...; return value; });
 // which runs the body on a pool thread and resumes the caller on its own
-// executor with the value or the exception.
+// executor with the value or the exception; run_bounded() does the same but
+// gives up after a timeout and cancels the statement (cancel_query).
+// Every connection gets the store's prepared statements (statements.hpp).
 #pragma once
 
+#include "crawld/store/records.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <pqxx/pqxx>
 
 #include <chrono>
 #include <exception>
+#include <memory>
+#include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <type_traits>
 
 namespace crawld::store {
@@ -70,6 +81,17 @@ class DbPool {
         boost::asio::use_awaitable);
   }
 
+  // Runs body(connection) on a pool thread while the caller (on `ioc`, the
+  // loop) waits at most `timeout`: then it stops waiting, throws
+  // StoreUnavailable, and the statement still running is cancelled with
+  // cancel_query() from a thread of its own (libpq's cancel request opens a
+  // connection to the server, which must not block the loop). The late
+  // answer, if any, is dropped. Other errors come back as they are, but the
+  // ones a retry can fix (is_transient) become StoreUnavailable too.
+  template <class F>
+  auto run_bounded(boost::asio::io_context& ioc, F body, std::chrono::milliseconds timeout)
+      -> boost::asio::awaitable<std::invoke_result_t<F&, pqxx::connection&>>;
+
   // Runs body(connection) on the calling thread, which must be a pool thread.
   // A kept connection may have died while idle (the server restarted): the
   // first use finds out, so the body runs once more on a fresh connection.
@@ -105,5 +127,72 @@ class DbPool {
   boost::asio::thread_pool pool_;
   bool stopped_ = false;
 };
+
+// What a bounded call and its caller share: it outlives whichever of the
+// two ends first.
+template <class R>
+struct BoundedCall {
+  explicit BoundedCall(boost::asio::io_context& ioc) : done(ioc) {}
+  boost::asio::steady_timer done;  // cancelled when the answer is in
+  bool finished = false;
+  std::exception_ptr error;
+  R value{};
+  std::mutex mutex;  // guards running_on
+  pqxx::connection* running_on = nullptr;
+
+  void cancel_statement() {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (running_on == nullptr) return;
+    try {
+      running_on->cancel_query();
+    } catch (const std::exception&) {
+      // The server is unreachable: statement_timeout ends the statement.
+    }
+  }
+};
+
+template <class F>
+auto DbPool::run_bounded(boost::asio::io_context& ioc, F body, std::chrono::milliseconds timeout)
+    -> boost::asio::awaitable<std::invoke_result_t<F&, pqxx::connection&>> {
+  namespace asio = boost::asio;
+  using R = std::invoke_result_t<F&, pqxx::connection&>;
+  auto call = std::make_shared<BoundedCall<R>>(ioc);
+  call->done.expires_after(timeout);
+  auto tracked = [call, body = std::move(body)](pqxx::connection& connection) mutable {
+    {
+      std::lock_guard<std::mutex> lock(call->mutex);
+      call->running_on = &connection;
+    }
+    struct Detach {
+      BoundedCall<R>& call;
+      ~Detach() {
+        std::lock_guard<std::mutex> lock(call.mutex);
+        call.running_on = nullptr;
+      }
+    } detach{*call};
+    return body(connection);
+  };
+  asio::co_spawn(
+      pool_.get_executor(),
+      [this, tracked = std::move(tracked)]() mutable -> asio::awaitable<R> { co_return with_connection(tracked); },
+      asio::bind_executor(ioc.get_executor(), [call](std::exception_ptr error, R value) {
+        call->finished = true;
+        call->error = error;
+        call->value = std::move(value);
+        call->done.cancel();
+      }));
+  co_await call->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (!call->finished) {
+    // Safe to detach: the pool thread cannot let go of the connection while
+    // cancel_statement holds the mutex, and nothing waits for this thread.
+    std::thread([call] { call->cancel_statement(); }).detach();
+    throw StoreUnavailable("database unavailable: no answer within " + std::to_string(timeout.count()) + " ms");
+  }
+  if (call->error) {
+    if (!is_transient(call->error)) std::rethrow_exception(call->error);
+    throw StoreUnavailable("database unavailable: " + short_message(call->error));
+  }
+  co_return std::move(call->value);
+}
 
 }  // namespace crawld::store

@@ -1,10 +1,13 @@
-// The SQL of the store (private to src/store: it exposes libpqxx). Each
-// function runs blocking on a pool thread with that thread's connection.
+// The store's SQL work, as blocking functions that run on a pool thread with
+// that thread's connection (private to src/store: it exposes libpqxx). Each
+// one runs prepared statements (statements.hpp) with its values as
+// parameters.
 #pragma once
 
 #include "crawld/jobs/job.hpp"
 #include "crawld/store/schema.hpp"
 #include "crawld/store/store.hpp"
+#include "rows.hpp"
 
 #include <pqxx/pqxx>
 
@@ -27,19 +30,6 @@ std::vector<RecoveredJob> recover_interrupted(pqxx::connection& connection, cons
                                               jobs::Clock::time_point started_at);
 
 // Writes (batch.cpp).
-struct EventRow {
-  std::string job_id;
-  jobs::Clock::time_point at{};
-  std::string level;
-  std::string message;
-};
-
-struct PageRow {
-  std::string job_id;
-  crawl::PageResult page;
-  jobs::Clock::time_point fetched_at{};
-};
-
 struct Batch {
   std::vector<jobs::Job> jobs;  // at most one snapshot per job, the newest
   std::vector<EventRow> events;
@@ -72,11 +62,5 @@ std::vector<PageRecord> select_pages(pqxx::connection& connection, const std::st
                                      std::size_t limit);
 std::vector<EventRecord> select_events(pqxx::connection& connection, const std::string& job_id, std::int64_t after,
                                        std::size_t limit);
-
-// Quoting helpers shared by the files above.
-std::string sql_text(pqxx::transaction_base& tx, std::string_view text);          // sanitized, quoted
-std::string sql_text_or_null(pqxx::transaction_base& tx, std::string_view text);  // NULL when empty
-std::string sql_time(pqxx::transaction_base& tx, jobs::Clock::time_point when);
-std::string sql_time_or_null(pqxx::transaction_base& tx, const std::optional<jobs::Clock::time_point>& when);
 
 }  // namespace crawld::store

@@ -1,13 +1,11 @@
 #include "queries.hpp"
+#include "statements.hpp"
 
 #include <nlohmann/json.hpp>
 
 namespace crawld::store {
 
 namespace {
-
-// Times travel as milliseconds since the epoch: no time zone parsing.
-std::string epoch_ms(const char* column) { return std::string("(extract(epoch from ") + column + ") * 1000)::bigint"; }
 
 jobs::Clock::time_point from_ms(const pqxx::field& field) {
   return jobs::Clock::time_point(std::chrono::milliseconds(field.as<std::int64_t>()));
@@ -20,11 +18,7 @@ std::optional<jobs::Clock::time_point> optional_time(const pqxx::field& field) {
 
 std::string text(const pqxx::field& field) { return field.is_null() ? std::string() : field.as<std::string>(); }
 
-const std::string job_columns = "id::text, target, season, deep, params::text, state, stop_reason, error, " +
-                                epoch_ms("created_at") + ", " + epoch_ms("started_at") + ", " +
-                                epoch_ms("finished_at") +
-                                ", queued, fetched, failed, bytes, instance_id, idempotency_key, skipped";
-
+// Columns in the order of statements.cpp's job_select.
 jobs::Job job_from_row(const pqxx::row& row) {
   jobs::Job job;
   job.id = row[0].as<std::string>();
@@ -60,17 +54,17 @@ jobs::Job job_from_row(const pqxx::row& row) {
 std::vector<jobs::Job> select_jobs(pqxx::connection& connection, std::optional<jobs::JobState> state,
                                    std::size_t limit) {
   pqxx::read_transaction tx(connection);
-  std::string sql = "select " + job_columns + " from crawl_jobs";
-  if (state) sql += " where state = " + tx.quote(std::string(jobs::to_string(*state)));
-  sql += " order by created_at desc, id limit " + std::to_string(limit);
+  auto rows = state ? tx.exec_prepared(statements::select_jobs_in_state, std::string(jobs::to_string(*state)), limit)
+                    : tx.exec_prepared(statements::select_jobs, limit);
   std::vector<jobs::Job> out;
-  for (const auto& row : tx.exec(sql)) out.push_back(job_from_row(row));
+  out.reserve(rows.size());
+  for (const auto& row : rows) out.push_back(job_from_row(row));
   return out;
 }
 
 std::optional<jobs::Job> select_job(pqxx::connection& connection, const std::string& id) {
   pqxx::read_transaction tx(connection);
-  auto rows = tx.exec("select " + job_columns + " from crawl_jobs where id = " + tx.quote(id) + "::uuid");
+  auto rows = tx.exec_prepared(statements::select_job, id);
   if (rows.empty()) return std::nullopt;
   return job_from_row(rows[0]);
 }
@@ -78,10 +72,7 @@ std::optional<jobs::Job> select_job(pqxx::connection& connection, const std::str
 std::vector<PageRecord> select_pages(pqxx::connection& connection, const std::string& job_id, std::int64_t after,
                                      std::size_t limit) {
   pqxx::read_transaction tx(connection);
-  auto rows = tx.exec(
-      "select id, url, final_url, depth, status, content_type, bytes, truncated, title, sha256, elapsed_ms, error, " +
-      epoch_ms("fetched_at") + " from crawl_pages where job_id = " + tx.quote(job_id) + "::uuid and id > " +
-      std::to_string(after) + " order by id limit " + std::to_string(limit));
+  auto rows = tx.exec_prepared(statements::select_pages, job_id, after, limit);
   std::vector<PageRecord> out;
   out.reserve(rows.size());
   for (const auto& row : rows) {
@@ -109,9 +100,7 @@ std::vector<PageRecord> select_pages(pqxx::connection& connection, const std::st
 std::vector<EventRecord> select_events(pqxx::connection& connection, const std::string& job_id, std::int64_t after,
                                        std::size_t limit) {
   pqxx::read_transaction tx(connection);
-  auto rows = tx.exec("select id, " + epoch_ms("at") +
-                      ", level, message from crawl_job_events where job_id = " + tx.quote(job_id) + "::uuid and id > " +
-                      std::to_string(after) + " order by id limit " + std::to_string(limit));
+  auto rows = tx.exec_prepared(statements::select_events, job_id, after, limit);
   std::vector<EventRecord> out;
   out.reserve(rows.size());
   for (const auto& row : rows) {

@@ -8,7 +8,7 @@ namespace crawld::store {
 namespace {
 
 // Any fixed key shared by all crawld instances ("crawld" in ASCII).
-constexpr const char* migration_lock_key = "109330926102372";
+constexpr std::int64_t migration_lock_key = 109330926102372;
 
 }  // namespace
 
@@ -22,7 +22,7 @@ MigrationOutcome apply_migrations(pqxx::connection& connection) {
   pqxx::work tx(connection);
   // Held until commit or rollback: concurrent starters wait here and then
   // find the work done.
-  tx.exec(std::string("select pg_advisory_xact_lock(") + migration_lock_key + ")");
+  tx.exec_params("select pg_advisory_xact_lock($1)", migration_lock_key);
   tx.exec(
       "create table if not exists schema_migrations ("
       " version integer primary key,"
@@ -42,8 +42,8 @@ MigrationOutcome apply_migrations(pqxx::connection& connection) {
   for (const auto& migration : migrations()) {
     if (migration.version <= outcome.before) continue;
     tx.exec(std::string(migration.sql));
-    tx.exec("insert into schema_migrations (version, name) values (" + std::to_string(migration.version) + ", " +
-            tx.quote(std::string(migration.name)) + ")");
+    tx.exec_params("insert into schema_migrations (version, name) values ($1, $2)", migration.version,
+                   std::string(migration.name));
     outcome.applied.push_back(migration.version);
   }
   tx.commit();
@@ -66,24 +66,22 @@ std::vector<RecoveredJob> recover_interrupted(pqxx::connection& connection, cons
                                               jobs::Clock::time_point started_at) {
   std::vector<RecoveredJob> recovered;
   pqxx::work tx(connection);
-  std::string reason = "interrupted: the service stopped or crashed while the job was active";
-  auto rows = tx.exec(
+  const std::string reason = "interrupted: the service stopped or crashed while the job was active";
+  auto rows = tx.exec_params(
       "with stale as ("
       "  select id, state from crawl_jobs"
-      "  where instance_id = " +
-      tx.quote(instance_id) + "    and state in ('queued', 'running') and created_at < " + sql_time(tx, started_at) +
+      "  where instance_id = $1 and state in ('queued', 'running') and created_at < $2::timestamptz"
       "  for update)"
-      " update crawl_jobs j set state = 'interrupted', stop_reason = 'shutdown', error = " +
-      tx.quote(reason) +
-      ", finished_at = now(), updated_at = now()"
+      " update crawl_jobs j set state = 'interrupted', stop_reason = 'shutdown', error = $3,"
+      " finished_at = now(), updated_at = now()"
       " from stale where j.id = stale.id"
-      " returning j.id::text, stale.state");
+      " returning j.id::text, stale.state",
+      instance_id, jobs::format_time(started_at), reason);
   for (const auto& row : rows) {
     RecoveredJob job{row[0].as<std::string>(), row[1].as<std::string>()};
-    tx.exec("insert into crawl_job_events (job_id, level, message) values (" + tx.quote(job.id) + ", 'warn', " +
-            tx.quote("marked interrupted at start-up of instance " + instance_id + ": the job was " +
-                     job.previous_state + " when the service stopped or crashed") +
-            ")");
+    tx.exec_params("insert into crawl_job_events (job_id, level, message) values ($1::uuid, 'warn', $2)", job.id,
+                   "marked interrupted at start-up of instance " + instance_id + ": the job was " +
+                       job.previous_state + " when the service stopped or crashed");
     recovered.push_back(std::move(job));
   }
   tx.commit();

@@ -100,7 +100,7 @@ TEST_CASE("a database newer than the binary is refused and writes are held", "[d
         CHECK(store.status().backlog_jobs == 1);
         CHECK(db.scalar("select count(*) from crawl_jobs") == "0");
         // Reads answer "unavailable" at once.
-        CHECK_THROWS_AS(co_await store.list(std::nullopt, 10), store::StoreUnavailable);
+        CHECK_THROWS_AS(co_await store.repository().list(std::nullopt, 10), store::StoreUnavailable);
       },
       100ms);
   CHECK(db.scalar("select max(version) from schema_migrations") == "9999");

@@ -61,7 +61,7 @@ TEST_CASE("an outage mid-crawl loses and duplicates nothing", "[db][outage]") {
     CHECK_FALSE(store.status().ready());
     CHECK_FALSE(store.status().last_error.empty());
     CHECK(store.status().backlog_pages > 0);
-    CHECK_THROWS_AS(co_await store.pages(job.id, 0, 10), store::StoreUnavailable);
+    CHECK_THROWS_AS(co_await store.repository().pages(job.id, 0, 10), store::StoreUnavailable);
     co_await sleep_for(3s);
 
     co_await test::off_loop([&] { cluster.start(); });

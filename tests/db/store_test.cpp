@@ -2,6 +2,7 @@
 #include "crawld/store/schema.hpp"
 #include "pg_support.hpp"
 #include "store/queries.hpp"
+#include "store/statements.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -52,6 +53,8 @@ struct WriterFixture {
   pqxx::connection connection{migrated_url(db)};
   jobs::Job job = make_job();
 
+  WriterFixture() { store::statements::prepare_all(connection); }  // as the pool does on every connection
+
   static std::string migrated_url(const test::TestDatabase& db) {
     store::migrate_database(db.url());
     return db.url();
@@ -98,7 +101,7 @@ TEST_CASE("pages, jobs and events land exactly once and read back", "[db][store]
     std::int64_t after = 0;
     std::size_t calls = 0;
     while (true) {
-      auto page = co_await store.pages(job.id, after, 128);
+      auto page = co_await store.repository().pages(job.id, after, 128);
       ++calls;
       if (page.empty()) break;
       for (const auto& record : page) {
@@ -109,19 +112,19 @@ TEST_CASE("pages, jobs and events land exactly once and read back", "[db][store]
     }
     CHECK(urls.size() == pages);
     CHECK(calls == 9);
-    auto first = co_await store.pages(job.id, 0, 1);
+    auto first = co_await store.repository().pages(job.id, 0, 1);
     REQUIRE(first.size() == 1);
     CHECK(first[0].page.url == "http://site.test/page/0");
     CHECK(first[0].page.title == "Page 0");
     CHECK(first[0].page.sha256 == std::string(64, 'a'));
     CHECK(first[0].page.bytes == 1000);
 
-    auto events = co_await store.events(job.id, 0, 100);
+    auto events = co_await store.repository().events(job.id, 0, 100);
     REQUIRE(events.size() == 2);
     CHECK(events[0].message == "job accepted");
     CHECK(events[1].message == "job succeeded");
 
-    auto found = co_await store.find(job.id);
+    auto found = co_await store.repository().find(job.id);
     REQUIRE(found);
     CHECK(found->state == jobs::JobState::succeeded);
     CHECK(found->params == job.params);
@@ -129,11 +132,11 @@ TEST_CASE("pages, jobs and events land exactly once and read back", "[db][store]
     CHECK(found->progress.bytes == 12345);
     CHECK(jobs::format_time(found->created_at) == jobs::format_time(job.created_at));
     CHECK(found->finished_at.has_value());
-    CHECK_FALSE((co_await store.find(jobs::new_job_id())).has_value());
-    auto listed = co_await store.list(jobs::JobState::succeeded, 10);
+    CHECK_FALSE((co_await store.repository().find(jobs::new_job_id())).has_value());
+    auto listed = co_await store.repository().list(jobs::JobState::succeeded, 10);
     REQUIRE(listed.size() == 1);
     CHECK(listed[0].id == job.id);
-    CHECK((co_await store.list(jobs::JobState::running, 10)).empty());
+    CHECK((co_await store.repository().list(jobs::JobState::running, 10)).empty());
   });
   CHECK(count_pages(db, job.id) == std::to_string(pages));
   CHECK(count_distinct_urls(db, job.id) == std::to_string(pages));
@@ -276,7 +279,7 @@ TEST_CASE("a row the schema rejects becomes a job event, the others land", "[db]
     for (int i = 12; i < 20; ++i) co_await sink->on_page(make_page(i));
     CHECK(co_await store.flush(20s));
     CHECK(store.status().rows_rejected == 1);
-    auto events = co_await store.events(job.id, 0, 100);
+    auto events = co_await store.repository().events(job.id, 0, 100);
     REQUIRE(events.size() == 1);
     CHECK(events[0].level == "error");
     CHECK(events[0].message.find("not recorded") != std::string::npos);
@@ -325,13 +328,13 @@ TEST_CASE("restart recovery marks this instance's stale jobs interrupted", "[db]
   store.start();
   test::run_with_store(ioc, store, [&]() -> asio::awaitable<void> {
     CHECK(co_await test::eventually([&] { return store.status().migrated; }, 10s));
-    auto job = co_await store.find(running);
+    auto job = co_await store.repository().find(running);
     REQUIRE(job);
     CHECK(job->state == jobs::JobState::interrupted);
     CHECK(job->stop_reason == jobs::StopReason::shutdown);
     CHECK(job->finished_at.has_value());
     CHECK_FALSE(job->error.empty());
-    auto events = co_await store.events(running, 0, 10);
+    auto events = co_await store.repository().events(running, 0, 10);
     REQUIRE(events.size() == 1);
     CHECK(events[0].message.find("interrupted") != std::string::npos);
   });
@@ -383,7 +386,7 @@ TEST_CASE("a slow database does not block the loop, and reads time out", "[db][s
       if (!read_timed_out && store.status().backlog_pages > 0) {
         auto started = std::chrono::steady_clock::now();
         try {
-          co_await store.pages(job.id, 0, 10);
+          co_await store.repository().pages(job.id, 0, 10);
         } catch (const store::StoreUnavailable&) {
           read_timed_out = true;
           read_took = std::chrono::steady_clock::now() - started;

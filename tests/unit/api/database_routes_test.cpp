@@ -30,7 +30,7 @@ struct Api {
       db.read_timeout_ms = 200;
       store = std::make_unique<store::Store>(ioc, db, "test:1");
       context.store = store.get();
-      jobs.set_history(store.get());
+      jobs.set_history(&store->repository());
     }
     context.config = &config;
     context.jobs = &jobs;

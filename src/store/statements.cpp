@@ -1,0 +1,80 @@
+#include "statements.hpp"
+
+#include <string>
+
+namespace crawld::store::statements {
+
+namespace {
+
+// The columns of a job row, as jsonb_to_recordset reads them from a batch.
+const std::string job_record =
+    "(id uuid, target text, season bigint, deep boolean, params jsonb, state text, stop_reason text, error text,"
+    " created_at timestamptz, started_at timestamptz, finished_at timestamptz, queued bigint, fetched bigint,"
+    " failed bigint, skipped bigint, bytes bigint, instance_id text, idempotency_key text)";
+const std::string job_columns =
+    "id, target, season, deep, params, state, stop_reason, error, created_at, started_at, finished_at,"
+    " queued, fetched, failed, skipped, bytes, instance_id, idempotency_key";
+const std::string jobs_from_batch =
+    "insert into crawl_jobs (" + job_columns + ", updated_at) select " + job_columns +
+    ", now() from jsonb_to_recordset($1::jsonb) as j" + job_record;
+
+// A batch holds one snapshot per job (the newest), so a multi-row upsert
+// never meets the same id twice.
+const std::string jobs_conflict =
+    " on conflict (id) do update set target = excluded.target, season = excluded.season,"
+    " deep = excluded.deep, params = excluded.params, state = excluded.state,"
+    " stop_reason = excluded.stop_reason, error = excluded.error, started_at = excluded.started_at,"
+    " finished_at = excluded.finished_at, queued = excluded.queued, fetched = excluded.fetched,"
+    " failed = excluded.failed, skipped = excluded.skipped, bytes = excluded.bytes, instance_id = excluded.instance_id,"
+    " idempotency_key = excluded.idempotency_key, updated_at = now()";
+
+// Events keep the batch's order (their ids are the job's log order).
+const std::string events_from_batch =
+    "insert into crawl_job_events (job_id, at, level, message)"
+    " select job_id, at, level, message from rows from ("
+    "jsonb_to_recordset($1::jsonb) as (job_id uuid, at timestamptz, level text, message text))"
+    " with ordinality as e(job_id, at, level, message, n) order by n";
+
+const std::string page_columns =
+    "job_id, url, final_url, depth, status, content_type, bytes, truncated, title, sha256, elapsed_ms, error, fetched_at";
+const std::string pages_from_batch =
+    "insert into crawl_pages (" + page_columns + ") select " + page_columns +
+    " from jsonb_to_recordset($1::jsonb) as p(job_id uuid, url text, final_url text, depth integer, status integer,"
+    " content_type text, bytes bigint, truncated boolean, title text, sha256 text, elapsed_ms integer, error text,"
+    " fetched_at timestamptz) on conflict (job_id, url) do nothing";
+
+// Times travel as milliseconds since the epoch: no time zone parsing.
+std::string epoch_ms(const char* column) { return std::string("(extract(epoch from ") + column + ") * 1000)::bigint"; }
+
+const std::string job_select =
+    "select id::text, target, season, deep, params::text, state, stop_reason, error, " + epoch_ms("created_at") + ", " +
+    epoch_ms("started_at") + ", " + epoch_ms("finished_at") +
+    ", queued, fetched, failed, bytes, instance_id, idempotency_key, skipped from crawl_jobs";
+
+}  // namespace
+
+void prepare_all(pqxx::connection& connection) {
+  connection.prepare(upsert_jobs, jobs_from_batch + jobs_conflict);
+  connection.prepare(insert_events, events_from_batch);
+  connection.prepare(insert_pages, pages_from_batch);
+  connection.prepare(insert_job, jobs_from_batch);
+  connection.prepare(change_state,
+                     "update crawl_jobs set state = $2, stop_reason = $3, error = $4, started_at = $5::timestamptz,"
+                     " finished_at = $6::timestamptz, updated_at = now() where id = $1::uuid");
+  connection.prepare(record_progress,
+                     "update crawl_jobs set queued = $2, fetched = $3, failed = $4, skipped = $5, bytes = $6,"
+                     " updated_at = now() where id = $1::uuid");
+  connection.prepare(select_job, job_select + " where id = $1::uuid");
+  connection.prepare(select_jobs, job_select + " order by created_at desc, id limit $1");
+  connection.prepare(select_jobs_in_state, job_select + " where state = $1 order by created_at desc, id limit $2");
+  connection.prepare(select_pages,
+                     "select id, url, final_url, depth, status, content_type, bytes, truncated, title, sha256,"
+                     " elapsed_ms, error, " +
+                         epoch_ms("fetched_at") +
+                         " from crawl_pages where job_id = $1::uuid and id > $2 order by id limit $3");
+  connection.prepare(select_events, "select id, " + epoch_ms("at") +
+                                        ", level, message from crawl_job_events"
+                                        " where job_id = $1::uuid and id > $2 order by id limit $3");
+}
+
+}  // namespace crawld::store::statements

@@ -1,0 +1,34 @@
+// Every SQL statement of the store, by name (private to src/store).
+//
+// No statement text is built from values: each one takes its values as
+// parameters ($1, $2, ...), and the batched writes take a whole batch as one
+// JSON array parameter that PostgreSQL unpacks with jsonb_to_recordset. The
+// pool prepares them all on every connection it opens (libpqxx registers
+// them there and prepares each on its first use).
+#pragma once
+
+#include <pqxx/pqxx>
+
+namespace crawld::store::statements {
+
+// Batched writes: $1 is a JSON array of rows.
+inline constexpr const char* upsert_jobs = "crawld_upsert_jobs";
+inline constexpr const char* insert_events = "crawld_insert_events";
+inline constexpr const char* insert_pages = "crawld_insert_pages";  // on conflict (job_id, url) do nothing
+
+// JobRepository's commands.
+inline constexpr const char* insert_job = "crawld_insert_job";          // $1: a JSON array of one job
+inline constexpr const char* change_state = "crawld_change_state";      // id, state, stop_reason, error, started, finished
+inline constexpr const char* record_progress = "crawld_record_progress";  // id, queued, fetched, failed, skipped, bytes
+
+// Reads.
+inline constexpr const char* select_job = "crawld_select_job";                    // id
+inline constexpr const char* select_jobs = "crawld_select_jobs";                  // limit
+inline constexpr const char* select_jobs_in_state = "crawld_select_jobs_in_state";  // state, limit
+inline constexpr const char* select_pages = "crawld_select_pages";                // job id, after, limit
+inline constexpr const char* select_events = "crawld_select_events";              // job id, after, limit
+
+// Registers every statement above on `connection`.
+void prepare_all(pqxx::connection& connection);
+
+}  // namespace crawld::store::statements

@@ -1,0 +1,92 @@
+#include "write_queue.hpp"
+
+#include <boost/asio/this_coro.hpp>
+#include <spdlog/spdlog.h>
+
+namespace crawld::store {
+
+namespace asio = boost::asio;
+
+WriteQueue::WriteQueue(asio::io_context& ioc, const DatabaseConfig& config) : config_(config), space_(ioc) {}
+
+void WriteQueue::note_pending() {
+  bool was_idle = !first_pending_at_.has_value();
+  if (was_idle) first_pending_at_ = Steady::now();
+  if ((was_idle || rows() >= config_.batch_rows) && wake_) wake_();
+}
+
+void WriteQueue::add_job(const jobs::Job& job) {
+  if (!jobs_.contains(job.id)) job_order_.push_back(job.id);
+  jobs_.insert_or_assign(job.id, job);
+  note_pending();
+}
+
+void WriteQueue::add_event(const jobs::Job& job, std::string_view level, const std::string& message) {
+  events_.push_back({job.id, jobs::Clock::now(), std::string(level), message});
+  note_pending();
+}
+
+asio::awaitable<void> WriteQueue::add_page(const std::string& job_id, crawl::PageResult page) {
+  if (pages_.size() >= config_.max_backlog_rows && !closing_) {
+    if (!backpressure_logged_) {
+      spdlog::warn("database write backlog full ({} page rows): crawls pause until it drains", pages_.size());
+      backpressure_logged_ = true;
+    }
+    // A cancelled crawl stops waiting: its cancellation state says so.
+    auto cancellation = co_await asio::this_coro::cancellation_state;
+    co_await space_.wait_until(Steady::time_point::max(), [&] {
+      return pages_.size() < config_.max_backlog_rows || closing_ ||
+             cancellation.cancelled() != asio::cancellation_type::none;
+    });
+  }
+  pages_.push_back({job_id, std::move(page), jobs::Clock::now()});
+  note_pending();
+}
+
+Batch WriteQueue::take_batch() {
+  Batch batch;
+  for (const auto& id : job_order_) batch.jobs.push_back(std::move(jobs_.at(id)));
+  job_order_.clear();
+  jobs_.clear();
+  // Events and pages share the budget half and half (an odd row goes to
+  // each in turn), and a share one of them leaves unused goes to the other:
+  // a flood of either cannot hold the other back.
+  std::size_t budget = config_.batch_rows;
+  std::size_t events_share = budget / 2 + (budget % 2 == 1 && odd_row_to_events_ ? 1 : 0);
+  odd_row_to_events_ = !odd_row_to_events_;
+  std::size_t n_events = std::min(events_.size(), std::max(events_share, budget - std::min(pages_.size(), budget)));
+  batch.events.assign(events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(n_events));
+  std::size_t n_pages = std::min(pages_.size(), budget - n_events);
+  batch.pages.assign(pages_.begin(), pages_.begin() + static_cast<std::ptrdiff_t>(n_pages));
+  return batch;
+}
+
+void WriteQueue::failed(Batch& batch) {
+  std::vector<std::string> order;
+  for (auto& job : batch.jobs) {
+    if (jobs_.contains(job.id)) continue;
+    order.push_back(job.id);
+    jobs_.emplace(job.id, std::move(job));
+  }
+  order.insert(order.end(), job_order_.begin(), job_order_.end());
+  job_order_ = std::move(order);
+}
+
+void WriteQueue::committed(const Batch& batch) {
+  events_.erase(events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(batch.events.size()));
+  pages_.erase(pages_.begin(), pages_.begin() + static_cast<std::ptrdiff_t>(batch.pages.size()));
+  first_pending_at_ = empty() ? std::nullopt : std::optional(Steady::now());
+  if (pages_.size() < config_.max_backlog_rows) space_.notify_all();
+  // Logged with hysteresis: a draining backlog hovers around its bound.
+  if (backpressure_logged_ && pages_.size() <= config_.max_backlog_rows / 2) {
+    spdlog::info("database write backlog down to {} page rows: crawls resume", pages_.size());
+    backpressure_logged_ = false;
+  }
+}
+
+void WriteQueue::close() {
+  closing_ = true;
+  space_.notify_all();
+}
+
+}  // namespace crawld::store

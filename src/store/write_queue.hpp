@@ -1,0 +1,79 @@
+// What waits to be written (private to src/store): the newest snapshot of
+// each job that changed, then events and page rows in arrival order. Lives
+// on the loop; the writer takes batches from it and gives back what failed.
+//
+// Page rows are bounded by max_backlog_rows: a crawl's add_page waits while
+// the backlog is full (back-pressure pauses the crawl instead of dropping
+// rows). Job rows and events are bounded by the API refusing new jobs
+// (full()).
+#pragma once
+
+#include "crawld/config.hpp"
+#include "crawld/util/condition.hpp"
+#include "queries.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace crawld::store {
+
+class WriteQueue {
+ public:
+  using Steady = std::chrono::steady_clock;
+
+  WriteQueue(boost::asio::io_context& ioc, const DatabaseConfig& config);
+
+  // Called when the queue goes from empty to not empty, or fills a batch.
+  void on_pending(std::function<void()> wake) { wake_ = std::move(wake); }
+
+  void add_job(const jobs::Job& job);
+  void add_event(const jobs::Job& job, std::string_view level, const std::string& message);
+  // Waits while the page backlog is full; a cancelled crawl stops waiting
+  // (its page is still kept). Returns at once once the queue is closing.
+  boost::asio::awaitable<void> add_page(const std::string& job_id, crawl::PageResult page);
+
+  // The next batch: every job snapshot, then events and pages sharing
+  // batch_rows half and half. The rows stay queued until committed().
+  Batch take_batch();
+  // The batch was committed: its rows leave the queue.
+  void committed(const Batch& batch);
+  // The batch failed: its job snapshots go back unless a newer one arrived.
+  void failed(Batch& batch);
+  // No more waiting for space (shutdown).
+  void close();
+
+  bool empty() const { return jobs_.empty() && events_.empty() && pages_.empty(); }
+  std::size_t rows() const { return events_.size() + pages_.size(); }
+  std::size_t pages() const { return pages_.size(); }
+  std::size_t events() const { return events_.size(); }
+  std::size_t job_updates() const { return jobs_.size(); }
+  // Job rows and events fill max_backlog_rows: POST /start refuses new jobs.
+  bool full() const { return events_.size() + jobs_.size() >= config_.max_backlog_rows; }
+  // When the oldest row still waiting arrived (nullopt: nothing waits).
+  std::optional<Steady::time_point> first_pending_at() const { return first_pending_at_; }
+
+ private:
+  void note_pending();
+
+  DatabaseConfig config_;
+  std::function<void()> wake_;
+  std::vector<std::string> job_order_;
+  std::map<std::string, jobs::Job> jobs_;
+  std::deque<EventRow> events_;
+  std::deque<PageRow> pages_;
+  std::optional<Steady::time_point> first_pending_at_;
+  util::Condition space_;
+  bool closing_ = false;
+  bool backpressure_logged_ = false;
+  bool odd_row_to_events_ = false;
+};
+
+}  // namespace crawld::store
