@@ -284,4 +284,22 @@ void RobotsCache::store(const std::string& url, std::shared_ptr<const RobotsRule
   order_.emplace_back(expires, url);
 }
 
+RobotsAnswer robots_answer(const RobotsFetchResult& fetch, std::string_view user_agent) {
+  RobotsAnswer answer;
+  const bool answered = fetch.error.empty() && fetch.status >= 200 && fetch.status < 500;
+  if (fetch.refused || (answered && fetch.status >= 400)) {
+    answer.rules = std::make_shared<const RobotsRules>(RobotsRules::allow_all());
+  } else if (!fetch.error.empty()) {
+    answer.rules = std::make_shared<const RobotsRules>(RobotsRules::disallow_all());
+    answer.unavailable = fetch.error;
+  } else if (fetch.status >= 200 && fetch.status < 300) {
+    answer.rules = std::make_shared<const RobotsRules>(RobotsRules::parse(fetch.body, user_agent));
+  } else {
+    answer.rules = std::make_shared<const RobotsRules>(RobotsRules::disallow_all());
+    answer.unavailable = "HTTP " + std::to_string(fetch.status);
+  }
+  answer.keep = answered && (fetch.status < 300 || fetch.status >= 400);
+  return answer;
+}
+
 }  // namespace crawld::crawl

@@ -43,11 +43,8 @@ struct CrawlControl {
   CrawlProgress progress;       // live counters, updated by the crawl
 };
 
-class FetchContext;  // shared TLS context + settings, defined in fetcher.hpp
-class RobotsCache;   // robots.txt answers kept across crawls, robots.hpp
-class SeedCache;     // normalized seed URLs kept across crawls, crawler.cpp
-
-// Shared by all crawls of a process: settings, TLS context, compute pool.
+// Shared by all crawls of a process: settings, the TLS context, robots.txt
+// answers and normalized seeds kept across crawls, the compute pool.
 class CrawlEngine {
  public:
   CrawlEngine(const CrawlConfig& config, boost::asio::thread_pool& compute_pool);
@@ -55,19 +52,17 @@ class CrawlEngine {
   CrawlEngine(const CrawlEngine&) = delete;
   CrawlEngine& operator=(const CrawlEngine&) = delete;
 
-  // Runs one crawl to the end. Never throws: errors become
-  // CrawlOutcome::failed with a message; cancellation becomes
-  // CrawlOutcome::cancelled. Must be awaited on the loop's executor.
+  // Runs one crawl to the end, as a coroutine of its own (so that its
+  // cancellation handling does not depend on the caller's). Never throws:
+  // errors become CrawlOutcome::failed with a message; cancellation through
+  // the caller's cancellation slot becomes CrawlOutcome::cancelled. Must be
+  // awaited on the loop's executor.
   boost::asio::awaitable<CrawlResult> run(CrawlRequest request, PageSink& sink,
                                           std::shared_ptr<CrawlControl> control);
 
-
  private:
-  CrawlConfig config_;
-  boost::asio::thread_pool& compute_pool_;
-  std::unique_ptr<FetchContext> fetch_context_;
-  std::unique_ptr<RobotsCache> robots_cache_;
-  std::unique_ptr<SeedCache> seed_cache_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // Seed URLs of a target for a season ("{season}" replaced).

@@ -77,4 +77,23 @@ class RobotsCache {
   std::deque<std::pair<Clock::time_point, std::string>> order_;
 };
 
+// What a crawl makes of its fetch of a host's robots.txt (RFC 9309): the
+// rules, why the file could not be read (everything is then disallowed),
+// and whether the answer is definite enough to keep for later crawls.
+struct RobotsFetchResult {
+  int status = 0;      // HTTP status, 0 without a response
+  std::string error;   // the fetch's error, empty on success
+  bool refused = false;  // the address was refused by policy (private network)
+  std::string body;
+};
+struct RobotsAnswer {
+  std::shared_ptr<const RobotsRules> rules;
+  std::string unavailable;  // empty unless the rules are "disallow all" for lack of a file
+  bool keep = false;        // cache it (a 3xx not followed to its end is not an answer)
+};
+// Unreachable or a server error means "disallow everything"; 4xx means
+// there are no rules; a refused address is reported by the page fetch
+// itself, so it does not hide behind "disallowed".
+RobotsAnswer robots_answer(const RobotsFetchResult& fetch, std::string_view user_agent);
+
 }  // namespace crawld::crawl

@@ -313,3 +313,36 @@ TEST_CASE("the robots cache keeps rules for its ttl and at most its size", "[rob
   off.store("http://a/robots.txt", rules, t0);
   CHECK(off.find("http://a/robots.txt", t0) == nullptr);
 }
+
+TEST_CASE("a robots.txt fetch: rules, allow-all, or disallow-all with the reason (RFC 9309)", "[robots]") {
+  using crawld::crawl::robots_answer;
+  using crawld::crawl::RobotsFetchResult;
+  auto ok = robots_answer(RobotsFetchResult{200, {}, false, "User-agent: *\nDisallow: /private\n"}, "crawld");
+  CHECK_FALSE(ok.rules->allowed("/private/x"));
+  CHECK(ok.rules->allowed("/public"));
+  CHECK(ok.keep);
+  CHECK(ok.unavailable.empty());
+
+  auto missing = robots_answer(RobotsFetchResult{404, {}, false, "not found"}, "crawld");
+  CHECK(missing.rules->allowed("/anything"));
+  CHECK(missing.keep);
+
+  auto broken = robots_answer(RobotsFetchResult{503, {}, false, {}}, "crawld");
+  CHECK_FALSE(broken.rules->allowed("/anything"));
+  CHECK_FALSE(broken.keep);  // a server error is no answer to keep
+  CHECK(broken.unavailable == "HTTP 503");
+
+  auto down = robots_answer(RobotsFetchResult{0, "connect: Connection refused", false, {}}, "crawld");
+  CHECK_FALSE(down.rules->allowed("/"));
+  CHECK(down.unavailable == "connect: Connection refused");
+  CHECK_FALSE(down.keep);
+
+  // A refused address is the page fetch's error to report, not "disallowed".
+  auto refused = robots_answer(RobotsFetchResult{0, "address refused", true, {}}, "crawld");
+  CHECK(refused.rules->allowed("/"));
+  CHECK_FALSE(refused.keep);
+
+  auto redirect = robots_answer(RobotsFetchResult{301, {}, false, {}}, "crawld");
+  CHECK_FALSE(redirect.rules->allowed("/"));
+  CHECK_FALSE(redirect.keep);
+}

@@ -1,0 +1,36 @@
+// What a fetched body yields: its SHA-256, its title, and the links to follow
+// (resolved against the page or its <base href>, normalized, on an allowed
+// host). CPU work proportional to the body's size: the crawl runs it on the
+// compute pool, never on the loop. Pure, and safe to call from any thread.
+#pragma once
+
+#include "crawld/crawl/frontier.hpp"
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crawld::crawl {
+
+struct PageAnalysis {
+  std::string title;
+  std::vector<FrontierEntry> links;  // at `depth`
+  std::string sha256;                // lower-case hex
+};
+
+struct AnalysisRequest {
+  bool html = false;        // only HTML is parsed (for links and title)
+  bool want_links = false;  // false past the crawl's depth limit
+  std::string page_url;     // the final URL, links are resolved against it
+  const std::set<std::string>* allowed_hosts = nullptr;
+  std::uint32_t depth = 0;  // of the links found
+};
+
+PageAnalysis analyze_page(std::string_view body, const AnalysisRequest& request);
+
+// Lower-case hex SHA-256 of `data` (empty if the digest fails).
+std::string sha256_hex(std::string_view data);
+
+}  // namespace crawld::crawl

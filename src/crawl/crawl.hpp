@@ -1,0 +1,141 @@
+// One running crawl (private to src/crawl): the frontier, the workers that
+// take URLs from it, and each host's robots.txt.
+//
+// Lives in CrawlEngine::run's coroutine frame; run() does not return before
+// every worker has finished, so workers may refer to it. Every coroutine of
+// a crawl handles cancellation as values: it turns throw_if_cancelled off
+// once, at its start, and looks at its cancellation state after each wait,
+// so a page that was counted is always handed to the sink.
+//
+//   crawl.cpp        the workers: start, wake, stop, the crawl's result
+//   crawl_page.cpp   one URL: robots check, fetch, analysis, the sink
+//   crawl_robots.cpp each host's robots.txt, and the redirect policy's robots check
+#pragma once
+
+#include "crawld/crawl/crawler.hpp"
+#include "crawld/crawl/fetcher.hpp"
+#include "crawld/crawl/frontier.hpp"
+#include "crawld/crawl/robots.hpp"
+#include "seed_cache.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace crawld::crawl {
+
+class Crawl {
+ public:
+  // What a crawl uses but does not own.
+  struct Shared {
+    FetchContext& fetch_context;
+    RobotsCache& robots_cache;
+    SeedCache& seed_cache;
+    boost::asio::thread_pool& compute_pool;
+  };
+
+  Crawl(boost::asio::any_io_executor executor, Shared shared, CrawlRequest request, PageSink& sink,
+        std::shared_ptr<CrawlControl> control);
+
+  boost::asio::awaitable<CrawlResult> run();
+
+ private:
+  struct Worker {
+    explicit Worker(const boost::asio::any_io_executor& executor) : wake(executor) {}
+    boost::asio::cancellation_signal signal;
+    boost::asio::steady_timer wake;
+    bool alive = false;
+    bool waiting = false;  // idle, in wake.async_wait
+  };
+  struct HostRobots {
+    explicit HostRobots(const boost::asio::any_io_executor& executor) : ready_event(executor) {}
+    bool ready = false;
+    std::shared_ptr<const RobotsRules> rules;  // set once ready
+    std::string unavailable;  // why robots.txt could not be read (everything is then disallowed)
+    boost::asio::steady_timer ready_event;
+  };
+  // The host slot Frontier::next handed out, released on every path.
+  class HostSlot {
+   public:
+    HostSlot(Crawl& crawl, std::string host) : crawl_(crawl), host_(std::move(host)) {}
+    ~HostSlot() { release(); }
+    HostSlot(const HostSlot&) = delete;
+    HostSlot& operator=(const HostSlot&) = delete;
+    void release();
+
+   private:
+    Crawl& crawl_;
+    std::string host_;
+    bool held_ = true;
+  };
+  enum class RobotsStep { allowed, requeued, refused };
+
+  // crawl.cpp
+  void add_seeds();
+  boost::asio::awaitable<void> work(std::size_t index);
+  boost::asio::awaitable<void> wait_for_workers();
+  CrawlResult result() const;
+  void cancel_workers();
+  // Wakes up to `count` idle workers (all by default) and returns how many it
+  // woke. Waking only as many as there is work for avoids a thundering herd
+  // at high concurrency.
+  std::size_t wake_workers(std::size_t count = static_cast<std::size_t>(-1));
+  // Starts up to `count` more workers, within crawl.concurrency. Workers are
+  // started as work appears rather than all at once: a crawl of one page
+  // needs one worker, and starting a job stays cheap on the loop.
+  void add_workers(std::size_t count);
+  bool may_start() const;
+  void publish();
+
+  // crawl_page.cpp
+  boost::asio::awaitable<void> crawl_page(FrontierEntry entry);
+  boost::asio::awaitable<RobotsStep> check_robots(FrontierEntry& entry, PageResult& page, HostSlot& slot);
+  // A handed-back redirect: queued for its own host. False for a loop.
+  bool hand_over_redirect(FetchResponse& response, const FrontierEntry& entry, const PageResult& page,
+                          std::uint32_t elapsed_ms);
+  boost::asio::awaitable<void> analyze(FetchResponse& response, const FrontierEntry& entry, PageResult& page);
+  void count(const PageResult& page, const FrontierEntry& entry);
+  boost::asio::awaitable<void> record(PageResult page);
+
+  // crawl_robots.cpp
+  // The host's rules when they are known without a fetch: read by this crawl
+  // already, or kept from an earlier crawl (then adopted). Null otherwise.
+  const RobotsRules* known_robots(const std::string& host, const std::string& page_url);
+  // The host's rules, fetching robots.txt (or waiting for the fetch under
+  // way). Null when the crawl was cancelled meanwhile.
+  boost::asio::awaitable<const RobotsRules*> robots_for(const std::string& host, const std::string& page_url);
+  boost::asio::awaitable<void> fetch_robots(HostRobots& robots, const std::string& host, const std::string& page_url);
+  boost::asio::awaitable<Fetcher::RedirectVerdict> check_redirect(const std::string& from_host, const std::string& url);
+
+  boost::asio::any_io_executor executor_;
+  const CrawlConfig& config_;
+  Shared shared_;
+  CrawlRequest request_;
+  PageSink& sink_;
+  std::shared_ptr<CrawlControl> control_;
+  std::uint32_t max_depth_;
+  std::set<std::string> allowed_hosts_;
+  std::set<std::string> seeds_;
+  Frontier frontier_;
+  Fetcher fetcher_;
+  std::map<std::string, std::unique_ptr<HostRobots>> robots_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::size_t live_workers_ = 0;
+  boost::asio::steady_timer done_event_;
+  CrawlProgress progress_;
+  std::uint64_t started_ = 0;
+  bool cancelled_ = false;
+  bool seed_ok_ = false;
+  std::string seed_error_;
+  std::string fatal_error_;
+};
+
+}  // namespace crawld::crawl

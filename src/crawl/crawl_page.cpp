@@ -1,0 +1,157 @@
+#include "crawl.hpp"
+
+#include "crawld/crawl/page_analysis.hpp"
+#include "crawld/crawl/url.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace crawld::crawl {
+
+namespace asio = boost::asio;
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+// Links added to the frontier between two yields to the loop: a page with
+// 100,000 links must not hold the loop for the whole batch.
+constexpr std::size_t links_per_turn = 1024;
+
+}  // namespace
+
+asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
+  HostSlot slot(*this, entry.host);
+  PageResult page;
+  page.url = entry.origin ? entry.origin->url : entry.url;
+  page.final_url = entry.url;
+  page.depth = entry.depth;
+
+  if (config_.obey_robots) {
+    switch (co_await check_robots(entry, page, slot)) {
+      case RobotsStep::allowed: break;
+      case RobotsStep::requeued: co_return;
+      case RobotsStep::refused: co_return co_await record(std::move(page));
+    }
+  }
+  if (!may_start()) {
+    frontier_.put_back(std::move(entry));
+    co_return;
+  }
+  ++started_;
+
+  // Time spent on this page, including the redirects that led here.
+  const auto start = clock::now();
+  auto elapsed_ms = [&start, before = entry.origin ? entry.origin->elapsed_ms : 0] {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start).count();
+    return static_cast<std::uint32_t>(ms) + before;
+  };
+  Fetcher::RedirectCheck check = [this, &host = entry.host](const std::string& url) {
+    return check_redirect(host, url);
+  };
+  auto response = co_await fetcher_.fetch(entry.url, std::move(check), entry.origin ? entry.origin->redirects : 0);
+  if (response.error_kind == FetchErrorKind::cancelled) co_return;
+  if (!response.redirect_to.empty() && hand_over_redirect(response, entry, page, elapsed_ms())) co_return;
+
+  page.final_url = response.final_url;
+  page.status = response.status;
+  page.content_type = response.content_type;
+  page.charset = response.charset;
+  page.bytes = response.body.size();
+  page.truncated = response.truncated;
+  page.error = response.error;
+  if (page.final_url != entry.url) frontier_.mark_seen(page.final_url);
+  if (!response.body.empty()) co_await analyze(response, entry, page);
+  page.elapsed_ms = elapsed_ms();
+
+  count(page, entry);
+  slot.release();
+  co_await record(std::move(page));
+}
+
+asio::awaitable<Crawl::RobotsStep> Crawl::check_robots(FrontierEntry& entry, PageResult& page, HostSlot& slot) {
+  const RobotsRules* rules = known_robots(entry.host, entry.url);
+  if (rules == nullptr) {
+    // First URL of this host: fetch robots.txt in this slot, then queue the
+    // URL again so that the host's delay also separates the two requests.
+    co_await robots_for(entry.host, entry.url);
+    frontier_.put_back(std::move(entry));
+    co_return RobotsStep::requeued;
+  }
+  auto key = url_key(entry.url);
+  if (key && rules->allowed(key->target)) co_return RobotsStep::allowed;
+  const auto& unavailable = robots_.at(entry.host)->unavailable;
+  std::string why = "robots: disallowed";
+  if (!unavailable.empty()) why += " (robots.txt unavailable: " + unavailable + ")";
+  // A disallowed link is skipped; a disallowed redirect target is the
+  // redirecting page's failure, as when it is refused within one fetch.
+  page.error = entry.origin ? "redirect to " + entry.url + " not followed: " + why : why;
+  ++(entry.origin ? progress_.failed : progress_.skipped);
+  if (seed_error_.empty() && seeds_.contains(page.url)) seed_error_ = page.url + ": " + page.error;
+  slot.release();
+  co_return RobotsStep::refused;
+}
+
+bool Crawl::hand_over_redirect(FetchResponse& response, const FrontierEntry& entry, const PageResult& page,
+                               std::uint32_t elapsed_ms) {
+  if (response.redirect_to == page.url) {
+    response.error = "redirect loop: " + response.redirect_to;
+    return false;
+  }
+  // Another host's URL waits for a slot of that host (its concurrency
+  // limit, delay and robots.txt), not in this one. Its fetch counts towards
+  // max_pages when it starts.
+  auto host = url_key(response.redirect_to)->host;  // the check parsed it
+  frontier_.add_redirect({std::move(response.redirect_to), std::move(host), entry.depth,
+                          RedirectOrigin{page.url, response.redirects + 1, elapsed_ms}});
+  --started_;
+  return true;
+}
+
+asio::awaitable<void> Crawl::analyze(FetchResponse& response, const FrontierEntry& entry, PageResult& page) {
+  // Parsing, hashing, URL parsing and the host check happen on the compute
+  // pool (allowed_hosts_ does not change once the crawl runs); the loop only
+  // waits, then adds to the frontier. A named lambda, not a temporary inside
+  // the co_await expression: GCC 12 destroys such temporaries twice.
+  AnalysisRequest request{response.content_type == "text/html", entry.depth < max_depth_, page.final_url,
+                          &allowed_hosts_, entry.depth + 1};
+  auto task = [body = std::move(response.body), request]() -> asio::awaitable<PageAnalysis> {
+    co_return analyze_page(body, request);
+  };
+  auto analysis = co_await asio::co_spawn(shared_.compute_pool, std::move(task), asio::use_awaitable);
+  page.title = std::move(analysis.title);
+  page.sha256 = std::move(analysis.sha256);
+  for (std::size_t i = 0; i < analysis.links.size(); ++i) {
+    if (i > 0 && i % links_per_turn == 0) co_await asio::post(executor_, asio::use_awaitable);
+    // The frontier holds no more URLs than the crawl may still start, so a
+    // page with 100,000 links costs memory for max_pages of them. A link
+    // left out is not marked seen: a later page may queue it when a queued
+    // URL turned out to be skipped (robots.txt) and there is room again.
+    if (started_ + frontier_.queued() >= request_.target.max_pages) break;
+    frontier_.add(std::move(analysis.links[i]));
+  }
+}
+
+void Crawl::count(const PageResult& page, const FrontierEntry& entry) {
+  progress_.bytes += page.bytes;
+  ++(page.error.empty() ? progress_.fetched : progress_.failed);
+  if (!seeds_.contains(page.url)) return;
+  if (page.error.empty() && page.status >= 200 && page.status < 400) {
+    seed_ok_ = true;
+  } else if (seed_error_.empty()) {
+    seed_error_ = entry.url + ": " + (page.error.empty() ? "HTTP " + std::to_string(page.status) : page.error);
+  }
+}
+
+asio::awaitable<void> Crawl::record(PageResult page) {
+  // Awaiting the sink is the back-pressure: a slow store slows the crawl.
+  // The page was counted already, so it is handed over even when a
+  // cancellation arrived meanwhile (the sink's own waits end early then).
+  try {
+    co_await sink_.on_page(std::move(page));
+  } catch (const std::exception& e) {
+    fatal_error_ = std::string("page sink: ") + e.what();
+  }
+}
+
+}  // namespace crawld::crawl
