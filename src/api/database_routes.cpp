@@ -107,31 +107,29 @@ Response window_response(const std::string& id, const char* what, const std::vec
 }  // namespace
 
 void register_database_routes(http::Router& router, ApiContext& context) {
-  ApiContext* ctx = &context;
-
-  router.add("GET", "/jobs/{id}/pages", [ctx](Request& request) -> asio::awaitable<Response> {
-    std::string id = job_id_param(request);
-    QueryParams query(request);
-    auto limit = query.limit(100, 1000);
-    auto after = query.after();
-    query.done();
-    auto& store = require_store(ctx);
-    if (!co_await ctx->jobs->find(id)) throw http::not_found("no job " + id);
-    auto pages = co_await store.repository().pages(id, after, limit);
-    co_return window_response(id, "pages", pages, limit, page_json);
-  });
-
-  router.add("GET", "/jobs/{id}/events", [ctx](Request& request) -> asio::awaitable<Response> {
-    std::string id = job_id_param(request);
-    QueryParams query(request);
-    auto limit = query.limit(1000, 1000);
-    auto after = query.after();
-    query.done();
-    auto& store = require_store(ctx);
-    if (!co_await ctx->jobs->find(id)) throw http::not_found("no job " + id);
-    auto events = co_await store.repository().events(id, after, limit);
-    co_return window_response(id, "events", events, limit, event_json);
-  });
+  // A page of a job's rows: ?after=ID&limit=N, validated, for a job that exists.
+  auto window = [ctx = &context](const char* what, std::size_t default_limit, std::size_t max_limit, auto read,
+                                 auto render) -> http::Handler {
+    return [=](Request& request) -> asio::awaitable<Response> {
+      std::string id = job_id_param(request);
+      QueryParams query(request);
+      auto limit = query.limit(default_limit, max_limit);
+      auto after = query.after();
+      query.done();
+      auto& repository = require_store(ctx).repository();
+      if (!co_await ctx->jobs->find(id)) throw http::not_found("no job " + id);
+      auto records = co_await read(repository, id, after, limit);
+      co_return window_response(id, what, records, limit, render);
+    };
+  };
+  router.add("GET", "/jobs/{id}/pages",
+             window("pages", 100, 1000, [](store::JobRepository& r, std::string id, std::int64_t after,
+                                           std::size_t limit) { return r.pages(std::move(id), after, limit); },
+                    page_json));
+  router.add("GET", "/jobs/{id}/events",
+             window("events", 1000, 1000, [](store::JobRepository& r, std::string id, std::int64_t after,
+                                             std::size_t limit) { return r.events(std::move(id), after, limit); },
+                    event_json));
 }
 
 }  // namespace crawld::api

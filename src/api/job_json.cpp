@@ -50,19 +50,17 @@ void close_object(std::string& out) { out.back() = '}'; }
 void append_links(std::string& out, const std::string& id) {
   const std::string self = "/jobs/" + id;
   out += '{';
-  append_string_member(out, "events", self + "/events");
-  append_string_member(out, "pages", self + "/pages");
+  for (std::string_view link : {"events", "pages"}) append_string_member(out, link, self + "/" + std::string(link));
   append_string_member(out, "self", self);
   close_object(out);
 }
 
-void append_progress(std::string& out, const crawl::CrawlProgress& progress) {
+void append_progress(std::string& out, const crawl::CrawlProgress& p) {
+  // Keys in sorted order, as everywhere in the job's JSON.
+  const std::pair<std::string_view, std::uint64_t> counters[] = {
+      {"bytes", p.bytes}, {"failed", p.failed}, {"fetched", p.fetched}, {"queued", p.queued}, {"skipped", p.skipped}};
   out += '{';
-  append_member(out, "bytes", progress.bytes);
-  append_member(out, "failed", progress.failed);
-  append_member(out, "fetched", progress.fetched);
-  append_member(out, "queued", progress.queued);
-  append_member(out, "skipped", progress.skipped);
+  for (const auto& [name, value] : counters) append_member(out, name, value);
   close_object(out);
 }
 

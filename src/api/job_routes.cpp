@@ -17,7 +17,6 @@ namespace crawld::api {
 namespace asio = boost::asio;
 using http::Request;
 using http::Response;
-using nlohmann::json;
 
 namespace {
 
@@ -87,44 +86,46 @@ Response refused(const jobs::SubmitResult& result, const JobsConfig& config) {
   throw http::internal_error("unexpected submit result");
 }
 
-}  // namespace
-
-void register_job_routes(http::Router& router, ApiContext& context) {
-  ApiContext* ctx = &context;
-
+http::Handler start_handler(ApiContext* ctx) {
   // The parameter table depends only on the configuration: built once.
-  auto defs = std::make_shared<const std::vector<ParamDef>>(start_param_defs(*context.config));
-  router.add("POST", "/start", [ctx, defs](Request& request) -> asio::awaitable<Response> {
+  auto defs = std::make_shared<const std::vector<ParamDef>>(start_param_defs(*ctx->config));
+  return [ctx, defs](Request& request) -> asio::awaitable<Response> {
     auto params = parse_start_params(request.header("content-type").value_or(""), request.body, *defs);
     std::string key = idempotency_key(request);
     require_write_backlog_space(*ctx);
     auto result = ctx->jobs->submit(std::move(params), key);
     if (result.status == jobs::SubmitStatus::created) co_return job_response(202, *result.job);
     co_return refused(result, ctx->jobs->config());
-  });
+  };
+}
 
-  router.add("GET", "/jobs", [ctx](Request& request) -> asio::awaitable<Response> {
+http::Handler list_handler(ApiContext* ctx) {
+  return [ctx](Request& request) -> asio::awaitable<Response> {
     QueryParams query(request);
     auto state = query.status();
     auto limit = query.limit(50, 500);
     query.done();
     // Jobs still in memory, plus the database's history when there is one.
     auto found = co_await ctx->jobs->list(state, limit);
-    json body = {{"count", found.jobs.size()}};
+    nlohmann::json body = {{"count", found.jobs.size()}};
     if (found.unavailable) body["history_unavailable"] = *found.unavailable;
     co_return http::json_response(200, body, "jobs", job_list_json(found.jobs));
-  });
+  };
+}
 
-  router.add("GET", "/jobs/{id}", [ctx](Request& request) -> asio::awaitable<Response> {
+http::Handler job_handler(ApiContext* ctx) {
+  return [ctx](Request& request) -> asio::awaitable<Response> {
     std::string id = job_id_param(request);
     auto job = co_await ctx->jobs->find(id);
     if (!job) throw http::not_found("no job " + id);
     Response response;
     response.body = job_json(*job);
     co_return response;
-  });
+  };
+}
 
-  auto cancel = [ctx](Request& request) -> asio::awaitable<Response> {
+http::Handler cancel_handler(ApiContext* ctx) {
+  return [ctx](Request& request) -> asio::awaitable<Response> {
     std::string id = job_id_param(request);
     auto result = co_await ctx->jobs->cancel(id);
     switch (result.status) {
@@ -135,8 +136,16 @@ void register_job_routes(http::Router& router, ApiContext& context) {
     }
     co_return job_response(202, *result.job);
   };
-  router.add("POST", "/jobs/{id}/cancel", cancel);
-  router.add("DELETE", "/jobs/{id}", cancel);
+}
+
+}  // namespace
+
+void register_job_routes(http::Router& router, ApiContext& context) {
+  router.add("POST", "/start", start_handler(&context));
+  router.add("GET", "/jobs", list_handler(&context));
+  router.add("GET", "/jobs/{id}", job_handler(&context));
+  router.add("POST", "/jobs/{id}/cancel", cancel_handler(&context));
+  router.add("DELETE", "/jobs/{id}", cancel_handler(&context));
 }
 
 }  // namespace crawld::api

@@ -223,90 +223,120 @@ StartParams parse_start_params(std::string_view content_type, std::string_view b
   return parse_start_params(content_type, body, start_param_defs(config));
 }
 
-StartParams parse_start_params(std::string_view content_type, std::string_view body,
-                               const std::vector<ParamDef>& defs) {
-  std::map<std::string, json> values;
-  std::vector<FieldError> errors;
-  auto find_def = [&](const std::string& name) -> const ParamDef* {
-    for (const auto& def : defs) {
+namespace {
+
+// The values of one POST /start body, checked against the table; every
+// invalid field is collected before anything is thrown.
+class BodyReader {
+ public:
+  explicit BodyReader(const std::vector<ParamDef>& defs) : defs_(defs) {}
+
+  void read(std::string_view content_type, std::string_view body) {
+    if (is_blank(body)) return;
+    std::string type = media_type(content_type);
+    if (type.empty()) type = sniff(body);
+    if (type == "application/json") return read_json(body);
+    if (type == "application/x-www-form-urlencoded") return read_form(body);
+    throw http::unsupported_media_type("POST /start accepts application/json or application/x-www-form-urlencoded, "
+                                       "not " + std::string(content_type));
+  }
+
+  StartParams params() {
+    for (const auto& def : defs_) {
+      if (def.required && !values_.contains(def.name) && !has_error(def.name)) {
+        errors_.push_back({def.name, "required: " + expectation(def)});
+      }
+    }
+    if (!errors_.empty()) throw http::validation_failed(std::move(errors_));
+    StartParams params;
+    params.deep = value("deep").get<bool>();
+    params.season = value("season").get<std::int64_t>();
+    params.timeout_s = static_cast<std::uint32_t>(value("timeout").get<std::int64_t>());
+    params.log_to_db = value("log_to_db").get<bool>();
+    params.target = value("target").get<std::string>();
+    return params;
+  }
+
+ private:
+  // Without a Content-Type, a body that starts with '{' is JSON, else a form.
+  static std::string sniff(std::string_view body) {
+    auto first = body.find_first_not_of(" \t\r\n");
+    return first != std::string_view::npos && body[first] == '{' ? "application/json"
+                                                                  : "application/x-www-form-urlencoded";
+  }
+
+  static json parse_json(std::string_view body) {
+    try {
+      return json::parse(body);
+    } catch (const json::parse_error& e) {
+      throw http::bad_request("invalid JSON at byte " + std::to_string(e.byte) + ": " +
+                              std::string(e.what()).substr(std::string(e.what()).find(':') + 2));
+    } catch (const json::out_of_range& e) {
+      // A number too large for a double (1e400): nlohmann reports it apart
+      // from syntax errors, but it is just as much the client's mistake.
+      std::string what = e.what();
+      throw http::bad_request("invalid JSON: " + what.substr(what.find("] ") + 2));
+    }
+  }
+
+  void read_json(std::string_view body) {
+    json document = parse_json(body);
+    if (!document.is_object()) throw http::bad_request("expected a JSON object, got " + describe(document));
+    for (const auto& [name, value] : document.items()) {
+      const ParamDef* def = find(name);
+      if (def == nullptr) {
+        errors_.push_back({name, "unknown parameter"});
+        continue;
+      }
+      if (auto checked = check_json(*def, value, errors_)) values_[name] = *checked;
+    }
+  }
+
+  void read_form(std::string_view body) {
+    std::multimap<std::string, std::string> form;
+    if (!http::parse_form(body, form)) throw http::bad_request("malformed form body: bad percent-encoding");
+    for (const auto& [name, text] : form) {
+      const ParamDef* def = find(name);
+      if (def == nullptr) {
+        errors_.push_back({name, "unknown parameter"});
+        continue;
+      }
+      if (form.count(name) > 1) {
+        if (!values_.contains(name) && !has_error(name)) errors_.push_back({name, "given more than once"});
+        continue;
+      }
+      if (auto checked = check_form(*def, text, errors_)) values_[name] = *checked;
+    }
+  }
+
+  const ParamDef* find(const std::string& name) const {
+    for (const auto& def : defs_) {
       if (def.name == name) return &def;
     }
     return nullptr;
-  };
-
-  std::string type = media_type(content_type);
-  if (!is_blank(body)) {
-    if (type.empty()) type = body.find_first_not_of(" \t\r\n") != std::string_view::npos &&
-                                     body[body.find_first_not_of(" \t\r\n")] == '{'
-                                 ? "application/json"
-                                 : "application/x-www-form-urlencoded";
-    if (type == "application/json") {
-      json document;
-      try {
-        document = json::parse(body);
-      } catch (const json::parse_error& e) {
-        throw http::bad_request("invalid JSON at byte " + std::to_string(e.byte) + ": " +
-                                std::string(e.what()).substr(std::string(e.what()).find(':') + 2));
-      } catch (const json::out_of_range& e) {
-        // A number too large for a double (1e400): nlohmann reports it apart
-        // from syntax errors, but it is just as much the client's mistake.
-        std::string what = e.what();
-        throw http::bad_request("invalid JSON: " + what.substr(what.find("] ") + 2));
-      }
-      if (!document.is_object()) throw http::bad_request("expected a JSON object, got " + describe(document));
-      for (const auto& [name, value] : document.items()) {
-        const ParamDef* def = find_def(name);
-        if (def == nullptr) {
-          errors.push_back({name, "unknown parameter"});
-          continue;
-        }
-        if (auto checked = check_json(*def, value, errors)) values[name] = *checked;
-      }
-    } else if (type == "application/x-www-form-urlencoded") {
-      std::multimap<std::string, std::string> form;
-      if (!http::parse_form(body, form)) throw http::bad_request("malformed form body: bad percent-encoding");
-      for (const auto& entry : form) {
-        const std::string& name = entry.first;
-        const std::string& text = entry.second;
-        const ParamDef* def = find_def(name);
-        if (def == nullptr) {
-          errors.push_back({name, "unknown parameter"});
-          continue;
-        }
-        if (form.count(name) > 1) {
-          if (!values.contains(name) &&
-              std::none_of(errors.begin(), errors.end(), [&](const FieldError& e) { return e.field == name; })) {
-            errors.push_back({name, "given more than once"});
-          }
-          continue;
-        }
-        if (auto checked = check_form(*def, text, errors)) values[name] = *checked;
-      }
-    } else {
-      throw http::unsupported_media_type("POST /start accepts application/json or application/x-www-form-urlencoded, "
-                                         "not " + std::string(content_type));
-    }
   }
 
-  for (const auto& def : defs) {
-    if (def.required && !values.contains(def.name) &&
-        std::none_of(errors.begin(), errors.end(), [&](const FieldError& e) { return e.field == def.name; })) {
-      errors.push_back({def.name, "required: " + expectation(def)});
-    }
+  bool has_error(const std::string& name) const {
+    return std::any_of(errors_.begin(), errors_.end(), [&](const FieldError& e) { return e.field == name; });
   }
-  if (!errors.empty()) throw http::validation_failed(std::move(errors));
 
-  auto get = [&](const std::string& name) -> json {
-    auto it = values.find(name);
-    return it != values.end() ? it->second : find_def(name)->default_value;
-  };
-  StartParams params;
-  params.deep = get("deep").get<bool>();
-  params.season = get("season").get<std::int64_t>();
-  params.timeout_s = static_cast<std::uint32_t>(get("timeout").get<std::int64_t>());
-  params.log_to_db = get("log_to_db").get<bool>();
-  params.target = get("target").get<std::string>();
-  return params;
+  json value(const std::string& name) const {
+    auto it = values_.find(name);
+    return it != values_.end() ? it->second : find(name)->default_value;
+  }
+
+  const std::vector<ParamDef>& defs_;
+  std::map<std::string, json> values_;
+  std::vector<FieldError> errors_;
+};
+
+}  // namespace
+
+StartParams parse_start_params(std::string_view content_type, std::string_view body,
+                               const std::vector<ParamDef>& defs) {
+  BodyReader reader(defs);
+  reader.read(content_type, body);
+  return reader.params();
 }
 
 }  // namespace crawld::api

@@ -101,6 +101,8 @@ class Crawl {
   // A handed-back redirect: queued for its own host. False for a loop.
   bool hand_over_redirect(FetchResponse& response, const FrontierEntry& entry, const PageResult& page,
                           std::uint32_t elapsed_ms);
+  boost::asio::awaitable<FetchResponse> fetch(const FrontierEntry& entry);
+  static void take_response(const FetchResponse& response, PageResult& page);
   boost::asio::awaitable<void> analyze(FetchResponse& response, const FrontierEntry& entry, PageResult& page);
   void count(const PageResult& page, const FrontierEntry& entry);
   boost::asio::awaitable<void> record(PageResult page);

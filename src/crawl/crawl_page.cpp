@@ -22,6 +22,7 @@ constexpr std::size_t links_per_turn = 1024;
 
 asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
   HostSlot slot(*this, entry.host);
+  // A handed-over redirect target is recorded under the URL first queued.
   PageResult page;
   page.url = entry.origin ? entry.origin->url : entry.url;
   page.final_url = entry.url;
@@ -46,20 +47,11 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start).count();
     return static_cast<std::uint32_t>(ms) + before;
   };
-  Fetcher::RedirectCheck check = [this, &host = entry.host](const std::string& url) {
-    return check_redirect(host, url);
-  };
-  auto response = co_await fetcher_.fetch(entry.url, std::move(check), entry.origin ? entry.origin->redirects : 0);
+  auto response = co_await fetch(entry);
   if (response.error_kind == FetchErrorKind::cancelled) co_return;
   if (!response.redirect_to.empty() && hand_over_redirect(response, entry, page, elapsed_ms())) co_return;
 
-  page.final_url = response.final_url;
-  page.status = response.status;
-  page.content_type = response.content_type;
-  page.charset = response.charset;
-  page.bytes = response.body.size();
-  page.truncated = response.truncated;
-  page.error = response.error;
+  take_response(response, page);
   if (page.final_url != entry.url) frontier_.mark_seen(page.final_url);
   if (!response.body.empty()) co_await analyze(response, entry, page);
   page.elapsed_ms = elapsed_ms();
@@ -67,6 +59,23 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
   count(page, entry);
   slot.release();
   co_await record(std::move(page));
+}
+
+asio::awaitable<FetchResponse> Crawl::fetch(const FrontierEntry& entry) {
+  Fetcher::RedirectCheck check = [this, &host = entry.host](const std::string& url) {
+    return check_redirect(host, url);
+  };
+  co_return co_await fetcher_.fetch(entry.url, std::move(check), entry.origin ? entry.origin->redirects : 0);
+}
+
+void Crawl::take_response(const FetchResponse& response, PageResult& page) {
+  page.final_url = response.final_url;
+  page.status = response.status;
+  page.content_type = response.content_type;
+  page.charset = response.charset;
+  page.bytes = response.body.size();
+  page.truncated = response.truncated;
+  page.error = response.error;
 }
 
 asio::awaitable<Crawl::RobotsStep> Crawl::check_robots(FrontierEntry& entry, PageResult& page, HostSlot& slot) {

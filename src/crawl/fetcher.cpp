@@ -1,6 +1,6 @@
 #include "crawld/crawl/fetcher.hpp"
 
-#include "crawld/crawl/address_policy.hpp"
+#include "resolver.hpp"
 #include "crawld/crawl/url.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -35,73 +35,11 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // keep-alive connections after a few seconds and a stale one costs a retry.
 constexpr auto max_idle_age = std::chrono::seconds(15);
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 bool is_redirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-// Marks `out` as failed, classifying the error code.
-void set_error(FetchResponse& out, const error_code& ec, std::string_view step) {
-  if (ec == asio::error::operation_aborted) {
-    out.error_kind = FetchErrorKind::cancelled;
-    out.error = "cancelled";
-  } else if (ec == beast::error::timeout) {
-    out.error_kind = FetchErrorKind::timeout;
-    out.error = std::string(step) + ": timeout";
-  } else {
-    out.error_kind = ec.category() == asio::error::get_ssl_category() ? FetchErrorKind::tls
-                     : step == "http"                                 ? FetchErrorKind::http
-                                                                      : FetchErrorKind::network;
-    out.error = std::string(step) + ": " + ec.message();
-  }
-}
-
 }  // namespace
-
-ContentType parse_content_type(std::string_view value) {
-  ContentType out;
-  auto semicolon = value.find(';');
-  out.media_type = lower(trim(value.substr(0, semicolon)));
-  while (semicolon != std::string_view::npos) {
-    value.remove_prefix(semicolon + 1);
-    semicolon = value.find(';');
-    auto parameter = trim(value.substr(0, semicolon));
-    auto equals = parameter.find('=');
-    if (equals == std::string_view::npos) continue;
-    if (lower(trim(parameter.substr(0, equals))) != "charset") continue;
-    auto charset = trim(parameter.substr(equals + 1));
-    if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"') {
-      charset = charset.substr(1, charset.size() - 2);
-    }
-    out.charset = lower(charset);
-    break;
-  }
-  return out;
-}
-
-FetchContext::FetchContext(const CrawlConfig& config)
-    : config_(config), user_agent_(config.effective_user_agent()), tls_(ssl::context::tls_client) {
-  tls_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3);
-  error_code ec;
-  tls_.set_default_verify_paths(ec);  // a missing system store only means fewer trusted roots
-  if (!config_.tls_ca_file.empty()) {
-    tls_.load_verify_file(config_.tls_ca_file, ec);
-    if (ec) throw ConfigError("crawl.tls_ca_file: cannot load \"" + config_.tls_ca_file + "\": " + ec.message());
-  }
-  tls_.set_verify_mode(config_.tls_verify ? ssl::verify_peer : ssl::verify_none);
-}
 
 struct Fetcher::Connection {
   // Exactly one of the two streams is set.
@@ -127,48 +65,22 @@ constexpr std::size_t read_buffer_bytes = std::size_t{16} * 1024;
 // One request/response on an open connection. `reused` connections that fail
 // before any response byte arrives are reported as stale so the caller can
 // retry on a fresh connection (the server closed it while it was idle).
-template <class Stream>
-asio::awaitable<Exchange> exchange(Stream& stream, beast::flat_buffer& buffer, const UrlParts& url, bool reused,
-                                   const FetchContext& context, FetchResponse& out, std::string& location) {
-  const auto& config = context.config();
+http::request<http::empty_body> make_request(const UrlParts& url, const FetchContext& context) {
   http::request<http::empty_body> request{http::verb::get, url.target, 11};
   bool default_port = (url.scheme == "http" && url.port == 80) || (url.scheme == "https" && url.port == 443);
   std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
   request.set(http::field::host, default_port ? host : host + ":" + std::to_string(url.port));
   request.set(http::field::user_agent, context.user_agent());
   request.set(http::field::accept, "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8");
+  return request;
+}
 
-  auto [write_ec, written] = co_await http::async_write(stream, request, use_tuple);
-  if (write_ec) {
-    if (reused && (write_ec == asio::error::broken_pipe || write_ec == asio::error::connection_reset)) {
-      co_return Exchange::stale;
-    }
-    set_error(out, write_ec, "write");
-    co_return Exchange::failed;
-  }
+using ResponseParser = http::response_parser<http::buffer_body>;
 
-  // The parser never limits the body itself: the loop below stops at the cap
-  // and keeps what it has, instead of failing the page.
-  http::response_parser<http::buffer_body> parser;
-  parser.body_limit(boost::none);
-  parser.header_limit(64 * 1024);
-  auto [header_ec, header_bytes] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
-  if (header_ec) {
-    if (reused && (header_ec == http::error::end_of_stream || header_ec == asio::error::connection_reset ||
-                   header_ec == asio::error::eof)) {
-      co_return Exchange::stale;
-    }
-    set_error(out, header_ec, "http");
-    co_return Exchange::failed;
-  }
-  const auto& header = parser.get();
-  out.status = header.result_int();
-  auto content_type = parse_content_type(header[http::field::content_type]);
-  out.content_type = std::move(content_type.media_type);
-  out.charset = std::move(content_type.charset);
-  location = std::string(header[http::field::location]);
-
-  const std::size_t cap = config.max_body_bytes;
+// Reads the body after its header, keeping at most `cap` bytes.
+template <class Stream>
+asio::awaitable<Exchange> read_body(Stream& stream, beast::flat_buffer& buffer, ResponseParser& parser, std::size_t cap,
+                                    FetchResponse& out) {
   if (auto length = parser.content_length())
     out.body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*length, cap)));
   std::array<char, 16 * 1024> chunk;
@@ -191,6 +103,43 @@ asio::awaitable<Exchange> exchange(Stream& stream, beast::flat_buffer& buffer, c
     }
   }
   co_return parser.get().keep_alive() ? Exchange::keep_alive : Exchange::close;
+}
+
+template <class Stream>
+asio::awaitable<Exchange> exchange(Stream& stream, beast::flat_buffer& buffer, const UrlParts& url, bool reused,
+                                   const FetchContext& context, FetchResponse& out, std::string& location) {
+  auto request = make_request(url, context);
+  auto [write_ec, written] = co_await http::async_write(stream, request, use_tuple);
+  if (write_ec) {
+    if (reused && (write_ec == asio::error::broken_pipe || write_ec == asio::error::connection_reset)) {
+      co_return Exchange::stale;
+    }
+    set_error(out, write_ec, "write");
+    co_return Exchange::failed;
+  }
+
+  // The parser never limits the body itself: the loop below stops at the cap
+  // and keeps what it has, instead of failing the page.
+  ResponseParser parser;
+  parser.body_limit(boost::none);
+  parser.header_limit(64 * 1024);
+  auto [header_ec, header_bytes] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+  if (header_ec) {
+    if (reused && (header_ec == http::error::end_of_stream || header_ec == asio::error::connection_reset ||
+                   header_ec == asio::error::eof)) {
+      co_return Exchange::stale;
+    }
+    set_error(out, header_ec, "http");
+    co_return Exchange::failed;
+  }
+  const auto& header = parser.get();
+  out.status = header.result_int();
+  auto content_type = parse_content_type(header[http::field::content_type]);
+  out.content_type = std::move(content_type.media_type);
+  out.charset = std::move(content_type.charset);
+  location = std::string(header[http::field::location]);
+
+  co_return co_await read_body(stream, buffer, parser, context.config().max_body_bytes, out);
 }
 
 }  // namespace
@@ -233,73 +182,40 @@ void Fetcher::give_back(const std::string& key, std::unique_ptr<Connection> conn
   connections.push_back(std::move(connection));
 }
 
+namespace {
+
+// SNI only for names (RFC 6066 forbids IP literals), and with verification
+// the certificate must name the host (DNS or IP subjectAltName).
+asio::awaitable<bool> handshake(beast::ssl_stream<beast::tcp_stream>& tls, const std::string& host, bool verify,
+                                clock::time_point deadline, FetchResponse& out) {
+  error_code parse_ec;
+  asio::ip::make_address(host, parse_ec);
+  if (parse_ec && !SSL_set_tlsext_host_name(tls.native_handle(), host.c_str())) {
+    out.error_kind = FetchErrorKind::tls;
+    out.error = "tls: cannot set SNI host name";
+    co_return false;
+  }
+  if (verify) tls.set_verify_callback(ssl::host_name_verification(host));
+  beast::get_lowest_layer(tls).expires_at(deadline);
+  auto [handshake_ec] = co_await tls.async_handshake(ssl::stream_base::client, use_tuple);
+  if (handshake_ec) {
+    set_error(out, handshake_ec, "tls");
+    co_return false;
+  }
+  co_return true;
+}
+
+}  // namespace
+
 asio::awaitable<std::unique_ptr<Fetcher::Connection>> Fetcher::connect(const std::string& scheme,
                                                                        const std::string& host, std::uint16_t port,
                                                                        FetchResponse& out) {
   const auto& config = context_.config();
   const auto deadline = clock::now() + std::chrono::milliseconds(config.connect_timeout_ms);
-
-  // Resolve. Numeric hosts need no resolver; names are resolved with a timer
-  // as the thing we wait on, because asio cannot interrupt a running
-  // getaddrinfo: on cancellation or timeout we stop waiting and leave the
-  // lookup to finish in the background (it only holds the shared state).
-  std::vector<tcp::endpoint> candidates;
-  error_code parse_ec;
-  auto literal = asio::ip::make_address(host, parse_ec);
-  if (!parse_ec) {
-    candidates.emplace_back(literal, port);
-  } else {
-    struct Lookup {
-      explicit Lookup(const asio::any_io_executor& ex) : resolver(ex), done_event(ex) {}
-      tcp::resolver resolver;
-      asio::steady_timer done_event;
-      bool done = false;
-      error_code ec;
-      tcp::resolver::results_type results;
-    };
-    auto lookup = std::make_shared<Lookup>(executor_);
-    lookup->done_event.expires_at(deadline);
-    lookup->resolver.async_resolve(host, std::to_string(port),
-                                   [lookup](error_code ec, tcp::resolver::results_type results) {
-                                     lookup->done = true;
-                                     lookup->ec = ec;
-                                     lookup->results = std::move(results);
-                                     lookup->done_event.cancel();
-                                   });
-    auto [wait_ec] = co_await lookup->done_event.async_wait(use_tuple);
-    if (!lookup->done) {
-      lookup->resolver.cancel();
-      if (wait_ec == asio::error::operation_aborted) {
-        set_error(out, wait_ec, "resolve");
-      } else {
-        out.error_kind = FetchErrorKind::timeout;
-        out.error = "resolve: timeout";
-      }
-      co_return nullptr;
-    }
-    if (lookup->ec) {
-      set_error(out, lookup->ec, "resolve");
-      co_return nullptr;
-    }
-    for (const auto& entry : lookup->results) candidates.push_back(entry.endpoint());
-  }
-
-  // Refuse what is not public before any packet is sent.
-  std::vector<tcp::endpoint> endpoints;
-  std::string refused;
-  for (const auto& endpoint : candidates) {
-    if (config.allow_private_networks || is_public_address(endpoint.address())) {
-      endpoints.push_back(endpoint);
-    } else if (refused.empty()) {
-      refused = endpoint.address().to_string();
-    }
-  }
-  if (endpoints.empty()) {
-    out.error_kind = FetchErrorKind::refused;
-    out.error = "address refused: " + host + " resolves to " + (refused.empty() ? std::string("no address") : refused) +
-                ", a private, loopback or special-purpose address (allow_private_networks is false)";
-    co_return nullptr;
-  }
+  auto candidates = co_await resolve(executor_, host, port, deadline, out);
+  if (!out.error.empty()) co_return nullptr;
+  auto endpoints = allowed_endpoints(candidates, host, config, out);
+  if (endpoints.empty()) co_return nullptr;
 
   // Connect.
   auto stream = std::make_unique<beast::tcp_stream>(executor_);
@@ -320,22 +236,8 @@ asio::awaitable<std::unique_ptr<Fetcher::Connection>> Fetcher::connect(const std
     connection->plain = std::move(stream);
     co_return connection;
   }
-
-  // TLS: SNI only for names (RFC 6066 forbids IP literals), and the
-  // certificate must name the host (DNS or IP subjectAltName).
   connection->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*stream), context_.tls());
-  if (parse_ec && !SSL_set_tlsext_host_name(connection->tls->native_handle(), host.c_str())) {
-    out.error_kind = FetchErrorKind::tls;
-    out.error = "tls: cannot set SNI host name";
-    co_return nullptr;
-  }
-  if (config.tls_verify) connection->tls->set_verify_callback(ssl::host_name_verification(host));
-  beast::get_lowest_layer(*connection->tls).expires_at(deadline);
-  auto [handshake_ec] = co_await connection->tls->async_handshake(ssl::stream_base::client, use_tuple);
-  if (handshake_ec) {
-    set_error(out, handshake_ec, "tls");
-    co_return nullptr;
-  }
+  if (!co_await handshake(*connection->tls, host, config.tls_verify, deadline, out)) co_return nullptr;
   co_return connection;
 }
 

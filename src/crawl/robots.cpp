@@ -143,53 +143,69 @@ struct Group {
   std::optional<std::chrono::milliseconds> crawl_delay;
 };
 
-std::vector<Group> parse_groups(std::string_view text) {
+// The part of a robots.txt that is read: without a byte order mark, cut at
+// the last line break inside the cap so no rule is read half.
+std::string_view readable_part(std::string_view text) {
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
-  // Cut at the last line break inside the cap so no rule is read half.
   if (text.size() > kMaxRobotsBytes) {
     text = text.substr(0, kMaxRobotsBytes);
     if (const auto last_break = text.find_last_of("\r\n"); last_break != std::string_view::npos) {
       text = text.substr(0, last_break);
     }
   }
+  return text;
+}
 
-  std::vector<Group> groups;
-  // A group opens with one or more consecutive user-agent lines; the next
-  // user-agent line after a rule opens the following group.
-  bool reading_agents = false;
-  std::size_t pos = 0;
-  while (pos <= text.size()) {
-    const auto end = std::min(text.find_first_of("\r\n", pos), text.size());
-    auto line = text.substr(pos, end - pos);
-    pos = end + 1;
+// Reads robots.txt line by line into groups. A group opens with one or more
+// consecutive user-agent lines; the next user-agent line after a rule opens
+// the following group.
+class GroupParser {
+ public:
+  void line(std::string_view line) {
     if (const auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
     const auto colon = line.find(':');
-    if (colon == std::string_view::npos) continue;  // blank or garbage
+    if (colon == std::string_view::npos) return;  // blank or garbage
+    const auto key = key_of(line.substr(0, colon));
     const auto value = trim(line.substr(colon + 1));
-
-    switch (key_of(line.substr(0, colon))) {
+    switch (key) {
       case Key::user_agent:
-        if (!reading_agents) groups.emplace_back();
-        reading_agents = true;
-        if (auto agent = product_token(value); !agent.empty()) groups.back().agents.push_back(std::move(agent));
+        if (!reading_agents_) groups_.emplace_back();
+        reading_agents_ = true;
+        if (auto agent = product_token(value); !agent.empty()) groups_.back().agents.push_back(std::move(agent));
         break;
       case Key::allow:
       case Key::disallow:
-        reading_agents = false;
+        reading_agents_ = false;
         // Rules before any user-agent line belong to no group. An empty
         // Disallow means "allow everything", which is the default anyway.
-        if (groups.empty() || value.empty()) break;
-        groups.back().rules.emplace_back(canonical_path(value), key_of(line.substr(0, colon)) == Key::allow);
+        if (groups_.empty() || value.empty()) break;
+        groups_.back().rules.emplace_back(canonical_path(value), key == Key::allow);
         break;
       case Key::crawl_delay:
-        reading_agents = false;
-        if (!groups.empty() && !groups.back().crawl_delay) groups.back().crawl_delay = parse_crawl_delay(value);
+        reading_agents_ = false;
+        if (!groups_.empty() && !groups_.back().crawl_delay) groups_.back().crawl_delay = parse_crawl_delay(value);
         break;
       case Key::other:  // sitemap and extensions: not part of any group
         break;
     }
   }
-  return groups;
+  std::vector<Group> take() { return std::move(groups_); }
+
+ private:
+  std::vector<Group> groups_;
+  bool reading_agents_ = false;
+};
+
+std::vector<Group> parse_groups(std::string_view text) {
+  text = readable_part(text);
+  GroupParser parser;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const auto end = std::min(text.find_first_of("\r\n", pos), text.size());
+    parser.line(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return parser.take();
 }
 
 }  // namespace

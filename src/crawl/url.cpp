@@ -59,39 +59,38 @@ std::size_t scheme_end(std::string_view s) {
 // Browsers repair these the WHATWG way; we do the same so that such links are
 // followed rather than dropped. The fragment is cut here: it never reaches
 // the server and the frontier ignores it.
-std::string clean_reference(std::string_view raw) {
+// Trims C0 controls and spaces, cuts the fragment, and drops tabs and
+// newlines anywhere (markup wraps long hrefs), as browsers do.
+std::string strip_reference(std::string_view raw) {
   auto is_c0_or_space = [](char c) { return static_cast<unsigned char>(c) <= 0x20; };
   while (!raw.empty() && is_c0_or_space(raw.front())) raw.remove_prefix(1);
   while (!raw.empty() && is_c0_or_space(raw.back())) raw.remove_suffix(1);
   if (const auto hash = raw.find('#'); hash != std::string_view::npos) raw = raw.substr(0, hash);
-
-  // Browsers drop tabs and newlines anywhere in a URL (markup wraps long hrefs).
   std::string text;
   text.reserve(raw.size());
   for (char c : raw) {
     if (c != '\t' && c != '\n' && c != '\r') text += c;
   }
+  return text;
+}
 
-  // '[' and ']' are legal only around an IPv6 literal in the authority.
+// Percent-encodes what RFC 3986 does not allow where it stands: spaces,
+// controls, non-ASCII, a stray '%', and '[' ']' outside the authority (they
+// are legal only around an IPv6 literal there).
+std::string encode_invalid(std::string_view text) {
   std::size_t authority_begin = std::string_view::npos;
   std::size_t authority_end = std::string_view::npos;
   if (const auto start = scheme_end(text); text.compare(start, 2, "//") == 0) {
     authority_begin = start + 2;
     authority_end = std::min(text.find_first_of("/?", authority_begin), text.size());
   }
-
   std::string out;
   out.reserve(text.size() + text.size() / 8);
-  const std::string_view view = text;
-  for (std::size_t i = 0; i < view.size(); ++i) {
-    const auto c = static_cast<unsigned char>(view[i]);
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
     const bool in_authority = i >= authority_begin && i < authority_end;
     if (c == '%') {
-      if (is_pct_triplet(view, i)) {
-        out += '%';
-      } else {
-        out += "%25";
-      }
+      out += is_pct_triplet(text, i) ? "%" : "%25";
     } else if (c <= 0x20 || c >= 0x7F || c == '"' || c == '<' || c == '>' || c == '\\' || c == '^' || c == '`' ||
                c == '{' || c == '|' || c == '}' || ((c == '[' || c == ']') && !in_authority)) {
       append_pct(out, c);
@@ -101,6 +100,8 @@ std::string clean_reference(std::string_view raw) {
   }
   return out;
 }
+
+std::string clean_reference(std::string_view raw) { return encode_invalid(strip_reference(raw)); }
 
 // RFC 3986 6.2.2.1-2: hex digits upper-case, unreserved characters decoded.
 // Reserved ones (%2F, %3F, %26...) stay encoded: decoding them would change
@@ -193,6 +194,32 @@ std::optional<std::string> normalize_host(const urls::url_view& url) {
   }
 }
 
+// http and https only, with their default ports.
+bool set_scheme(const urls::url_view& url, NormalizedUrl& result) {
+  switch (url.scheme_id()) {
+    case urls::scheme::http:
+      result.scheme = "http";
+      result.port = 80;
+      return true;
+    case urls::scheme::https:
+      result.scheme = "https";
+      result.port = 443;
+      return true;
+    default:
+      return false;
+  }
+}
+
+// An empty port ("http://host:/") means the default one.
+bool set_port(std::string_view port, NormalizedUrl& result) {
+  if (port.empty()) return true;
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535) return false;
+  result.port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
 // `text` must already be cleaned (see clean_reference) and absolute.
 std::optional<NormalizedUrl> normalize_clean(std::string_view text) {
   if (text.size() > kMaxInputLength) return std::nullopt;
@@ -201,18 +228,7 @@ std::optional<NormalizedUrl> normalize_clean(std::string_view text) {
   const urls::url_view& url = *parsed;
 
   NormalizedUrl result;
-  switch (url.scheme_id()) {
-    case urls::scheme::http:
-      result.scheme = "http";
-      result.port = 80;
-      break;
-    case urls::scheme::https:
-      result.scheme = "https";
-      result.port = 443;
-      break;
-    default:
-      return std::nullopt;
-  }
+  if (!set_scheme(url, result)) return std::nullopt;
   if (!url.has_authority()) return std::nullopt;
   // Boost.URL 1.81 reads "host:8o/" as port 8 and path "o/"; after an
   // authority the path must be empty or start with '/'.
@@ -220,14 +236,7 @@ std::optional<NormalizedUrl> normalize_clean(std::string_view text) {
   auto host = normalize_host(url);
   if (!host) return std::nullopt;
   result.host = std::move(*host);
-
-  // An empty port ("http://host:/") means the default one.
-  if (const auto port = url.port(); !port.empty()) {
-    unsigned value = 0;
-    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535) return std::nullopt;
-    result.port = static_cast<std::uint16_t>(value);
-  }
+  if (!set_port(url.port(), result)) return std::nullopt;
 
   // Dot segments are removed after decoding so that "/.%2E/" counts as "/../".
   result.target = remove_dot_segments(normalize_percent(url.encoded_path()));
@@ -259,6 +268,39 @@ std::optional<std::string> normalize_url(std::string_view url) {
   return checked_string(normalize_clean(clean_reference(url)));
 }
 
+namespace {
+
+// RFC 3986 5.2.2 for a reference without scheme and authority: its path (and
+// query) against the base's.
+void append_merged_path(std::string& target, const urls::url_view& b, const urls::url_view& r) {
+  const std::string_view ref_path = r.encoded_path();
+  if (ref_path.empty()) {
+    target += b.encoded_path();
+    if (r.has_query()) {
+      target += "?" + std::string(r.encoded_query());
+    } else if (b.has_query()) {
+      target += "?" + std::string(b.encoded_query());
+    }
+    return;
+  }
+  if (ref_path.front() == '/') {
+    target += ref_path;
+  } else {
+    // Merge (RFC 3986 5.2.3): the base path up to its last '/'.
+    const std::string_view base_path = b.encoded_path();
+    const auto slash = base_path.rfind('/');
+    if (slash == std::string_view::npos) {
+      target += '/';
+    } else {
+      target += base_path.substr(0, slash + 1);
+    }
+    target += ref_path;
+  }
+  if (r.has_query()) target += "?" + std::string(r.encoded_query());
+}
+
+}  // namespace
+
 // Resolution follows RFC 3986 5.2.2 by hand over Boost.URL's parsed parts:
 // url::resolve in Boost 1.81 keeps excess ".." segments ("/../x") and the
 // base's fragment for query-only references, and url::normalize decodes
@@ -286,31 +328,7 @@ std::optional<std::string> resolve_url(std::string_view base, std::string_view r
   }
 
   target += "//" + std::string(b.encoded_authority());
-  const std::string_view ref_path = r.encoded_path();
-  if (ref_path.empty()) {
-    target += b.encoded_path();
-    if (r.has_query()) {
-      target += "?" + std::string(r.encoded_query());
-    } else if (b.has_query()) {
-      target += "?" + std::string(b.encoded_query());
-    }
-    return checked_string(normalize_clean(target));
-  }
-
-  if (ref_path.front() == '/') {
-    target += ref_path;
-  } else {
-    // Merge (RFC 3986 5.2.3): the base path up to its last '/'.
-    const std::string_view base_path = b.encoded_path();
-    const auto slash = base_path.rfind('/');
-    if (slash == std::string_view::npos) {
-      target += '/';
-    } else {
-      target += base_path.substr(0, slash + 1);
-    }
-    target += ref_path;
-  }
-  if (r.has_query()) target += "?" + std::string(r.encoded_query());
+  append_merged_path(target, b, r);
   return checked_string(normalize_clean(target));
 }
 

@@ -264,20 +264,32 @@ struct HttpServer::Impl {
     closed.notify_all();
   }
 
+  // Waits on a kept-alive connection for the next request's first bytes,
+  // within idle_timeout_ms; false when the connection ends instead.
+  asio::awaitable<bool> await_next(Connection& connection, beast::flat_buffer& buffer) {
+    connection.idle = true;
+    connection.expire_after(std::chrono::milliseconds(config.idle_timeout_ms));
+    auto [ec, n] = co_await connection.socket.async_read_some(buffer.prepare(1024), use_tuple);
+    connection.idle = false;
+    if (ec) co_return false;
+    buffer.commit(n);
+    co_return true;
+  }
+
+  // An answer sent before the request could be handled; the connection then closes.
+  asio::awaitable<void> refuse(Connection& connection, const ApiError& error,
+                               std::chrono::steady_clock::time_point started, const std::string& remote) {
+    co_await write_and_log(connection, problem_response(error, "/"), 11, false, false, nullptr, "unmatched", started,
+                           remote);
+  }
+
   asio::awaitable<void> serve(Connection& connection, const std::string& remote) {
     beast::flat_buffer buffer;
     bool first = true;
     while (!stopping) {
       // Between requests the keep-alive idle limit applies; from the first
       // byte on, the whole request must arrive within request_timeout_ms.
-      if (!first && buffer.size() == 0) {
-        connection.idle = true;
-        connection.expire_after(std::chrono::milliseconds(config.idle_timeout_ms));
-        auto [ec, n] = co_await connection.socket.async_read_some(buffer.prepare(1024), use_tuple);
-        connection.idle = false;
-        if (ec) co_return;
-        buffer.commit(n);
-      }
+      if (!first && buffer.size() == 0 && !co_await await_next(connection, buffer)) co_return;
       first = false;
       RequestParser parser;
       parser.header_limit(static_cast<std::uint32_t>(config.max_header_bytes));
@@ -286,19 +298,15 @@ struct HttpServer::Impl {
       auto started = std::chrono::steady_clock::now();
       auto ec = co_await read_request(connection.socket, buffer, parser);
       connection.no_deadline();
+      // Timeouts, resets and end-of-stream close quietly; malformed input
+      // gets an answer before the connection closes.
       if (ec) {
-        // Timeouts, resets and end-of-stream close quietly; malformed input
-        // gets an answer before the connection closes.
-        if (is_parse_error(ec)) {
-          Response answer = problem_response(parse_error_answer(ec, config), "/");
-          co_await write_and_log(connection, answer, 11, false, false, nullptr, "unmatched", started, remote);
-        }
+        if (is_parse_error(ec)) co_await refuse(connection, parse_error_answer(ec, config), started, remote);
         co_return;
       }
       auto& req = parser.get();
       if (auto why = framing_error(req); !why.empty()) {
-        co_await write_and_log(connection, problem_response(bad_request("malformed request: " + why), "/"), 11, false,
-                               false, nullptr, "unmatched", started, remote);
+        co_await refuse(connection, bad_request("malformed request: " + why), started, remote);
         co_return;
       }
       bool keep_alive = req.keep_alive() && !stopping;

@@ -19,6 +19,15 @@ std::string time_or_empty(const std::optional<jobs::Clock::time_point>& when) {
   return when ? jobs::format_time(*when) : std::string();
 }
 
+// Runs `body` on the pool once the database may be used, waiting at most
+// `timeout` (then the statement is cancelled).
+template <class F>
+auto bounded(DbPool& pool, asio::io_context& ioc, const DatabaseHealth& health, F body,
+             std::chrono::milliseconds timeout) {
+  health.require_ready();
+  return pool.run_bounded(ioc, std::move(body), timeout);
+}
+
 }  // namespace
 
 JobRepository::JobRepository(asio::io_context& ioc, const DatabaseConfig& config, DbPool& pool,
@@ -33,18 +42,16 @@ JobRepository::JobRepository(asio::io_context& ioc, const DatabaseConfig& config
 // expression (GCC 12 mishandles those).
 
 asio::awaitable<void> JobRepository::insert(jobs::Job job) {
-  health_.require_ready();
   auto body = [job = std::move(job)](pqxx::connection& c) {
     pqxx::work tx(c);
     tx.exec_prepared(statements::insert_job, jobs_json(&job, &job + 1));
     tx.commit();
     return true;
   };
-  co_await pool_.run_bounded(ioc_, std::move(body), command_timeout_);
+  co_await bounded(pool_, ioc_, health_, std::move(body), command_timeout_);
 }
 
 asio::awaitable<bool> JobRepository::change_state(jobs::Job job) {
-  health_.require_ready();
   auto body = [job = std::move(job)](pqxx::connection& c) {
     pqxx::work tx(c);
     std::string stop = job.stop_reason == jobs::StopReason::none ? std::string() : std::string(to_string(job.stop_reason));
@@ -56,48 +63,41 @@ asio::awaitable<bool> JobRepository::change_state(jobs::Job job) {
     tx.commit();
     return result.affected_rows() == 1;
   };
-  co_return co_await pool_.run_bounded(ioc_, std::move(body), command_timeout_);
+  co_return co_await bounded(pool_, ioc_, health_, std::move(body), command_timeout_);
 }
 
 asio::awaitable<bool> JobRepository::record_progress(std::string id, crawl::CrawlProgress progress) {
-  health_.require_ready();
   auto body = [id = std::move(id), p = progress](pqxx::connection& c) {
     pqxx::work tx(c);
     auto result = tx.exec_prepared(statements::record_progress, id, p.queued, p.fetched, p.failed, p.skipped, p.bytes);
     tx.commit();
     return result.affected_rows() == 1;
   };
-  co_return co_await pool_.run_bounded(ioc_, std::move(body), command_timeout_);
+  co_return co_await bounded(pool_, ioc_, health_, std::move(body), command_timeout_);
 }
 
 asio::awaitable<std::optional<jobs::Job>> JobRepository::find(std::string id) {
-  health_.require_ready();
   auto body = [id = std::move(id)](pqxx::connection& c) { return select_job(c, id); };
-  co_return co_await pool_.run_bounded(ioc_, std::move(body), read_timeout_);
+  co_return co_await bounded(pool_, ioc_, health_, std::move(body), read_timeout_);
 }
 
 asio::awaitable<std::vector<jobs::Job>> JobRepository::list(std::optional<jobs::JobState> state, std::size_t limit) {
-  health_.require_ready();
   auto body = [state, limit](pqxx::connection& c) { return select_jobs(c, state, limit); };
-  co_return co_await pool_.run_bounded(ioc_, std::move(body), read_timeout_);
+  co_return co_await bounded(pool_, ioc_, health_, std::move(body), read_timeout_);
 }
 
 asio::awaitable<std::vector<PageRecord>> JobRepository::pages(std::string job_id, std::int64_t after,
                                                               std::size_t limit) {
-  health_.require_ready();
   auto body = [job_id = std::move(job_id), after, limit](pqxx::connection& c) {
     return select_pages(c, job_id, after, limit);
   };
-  co_return co_await pool_.run_bounded(ioc_, std::move(body), read_timeout_);
+  co_return co_await bounded(pool_, ioc_, health_, std::move(body), read_timeout_);
 }
 
 asio::awaitable<std::vector<EventRecord>> JobRepository::events(std::string job_id, std::int64_t after,
                                                                 std::size_t limit) {
-  health_.require_ready();
-  auto body = [job_id = std::move(job_id), after, limit](pqxx::connection& c) {
-    return select_events(c, job_id, after, limit);
-  };
-  co_return co_await pool_.run_bounded(ioc_, std::move(body), read_timeout_);
+  auto body = [id = std::move(job_id), after, limit](pqxx::connection& c) { return select_events(c, id, after, limit); };
+  co_return co_await bounded(pool_, ioc_, health_, std::move(body), read_timeout_);
 }
 
 }  // namespace crawld::store

@@ -69,45 +69,55 @@ std::optional<jobs::Job> select_job(pqxx::connection& connection, const std::str
   return job_from_row(rows[0]);
 }
 
+namespace {
+
+PageRecord page_from_row(const pqxx::row& row, const std::string& job_id) {
+  PageRecord record;
+  record.id = row[0].as<std::int64_t>();
+  record.job_id = job_id;
+  auto& page = record.page;
+  page.url = row[1].as<std::string>();
+  page.final_url = text(row[2]);
+  page.depth = row[3].as<std::uint32_t>();
+  page.status = row[4].as<int>();
+  page.content_type = text(row[5]);
+  page.bytes = row[6].as<std::uint64_t>();
+  page.truncated = row[7].as<bool>();
+  page.title = text(row[8]);
+  page.sha256 = text(row[9]);
+  page.elapsed_ms = row[10].as<std::uint32_t>();
+  page.error = text(row[11]);
+  record.fetched_at = from_ms(row[12]);
+  return record;
+}
+
+EventRecord event_from_row(const pqxx::row& row, const std::string& job_id) {
+  return {row[0].as<std::int64_t>(), job_id, from_ms(row[1]), row[2].as<std::string>(), row[3].as<std::string>()};
+}
+
+// One page of a job's rows (pages or events): id > after, oldest first.
+template <class Record>
+std::vector<Record> select_window(pqxx::connection& connection, const char* statement, const std::string& job_id,
+                                  std::int64_t after, std::size_t limit,
+                                  Record (*from_row)(const pqxx::row&, const std::string&)) {
+  pqxx::read_transaction tx(connection);
+  auto rows = tx.exec_prepared(statement, job_id, after, limit);
+  std::vector<Record> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) out.push_back(from_row(row, job_id));
+  return out;
+}
+
+}  // namespace
+
 std::vector<PageRecord> select_pages(pqxx::connection& connection, const std::string& job_id, std::int64_t after,
                                      std::size_t limit) {
-  pqxx::read_transaction tx(connection);
-  auto rows = tx.exec_prepared(statements::select_pages, job_id, after, limit);
-  std::vector<PageRecord> out;
-  out.reserve(rows.size());
-  for (const auto& row : rows) {
-    PageRecord record;
-    record.id = row[0].as<std::int64_t>();
-    record.job_id = job_id;
-    auto& page = record.page;
-    page.url = row[1].as<std::string>();
-    page.final_url = text(row[2]);
-    page.depth = row[3].as<std::uint32_t>();
-    page.status = row[4].as<int>();
-    page.content_type = text(row[5]);
-    page.bytes = row[6].as<std::uint64_t>();
-    page.truncated = row[7].as<bool>();
-    page.title = text(row[8]);
-    page.sha256 = text(row[9]);
-    page.elapsed_ms = row[10].as<std::uint32_t>();
-    page.error = text(row[11]);
-    record.fetched_at = from_ms(row[12]);
-    out.push_back(std::move(record));
-  }
-  return out;
+  return select_window(connection, statements::select_pages, job_id, after, limit, page_from_row);
 }
 
 std::vector<EventRecord> select_events(pqxx::connection& connection, const std::string& job_id, std::int64_t after,
                                        std::size_t limit) {
-  pqxx::read_transaction tx(connection);
-  auto rows = tx.exec_prepared(statements::select_events, job_id, after, limit);
-  std::vector<EventRecord> out;
-  out.reserve(rows.size());
-  for (const auto& row : rows) {
-    out.push_back(
-        {row[0].as<std::int64_t>(), job_id, from_ms(row[1]), row[2].as<std::string>(), row[3].as<std::string>()});
-  }
-  return out;
+  return select_window(connection, statements::select_events, job_id, after, limit, event_from_row);
 }
 
 }  // namespace crawld::store

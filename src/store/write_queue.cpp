@@ -7,7 +7,7 @@ namespace crawld::store {
 
 namespace asio = boost::asio;
 
-WriteQueue::WriteQueue(asio::io_context& ioc, const DatabaseConfig& config) : config_(config), space_(ioc) {}
+WriteQueue::WriteQueue(asio::io_context& ioc, DatabaseConfig config) : config_(std::move(config)), space_(ioc) {}
 
 void WriteQueue::note_pending() {
   bool was_idle = !first_pending_at_.has_value();

@@ -29,7 +29,7 @@ class WriteQueue {
  public:
   using Steady = std::chrono::steady_clock;
 
-  WriteQueue(boost::asio::io_context& ioc, const DatabaseConfig& config);
+  WriteQueue(boost::asio::io_context& ioc, DatabaseConfig config);
 
   // Called when the queue goes from empty to not empty, or fills a batch.
   void on_pending(std::function<void()> wake) { wake_ = std::move(wake); }

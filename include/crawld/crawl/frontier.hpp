@@ -64,8 +64,8 @@ class Frontier {
   void done(const std::string& host);
 
   // Robots.txt: a blocked host hands out nothing; its delay may be raised.
-  void block(const std::string& host, bool blocked);
-  void raise_delay(const std::string& host, std::chrono::milliseconds delay);
+  void block(const std::string& name, bool blocked);
+  void raise_delay(const std::string& name, std::chrono::milliseconds delay);
 
   std::size_t queued() const { return queued_; }
   std::size_t active() const { return active_; }

@@ -9,6 +9,7 @@
 #include <deque>
 #include <list>
 #include <map>
+#include <ranges>
 #include <string>
 #include <unordered_map>
 
@@ -29,8 +30,8 @@ class RecentJobs {
   // Calls visit(job) newest first until it returns false.
   template <class Visit>
   void newest_first(Visit visit) const {
-    for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
-      if (!visit(jobs_.at(*it).job)) return;
+    for (const auto& id : order_ | std::views::reverse) {
+      if (!visit(jobs_.at(id).job)) return;
     }
   }
   std::map<JobState, std::size_t> counts() const;
