@@ -128,6 +128,8 @@ void read_server(const json& j, ServerConfig& c) {
   r.integer("idle_timeout_ms", c.idle_timeout_ms, 10, 3'600'000);
   r.integer("max_connections", c.max_connections, 1, 1'000'000);
   r.integer("shutdown_grace_s", c.shutdown_grace_s, 0, 3600);
+  r.integer("linger_ms", c.linger_ms, 0, 60'000);
+  r.integer("linger_max_bytes", c.linger_max_bytes, 0, std::int64_t{1024} * 1024 * 1024);
   r.finish();
 }
 

@@ -120,7 +120,11 @@ struct Service::Impl {
     server.on_request([this, access_log](const http::RequestRecord& r) {
       metrics.http_request(r.method, r.route, r.status, r.seconds);
       if (access_log) {
-        spdlog::info("access {} {} {} {} {} {:.3f}ms", r.remote, r.method, r.target, r.status, r.bytes,
+        // A secret a client put in the query is not written to the log.
+        std::string redacted;
+        std::string_view target = r.target;
+        if (target.find('?') != std::string_view::npos) target = redacted = http::redact_target(target);
+        spdlog::info("access {} {} {} {} {} {:.3f}ms", r.remote, r.method, target, r.status, r.bytes,
                      r.seconds * 1000);
       }
     });

@@ -27,6 +27,11 @@ struct ServerConfig {
   std::uint32_t idle_timeout_ms = 30'000;
   std::size_t max_connections = 1024;
   std::uint32_t shutdown_grace_s = 10;
+  // Lingering close after an answer sent before the request was read whole
+  // (413, 431, 400): keep reading and discarding for at most this long and
+  // this many bytes, so that a client still sending can read the answer.
+  std::uint32_t linger_ms = 5'000;
+  std::size_t linger_max_bytes = 64 * std::size_t{1024} * 1024;
 };
 
 struct LogConfig {

@@ -58,7 +58,8 @@ void append_links(std::string& out, const std::string& id) {
 void append_progress(std::string& out, const crawl::CrawlProgress& p) {
   // Keys in sorted order, as everywhere in the job's JSON.
   const std::pair<std::string_view, std::uint64_t> counters[] = {
-      {"bytes", p.bytes}, {"failed", p.failed}, {"fetched", p.fetched}, {"queued", p.queued}, {"skipped", p.skipped}};
+      {"bytes", p.bytes},   {"failed", p.failed},   {"fetched", p.fetched},
+      {"http_errors", p.http_errors}, {"queued", p.queued}, {"skipped", p.skipped}};
   out += '{';
   for (const auto& [name, value] : counters) append_member(out, name, value);
   close_object(out);

@@ -18,10 +18,6 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-// Idle workers re-check the soft stop flag this often: CrawlControl is a
-// plain struct, so nobody wakes them when it changes.
-constexpr auto stop_poll_interval = std::chrono::milliseconds(200);
-
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
@@ -126,6 +122,12 @@ asio::awaitable<CrawlResult> Crawl::run() {
   co_await asio::this_coro::throw_if_cancelled(false);
   add_seeds();
   publish();
+  // A soft stop wakes the idle workers, for as long as this crawl runs.
+  struct StopHook {
+    CrawlControl& control;
+    ~StopHook() { control.on_stop = nullptr; }
+  } hook{*control_};
+  control_->on_stop = [this] { wake_workers(); };
   if (!seeds_.empty()) {
     // One worker per seed to begin with; more join as links are found.
     add_workers(std::max<std::size_t>(frontier_.queued(), 1));
@@ -183,8 +185,9 @@ asio::awaitable<void> Crawl::work(std::size_t index) {
       continue;
     }
     if (frontier_.queued() == 0 && frontier_.active() == 0) break;  // nothing left, nobody adding
-    // Wait for a slot, a link, or a host's delay to pass.
-    self.wake.expires_at(std::min(pick.retry_at.value_or(clock::time_point::max()), now + stop_poll_interval));
+    // Wait for a slot, a link, or a host's delay to pass (whoever frees a
+    // slot, adds a link or stops the crawl wakes idle workers).
+    self.wake.expires_at(pick.retry_at.value_or(clock::time_point::max()));
     self.waiting = true;
     co_await self.wake.async_wait(use_tuple);
     self.waiting = false;

@@ -144,6 +144,7 @@ asio::awaitable<void> Crawl::analyze(FetchResponse& response, const FrontierEntr
 void Crawl::count(const PageResult& page, const FrontierEntry& entry) {
   progress_.bytes += page.bytes;
   ++(page.error.empty() ? progress_.fetched : progress_.failed);
+  if (page.error.empty() && page.status >= 400) ++progress_.http_errors;
   if (!seeds_.contains(page.url)) return;
   if (page.error.empty() && page.status >= 200 && page.status < 400) {
     seed_ok_ = true;

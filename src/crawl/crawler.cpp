@@ -41,17 +41,24 @@ CrawlEngine::CrawlEngine(const CrawlConfig& config, asio::thread_pool& compute_p
 
 CrawlEngine::~CrawlEngine() = default;
 
+namespace {
+
+asio::awaitable<CrawlResult> run_crawl(asio::any_io_executor executor, Crawl::Shared shared, CrawlRequest request,
+                                       PageSink& sink, std::shared_ptr<CrawlControl> control) {
+  Crawl crawl(executor, shared, std::move(request), sink, std::move(control));
+  co_return co_await crawl.run();
+}
+
+}  // namespace
+
 asio::awaitable<CrawlResult> CrawlEngine::run(CrawlRequest request, PageSink& sink,
                                               std::shared_ptr<CrawlControl> control) {
   auto executor = co_await asio::this_coro::executor;
   Crawl::Shared shared{impl_->fetch_context, impl_->robots_cache, impl_->seed_cache, impl_->compute_pool};
   // The crawl runs as a coroutine of its own: the caller's cancellation slot
   // reaches it through co_spawn, and its errors come back here as a value.
-  auto body = [executor, shared, &sink, request = std::move(request), control]() mutable -> asio::awaitable<CrawlResult> {
-    Crawl crawl(executor, shared, std::move(request), sink, control);
-    co_return co_await crawl.run();
-  };
-  auto [error, result] = co_await asio::co_spawn(executor, std::move(body), asio::as_tuple(asio::use_awaitable));
+  auto [error, result] = co_await asio::co_spawn(
+      executor, run_crawl(executor, shared, std::move(request), sink, control), asio::as_tuple(asio::use_awaitable));
   if (error) {
     result = CrawlResult{};
     result.outcome = CrawlOutcome::failed;

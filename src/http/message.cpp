@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <ctime>
 
 namespace crawld::http {
@@ -68,6 +69,50 @@ bool parse_form(std::string_view text, std::multimap<std::string, std::string>& 
     out.emplace(std::move(key), std::move(value));
   }
   return ok;
+}
+
+namespace {
+
+bool is_secret_name(std::string_view raw) {
+  std::multimap<std::string, std::string> decoded;
+  std::string name;
+  // The name as the application reads it: percent-decoded, lower-case.
+  if (parse_form(std::string(raw) + "=", decoded) && !decoded.empty()) name = decoded.begin()->first;
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (std::string_view secret : {"token", "access_token", "api_key", "apikey", "key", "password", "passwd", "secret",
+                                  "signature", "sig"}) {
+    if (name == secret) return true;
+  }
+  for (std::string_view suffix : {"_token", "_key", "_secret", "_password"}) {
+    if (name.ends_with(suffix)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string redact_target(std::string_view target) {
+  auto question = target.find('?');
+  if (question == std::string_view::npos) return std::string(target);
+  std::string out(target.substr(0, question + 1));
+  std::string_view query = target.substr(question + 1);
+  bool first = true;
+  while (true) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (!first) out += '&';
+    first = false;
+    auto equals = pair.find('=');
+    if (equals != std::string_view::npos && is_secret_name(pair.substr(0, equals))) {
+      out.append(pair.substr(0, equals + 1));
+      out += "***";
+    } else {
+      out.append(pair);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
 }
 
 void split_target(Request& request) {

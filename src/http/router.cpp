@@ -102,4 +102,19 @@ Router::Match Router::match(Request& request) const {
   throw method_not_allowed(allowed_methods(request.path));
 }
 
+boost::asio::awaitable<Response> Router::dispatch(Request& request, std::string& route,
+                                                 const RequestFilter& filter) const {
+  route = "unmatched";
+  std::exception_ptr error;
+  try {
+    auto found = match(request);
+    route = *found.route;
+    if (filter) filter(request, route);
+    co_return co_await (*found.handler)(request);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  co_return exception_response(error, request.path);
+}
+
 }  // namespace crawld::http

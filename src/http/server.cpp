@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <list>
 #include <vector>
@@ -39,7 +40,8 @@ bool is_parse_error(const boost::system::error_code& ec) {
          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
 }
 
-// Framing the parser accepts but RFC 9112 does not: a Transfer-Encoding in an
+// Framing the parser accepts but RFC 9112 does not: an HTTP/1.1 request
+// without a Host, or with two (section 3.2); a Transfer-Encoding in an
 // HTTP/1.0 request (section 6.1), or one whose final coding is not chunked,
 // or any coding besides chunked (none is supported). The parser reads such a
 // request as if it had no body, so the body would be taken for the next
@@ -49,6 +51,11 @@ std::string framing_error(const bhttp::request<bhttp::string_body>& req) {
   for (const auto& field : req) {
     if (field.name() != bhttp::field::transfer_encoding) continue;
     for (auto coding : bhttp::token_list{field.value()}) codings.emplace_back(coding);
+  }
+  // RFC 9112 3.2: an HTTP/1.1 request has exactly one Host.
+  if (req.version() >= 11 && req.count(bhttp::field::host) != 1) {
+    return req.count(bhttp::field::host) == 0 ? "an HTTP/1.1 request needs a Host header"
+                                              : "more than one Host header";
   }
   if (codings.empty()) return {};
   if (req.version() < 11) return "Transfer-Encoding is not allowed in an HTTP/1.0 request";
@@ -97,6 +104,29 @@ void watch(const std::shared_ptr<Connection>& connection) {
 }
 
 using RequestParser = bhttp::request_parser<bhttp::string_body>;
+
+// The path of a request answered before it was read whole, for the
+// problem's `instance`: from the parsed request line, else from the bytes
+// the parser could not use yet (a header over the limit); "/" when there is
+// none. Without the query, as for every other problem.
+std::string early_instance(const RequestParser& parser, const beast::flat_buffer& buffer) {
+  // Beast fills in the target as soon as it has parsed the request line,
+  // also when a later check (a body over the limit) fails the request.
+  std::string_view target = parser.get().target();
+  if (target.empty()) {
+    std::string_view head(static_cast<const char*>(buffer.data().data()), buffer.size());
+    head = head.substr(0, head.find_first_of("\r\n"));
+    auto first_space = head.find(' ');
+    if (first_space != std::string_view::npos) {
+      auto rest = head.substr(first_space + 1);
+      target = rest.substr(0, rest.find(' '));
+    }
+  }
+  target = target.substr(0, target.find('?'));
+  bool printable = std::all_of(target.begin(), target.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+  if (target.empty() || target.front() != '/' || target.size() > 2048 || !printable) return "/";
+  return std::string(target);
+}
 
 // Reads one request into `parser`, from what `buffer` already holds and then
 // from the socket. Bytes past the request stay in `buffer` (pipelining).
@@ -176,21 +206,6 @@ struct HttpServer::Impl {
     socket.write_some(buffers, ignored);
     socket.shutdown(tcp::socket::shutdown_both, ignored);
     socket.close(ignored);
-  }
-
-  asio::awaitable<Response> dispatch(Request& request, std::string& route) {
-    route = "unmatched";
-    std::exception_ptr error;
-    try {
-      auto match = router.match(request);
-      route = *match.route;
-      if (filter) filter(request, route);
-      co_return co_await (*match.handler)(request);
-    } catch (...) {
-      // Every error a handler throws becomes its answer in this one place.
-      error = std::current_exception();
-    }
-    co_return exception_response(error, request.path);
   }
 
   static Request to_request(bhttp::request<bhttp::string_body>& req, const std::string& remote) {
@@ -276,11 +291,30 @@ struct HttpServer::Impl {
     co_return true;
   }
 
-  // An answer sent before the request could be handled; the connection then closes.
-  asio::awaitable<void> refuse(Connection& connection, const ApiError& error,
+  // An answer sent before the request could be handled; the connection then
+  // closes, lingering first (as nginx does) so that a client still sending
+  // its request reads the answer instead of a reset.
+  asio::awaitable<void> refuse(Connection& connection, const ApiError& error, std::string_view instance,
                                std::chrono::steady_clock::time_point started, const std::string& remote) {
-    co_await write_and_log(connection, problem_response(error, "/"), 11, false, false, nullptr, "unmatched", started,
-                           remote);
+    bool sent = co_await write_and_log(connection, problem_response(error, instance), 11, false, false, nullptr,
+                                       "unmatched", started, remote);
+    if (sent) co_await linger(connection);
+  }
+
+  // Half-closes, then reads and discards until the client closes too, or
+  // server.linger_ms or linger_max_bytes is reached.
+  asio::awaitable<void> linger(Connection& connection) {
+    boost::system::error_code ignored;
+    connection.socket.shutdown(tcp::socket::shutdown_send, ignored);
+    connection.expire_after(std::chrono::milliseconds(config.linger_ms));
+    std::array<char, 16 * 1024> discard{};
+    std::size_t discarded = 0;
+    while (discarded < config.linger_max_bytes) {
+      auto [ec, n] = co_await connection.socket.async_read_some(asio::buffer(discard), use_tuple);
+      if (ec) break;  // the client closed, reset, or the deadline passed
+      discarded += n;
+    }
+    connection.no_deadline();
   }
 
   asio::awaitable<void> serve(Connection& connection, const std::string& remote) {
@@ -301,12 +335,15 @@ struct HttpServer::Impl {
       // Timeouts, resets and end-of-stream close quietly; malformed input
       // gets an answer before the connection closes.
       if (ec) {
-        if (is_parse_error(ec)) co_await refuse(connection, parse_error_answer(ec, config), started, remote);
+        if (is_parse_error(ec)) {
+          co_await refuse(connection, parse_error_answer(ec, config), early_instance(parser, buffer), started, remote);
+        }
         co_return;
       }
       auto& req = parser.get();
       if (auto why = framing_error(req); !why.empty()) {
-        co_await refuse(connection, bad_request("malformed request: " + why), started, remote);
+        co_await refuse(connection, bad_request("malformed request: " + why), early_instance(parser, buffer), started,
+                        remote);
         co_return;
       }
       bool keep_alive = req.keep_alive() && !stopping;
@@ -314,7 +351,7 @@ struct HttpServer::Impl {
       bool head = req.method() == bhttp::verb::head;
       Request request = to_request(req, remote);
       std::string route;
-      Response response = co_await dispatch(request, route);
+      Response response = co_await router.dispatch(request, route, filter);
       keep_alive = keep_alive && !stopping;
       bool sent =
           co_await write_and_log(connection, response, version, keep_alive, head, &request, route, started, remote);

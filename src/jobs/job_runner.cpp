@@ -41,13 +41,9 @@ void JobRunner::start(const Job& job, std::uint32_t attempt) {
   runs_.insert_or_assign(id, std::move(owned));
   ++running_;
 
-  // The crawl: detached, bound to the run's cancellation signal. The lambda
-  // is named so that its captures live as long as the coroutine.
-  auto body = [this, &run]() -> asio::awaitable<crawl::CrawlResult> {
-    co_return co_await crawl_(run.job, run.control);
-  };
+  // The crawl: detached, bound to the run's cancellation signal.
   gate_.enter();
-  asio::co_spawn(ioc_, std::move(body),
+  asio::co_spawn(ioc_, crawl_(run.job, run.control),
                  asio::bind_cancellation_slot(run.crawl_signal.slot(),
                                               [this, id](std::exception_ptr error, crawl::CrawlResult result) {
                                                 crawl_ended(id, error, std::move(result));
@@ -65,7 +61,7 @@ void JobRunner::start(const Job& job, std::uint32_t attempt) {
 
 void JobRunner::stop(Run& run, StopReason reason, asio::cancellation_type type) {
   run.stop_reason = reason;
-  run.control->stop_requested = true;
+  run.control->request_stop();
   if (type != asio::cancellation_type::none) run.crawl_signal.emit(type);
 }
 

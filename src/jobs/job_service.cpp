@@ -60,9 +60,10 @@ SubmitResult JobService::submit(JobParams params, const std::string& idempotency
   admission_.accept(job.id, job.params, idempotency_key, now);
   for (auto* observer : observers_) observer->job_created(job);
   event(job.id, "info", "job accepted");
-  std::string id = job.id;
   start_eligible();
-  return {SubmitStatus::created, find_local(id)};
+  // Still held (only finished jobs are forgotten), and nothing ran yet to
+  // have progress: the job as it is.
+  return {SubmitStatus::created, job};
 }
 
 void JobService::start_eligible() {

@@ -69,7 +69,8 @@ asio::awaitable<bool> JobRepository::change_state(jobs::Job job) {
 asio::awaitable<bool> JobRepository::record_progress(std::string id, crawl::CrawlProgress progress) {
   auto body = [id = std::move(id), p = progress](pqxx::connection& c) {
     pqxx::work tx(c);
-    auto result = tx.exec_prepared(statements::record_progress, id, p.queued, p.fetched, p.failed, p.skipped, p.bytes);
+    auto result = tx.exec_prepared(statements::record_progress, id, p.queued, p.fetched, p.failed, p.skipped, p.bytes,
+                                   p.http_errors);
     tx.commit();
     return result.affected_rows() == 1;
   };

@@ -46,6 +46,7 @@ jobs::Job job_from_row(const pqxx::row& row) {
   job.instance_id = text(row[15]);
   job.idempotency_key = text(row[16]);
   job.progress.skipped = row[17].as<std::uint64_t>();
+  job.progress.http_errors = row[18].as<std::uint64_t>();
   return job;
 }
 

@@ -82,6 +82,7 @@ void append_job(std::string& out, const jobs::Job& job) {
       .number("failed", static_cast<long long>(p.failed))
       .number("skipped", static_cast<long long>(p.skipped))
       .number("bytes", static_cast<long long>(p.bytes))
+      .number("http_errors", static_cast<long long>(p.http_errors))
       .text("instance_id", job.instance_id)
       .text_or_null("idempotency_key", job.idempotency_key);
 }

@@ -10,10 +10,10 @@ namespace {
 const std::string job_record =
     "(id uuid, target text, season bigint, deep boolean, params jsonb, state text, stop_reason text, error text,"
     " created_at timestamptz, started_at timestamptz, finished_at timestamptz, queued bigint, fetched bigint,"
-    " failed bigint, skipped bigint, bytes bigint, instance_id text, idempotency_key text)";
+    " failed bigint, skipped bigint, bytes bigint, http_errors bigint, instance_id text, idempotency_key text)";
 const std::string job_columns =
     "id, target, season, deep, params, state, stop_reason, error, created_at, started_at, finished_at,"
-    " queued, fetched, failed, skipped, bytes, instance_id, idempotency_key";
+    " queued, fetched, failed, skipped, bytes, http_errors, instance_id, idempotency_key";
 const std::string jobs_from_batch =
     "insert into crawl_jobs (" + job_columns + ", updated_at) select " + job_columns +
     ", now() from jsonb_to_recordset($1::jsonb) as j" + job_record;
@@ -25,7 +25,8 @@ const std::string jobs_conflict =
     " deep = excluded.deep, params = excluded.params, state = excluded.state,"
     " stop_reason = excluded.stop_reason, error = excluded.error, started_at = excluded.started_at,"
     " finished_at = excluded.finished_at, queued = excluded.queued, fetched = excluded.fetched,"
-    " failed = excluded.failed, skipped = excluded.skipped, bytes = excluded.bytes, instance_id = excluded.instance_id,"
+    " failed = excluded.failed, skipped = excluded.skipped, bytes = excluded.bytes,"
+    " http_errors = excluded.http_errors, instance_id = excluded.instance_id,"
     " idempotency_key = excluded.idempotency_key, updated_at = now()";
 
 // Events keep the batch's order (their ids are the job's log order).
@@ -49,7 +50,7 @@ std::string epoch_ms(const char* column) { return std::string("(extract(epoch fr
 const std::string job_select =
     "select id::text, target, season, deep, params::text, state, stop_reason, error, " + epoch_ms("created_at") + ", " +
     epoch_ms("started_at") + ", " + epoch_ms("finished_at") +
-    ", queued, fetched, failed, bytes, instance_id, idempotency_key, skipped from crawl_jobs";
+    ", queued, fetched, failed, bytes, instance_id, idempotency_key, skipped, http_errors from crawl_jobs";
 
 }  // namespace
 
@@ -63,7 +64,7 @@ void prepare_all(pqxx::connection& connection) {
                      " finished_at = $6::timestamptz, updated_at = now() where id = $1::uuid");
   connection.prepare(record_progress,
                      "update crawl_jobs set queued = $2, fetched = $3, failed = $4, skipped = $5, bytes = $6,"
-                     " updated_at = now() where id = $1::uuid");
+                     " http_errors = $7, updated_at = now() where id = $1::uuid");
   connection.prepare(select_job, job_select + " where id = $1::uuid");
   connection.prepare(select_jobs, job_select + " order by created_at desc, id limit $1");
   connection.prepare(select_jobs_in_state, job_select + " where state = $1 order by created_at desc, id limit $2");

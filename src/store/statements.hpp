@@ -19,7 +19,7 @@ inline constexpr const char* insert_pages = "crawld_insert_pages";  // on confli
 // JobRepository's commands.
 inline constexpr const char* insert_job = "crawld_insert_job";          // $1: a JSON array of one job
 inline constexpr const char* change_state = "crawld_change_state";      // id, state, stop_reason, error, started, finished
-inline constexpr const char* record_progress = "crawld_record_progress";  // id, queued, fetched, failed, skipped, bytes
+inline constexpr const char* record_progress = "crawld_record_progress";  // id, queued, fetched, failed, skipped, bytes, http_errors
 
 // Reads.
 inline constexpr const char* select_job = "crawld_select_job";                    // id

@@ -1,8 +1,10 @@
 """Local sites for integration tests, all on 127.0.0.1.
 
 DemoSite runs scripts/demo_site.py (the same site scripts/run serves);
-HangingServer accepts connections and never answers.
+HangingServer accepts connections and never answers; SlowSite answers each
+page after a delay and has broken links.
 """
+import http.server
 import os
 import socket
 import subprocess
@@ -80,6 +82,51 @@ class HangingServer:
         for conn in self.held:
             conn.close()
         self.sock.close()
+
+
+class SlowSite:
+    """A small site whose pages each take `delay` seconds: an index linking
+    `pages` pages and `broken` links that answer 404. Slow enough to watch a
+    crawl run; robots.txt is 404 (no rules)."""
+
+    def __init__(self, pages=8, broken=3, delay=0.15):
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path == "/":
+                    links = "".join('<a href="/p/%d">p%d</a> ' % (i, i) for i in range(site.pages))
+                    links += "".join('<a href="/missing/%d">gone</a> ' % i for i in range(site.broken))
+                    self.answer(200, "<html><title>slow</title><body>%s</body></html>" % links)
+                elif self.path.startswith("/p/"):
+                    time.sleep(site.delay)
+                    self.answer(200, "<html><title>%s</title></html>" % self.path)
+                else:
+                    self.answer(404, "not here")
+
+            def answer(self, status, text):
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.pages, self.broken, self.delay = pages, broken, delay
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path="/"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class SitesTestCase(unittest.TestCase):

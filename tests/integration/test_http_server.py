@@ -220,6 +220,45 @@ class Basics(ServerTestCase):
         self.assertTrue(closed)
         self.assert_healthy()
 
+    def test_a_client_that_sends_its_whole_body_before_reading_gets_the_413(self):
+        # As Python's http.client (and so requests) does: no Expect:
+        # 100-continue, the whole 2 MiB in one sendall, then read. Without a
+        # lingering close the server's close resets the connection and the
+        # client sees a broken pipe or a reset instead of the answer.
+        big = b"{" + b" " * (2 * 1024 * 1024) + b"}"
+        for attempt in range(3):
+            with self.server.socket(10) as sock:
+                sock.sendall(raw_request("POST", "/start?x=1", {"Content-Type": "application/json"}, big))
+                status_line, headers, body, _ = read_response(sock)
+                self.assertEqual(status_of(status_line), 413)
+                problem = self.assert_problem(headers, body, 413)
+                self.assertEqual(problem["instance"], "/start")  # the request's path, as for every problem
+                self.assertTrue(closed_by_peer(sock, 5))
+        self.assert_healthy()
+
+    def test_early_answers_name_the_request_path(self):
+        cases = ((raw_request("POST", "/start", {"Content-Type": "application/json"}, b"{" + b" " * 2000 + b"}"), 413),
+                 (raw_request("GET", "/jobs?limit=5", {"X-Big": "a" * 8000}), 431),
+                 (raw_request("GET", "/healthz", {"Content-Length": "abc"}), 400))
+        for data, status in cases:
+            status_line, headers, body, closed = self.exchange(data)
+            self.assertEqual(status_of(status_line), status, data[:40])
+            problem = self.assert_problem(headers, body, status)
+            self.assertEqual(problem["instance"], data.split(b" ")[1].split(b"?")[0].decode(), data[:40])
+            self.assertTrue(closed)
+
+    def test_http_1_1_needs_exactly_one_host(self):
+        # RFC 9112 3.2: 400 for an HTTP/1.1 request without Host, or with two.
+        for data in (b"GET /healthz HTTP/1.1\r\n\r\n",
+                     b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"):
+            status_line, headers, body, closed = self.exchange(data)
+            self.assertEqual(status_of(status_line), 400, data)
+            self.assertIn("Host", self.assert_problem(headers, body, 400)["detail"])
+            self.assertTrue(closed)
+        # HTTP/1.0 has no such rule.
+        status_line, _, _, _ = self.exchange(b"GET /healthz HTTP/1.0\r\n\r\n")
+        self.assertEqual(status_of(status_line), 200)
+
     def test_body_at_the_limit_is_read(self):
         body = b'{"deep": true}'.ljust(1024, b" ")
         status, _, _ = self.server.request("POST", "/start", body=body, headers={"Content-Type": "application/json"})
@@ -427,6 +466,30 @@ class Timeouts(ServerTestCase):
                 status_line, _, _, _ = read_response(sock)
                 self.assertEqual(status_of(status_line), 200)
                 time.sleep(0.2)
+
+
+class SecretsInTheQuery(ServerTestCase):
+    TOKEN = "s3cret-token-for-the-access-log-test"
+    config = {"auth": {"tokens": [TOKEN]}, "log": {"level": "info", "access_log": True}}
+
+    def test_secrets_in_the_query_are_not_logged(self):
+        leaked = "LEAKED-%d" % time.monotonic_ns()
+        for query in ("access_token=%s" % leaked, "Token=%s&season=2024" % leaked, "season=1&API_KEY=%s" % leaked,
+                      "x=1&client_secret=%s" % leaked, "signature=%s" % leaked, "pass%%77ord=%s" % leaked):
+            status, _, _ = self.server.request("POST", "/start?" + query, body=b"{}",
+                                               headers={"Content-Type": "application/json"})
+            self.assertEqual(status, 401)
+        status, _, _ = self.server.request("GET", "/healthz?season=2024&keep=visible")
+        self.assertEqual(status, 200)
+        deadline = time.monotonic() + 5
+        while "keep=visible" not in self.server.log_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        log = self.server.log_text()
+        self.assertNotIn(leaked, log)
+        self.assertIn("access_token=***", log)
+        self.assertIn("season=2024&keep=visible", log)  # other parameters are kept as sent
+        with open(self.server.log_path, encoding="utf-8", errors="replace") as f:
+            self.assertNotIn(leaked, f.read())
 
 
 class ConnectionLimit(ServerTestCase):

@@ -5,7 +5,7 @@
 // host's delay), honours robots.txt, and hands every PageResult to a sink.
 // HTML parsing and hashing run on the compute pool.
 //
-// Stopping: `CrawlControl::stop_requested` is a soft stop (no new fetches;
+// Stopping: `CrawlControl::request_stop()` is a soft stop (no new fetches;
 // in-flight ones finish). Terminal cancellation arriving through the
 // coroutine's cancellation slot (bound by whoever co_spawns run()) ends every
 // in-flight connect/read at once.
@@ -17,6 +17,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -39,8 +40,16 @@ struct CrawlRequest {
 
 // Shared between the crawl and its owner (job manager, watchdog).
 struct CrawlControl {
-  bool stop_requested = false;  // soft stop: no new fetches
-  CrawlProgress progress;       // live counters, updated by the crawl
+  // Soft stop: no new fetches, in-flight ones finish. Wakes the crawl's idle
+  // workers so that they see it at once.
+  void request_stop() {
+    stop_requested = true;
+    if (on_stop) on_stop();
+  }
+
+  bool stop_requested = false;   // read by the crawl
+  CrawlProgress progress;        // live counters, updated by the crawl
+  std::function<void()> on_stop;  // set by the running crawl
 };
 
 // Shared by all crawls of a process: settings, the TLS context, robots.txt

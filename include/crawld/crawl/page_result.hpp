@@ -30,6 +30,7 @@ struct CrawlProgress {
   std::uint64_t failed = 0;   // pages that ended with an error
   std::uint64_t bytes = 0;    // body bytes received
   std::uint64_t skipped = 0;  // not fetched: disallowed by robots.txt (still reported to the sink)
+  std::uint64_t http_errors = 0;  // fetched, but answered 4xx or 5xx (broken links); also counted in fetched
 };
 
 // Receives every PageResult of a crawl, on the loop. Awaiting lets a slow

@@ -47,6 +47,12 @@ struct Response {
 bool parse_form(std::string_view text, std::multimap<std::string, std::string>& out);
 void split_target(Request& request);
 
+// The request target as it may be logged: the values of query parameters
+// whose names say they hold a secret (token, access_token, api_key, key,
+// password, secret, signature, and names ending in _token, _key or
+// _secret; any case) replaced by "***". Everything else is kept as sent.
+std::string redact_target(std::string_view target);
+
 // Reason phrase for a status code ("Not Found").
 std::string_view reason_phrase(int status);
 

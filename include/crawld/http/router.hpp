@@ -19,6 +19,9 @@ namespace crawld::http {
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
 
+// Runs before the handler; may throw ApiError (authentication lives here).
+using RequestFilter = std::function<void(const Request&, std::string_view route)>;
+
 class Router {
  public:
   void add(std::string method, std::string pattern, Handler handler);
@@ -29,6 +32,13 @@ class Router {
   };
   // Fills request.params. Throws ApiError (404, or 405 with Allow).
   Match match(Request& request) const;
+
+  // Routes the request, runs `filter` and the handler, and turns whatever
+  // they throw into its answer (http::exception_response): the one place a
+  // request becomes a response. `route` is set to the matched pattern, or
+  // "unmatched".
+  boost::asio::awaitable<Response> dispatch(Request& request, std::string& route,
+                                            const RequestFilter& filter = {}) const;
 
   // Allowed methods for a path (empty when no route matches the path).
   std::vector<std::string> allowed_methods(std::string_view path) const;

@@ -31,9 +31,6 @@ struct RequestRecord {
   std::string_view remote;
 };
 
-// Runs before routing; may throw ApiError (authentication lives here).
-using RequestFilter = std::function<void(const Request&, std::string_view route)>;
-
 class HttpServer {
  public:
   HttpServer(boost::asio::io_context& ioc, ServerConfig config, const Router& router);

@@ -37,23 +37,19 @@ struct Api {
     api::register_routes(router, context);
   }
 
-  // Status and body of a request, errors rendered by the server's own mapping.
+  // Status and body of a request, through the router's dispatch: what a
+  // client gets, a leaked exception included (it would be a 500).
   std::pair<int, nlohmann::json> call(const std::string& target) {
     http::Request request;
     request.method = "GET";
     request.target = target;
     http::split_target(request);
-    auto match = router.match(request);
-    auto future = asio::co_spawn(ioc, (*match.handler)(request), asio::use_future);
+    std::string route;
+    auto future = asio::co_spawn(ioc, router.dispatch(request, route), asio::use_future);
     ioc.restart();
     ioc.run();
-    try {
-      auto response = future.get();
-      return {response.status, nlohmann::json::parse(response.body)};
-    } catch (...) {
-      auto response = http::exception_response(std::current_exception(), request.path);
-      return {response.status, nlohmann::json::parse(response.body)};
-    }
+    auto response = future.get();
+    return {response.status, nlohmann::json::parse(response.body)};
   }
 };
 

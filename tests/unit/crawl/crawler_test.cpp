@@ -444,7 +444,7 @@ TEST_CASE("a soft stop lets in-flight fetches finish and starts no new ones", "[
   auto control = std::make_shared<CrawlControl>();
   auto future = asio::co_spawn(ioc, engine.run(CrawlRequest{target, 2024, true}, sink, control), asio::use_future);
   asio::steady_timer timer(ioc, std::chrono::milliseconds(250));
-  timer.async_wait([&](boost::system::error_code) { control->stop_requested = true; });
+  timer.async_wait([&](boost::system::error_code) { control->request_stop(); });
   ioc.run();
   auto result = future.get();
 
