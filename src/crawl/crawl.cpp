@@ -119,7 +119,6 @@ void Crawl::add_seeds() {
 }
 
 asio::awaitable<CrawlResult> Crawl::run() {
-  co_await asio::this_coro::throw_if_cancelled(false);
   add_seeds();
   publish();
   // A soft stop wakes the idle workers, for as long as this crawl runs.

@@ -3,9 +3,10 @@
 //
 // Lives in CrawlEngine::run's coroutine frame; run() does not return before
 // every worker has finished, so workers may refer to it. Every coroutine of
-// a crawl handles cancellation as values: it turns throw_if_cancelled off
-// once, at its start, and looks at its cancellation state after each wait,
-// so a page that was counted is always handed to the sink.
+// a crawl (the one CrawlEngine::run runs in, and each worker) handles
+// cancellation as values: throw_if_cancelled is turned off once, at its
+// start, and the cancellation state is looked at after each wait, so a page
+// that was counted is always handed to the sink.
 //
 //   crawl.cpp        the workers: start, wake, stop, the crawl's result
 //   crawl_page.cpp   one URL: robots check, fetch, analysis, the sink

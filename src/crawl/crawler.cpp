@@ -5,8 +5,6 @@
 #include "crawld/crawl/robots.hpp"
 #include "seed_cache.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -41,34 +39,23 @@ CrawlEngine::CrawlEngine(const CrawlConfig& config, asio::thread_pool& compute_p
 
 CrawlEngine::~CrawlEngine() = default;
 
-namespace {
-
-asio::awaitable<CrawlResult> run_crawl(asio::any_io_executor executor, Crawl::Shared shared, CrawlRequest request,
-                                       PageSink& sink, std::shared_ptr<CrawlControl> control) {
-  Crawl crawl(executor, shared, std::move(request), sink, std::move(control));
-  co_return co_await crawl.run();
-}
-
-}  // namespace
-
 asio::awaitable<CrawlResult> CrawlEngine::run(CrawlRequest request, PageSink& sink,
                                               std::shared_ptr<CrawlControl> control) {
+  // Cancellation comes back as values from here on (see crawl.hpp): this
+  // coroutine's thread of execution is the crawl's own (whoever runs a crawl
+  // spawns a coroutine for it), so the setting is not switched back.
+  co_await asio::this_coro::throw_if_cancelled(false);
   auto executor = co_await asio::this_coro::executor;
   Crawl::Shared shared{impl_->fetch_context, impl_->robots_cache, impl_->seed_cache, impl_->compute_pool};
-  // The crawl runs as a coroutine of its own: the caller's cancellation slot
-  // reaches it through co_spawn, and its errors come back here as a value.
-  auto [error, result] = co_await asio::co_spawn(
-      executor, run_crawl(executor, shared, std::move(request), sink, control), asio::as_tuple(asio::use_awaitable));
-  if (error) {
+  CrawlResult result;
+  try {
+    Crawl crawl(executor, shared, std::move(request), sink, control);
+    result = co_await crawl.run();
+  } catch (const std::exception& e) {
+    // Nothing a crawl throws may escape: it is the crawl's failure.
     result = CrawlResult{};
     result.outcome = CrawlOutcome::failed;
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      result.error = std::string("internal error: ") + e.what();
-    } catch (...) {
-      result.error = "internal error";
-    }
+    result.error = std::string("internal error: ") + e.what();
   }
   if (control) control->progress = result.progress;
   co_return result;

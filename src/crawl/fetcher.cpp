@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -84,7 +85,9 @@ asio::awaitable<Exchange> read_body(Stream& stream, beast::flat_buffer& buffer, 
   if (auto length = parser.content_length())
     out.body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*length, cap)));
   std::array<char, 16 * 1024> chunk;
+  auto cancellation = co_await asio::this_coro::cancellation_state;
   while (!parser.is_done()) {
+    if (stop_if_cancelled(cancellation, out)) co_return Exchange::failed;
     // Ask for at most one byte past the cap: enough to know it was exceeded.
     std::size_t want = std::min(chunk.size(), cap + 1 - out.body.size());
     parser.get().body().data = chunk.data();
@@ -108,6 +111,8 @@ asio::awaitable<Exchange> read_body(Stream& stream, beast::flat_buffer& buffer, 
 template <class Stream>
 asio::awaitable<Exchange> exchange(Stream& stream, beast::flat_buffer& buffer, const UrlParts& url, bool reused,
                                    const FetchContext& context, FetchResponse& out, std::string& location) {
+  auto cancellation = co_await asio::this_coro::cancellation_state;
+  if (stop_if_cancelled(cancellation, out)) co_return Exchange::failed;
   auto request = make_request(url, context);
   auto [write_ec, written] = co_await http::async_write(stream, request, use_tuple);
   if (write_ec) {
@@ -120,6 +125,7 @@ asio::awaitable<Exchange> exchange(Stream& stream, beast::flat_buffer& buffer, c
 
   // The parser never limits the body itself: the loop below stops at the cap
   // and keeps what it has, instead of failing the page.
+  if (stop_if_cancelled(cancellation, out)) co_return Exchange::failed;
   ResponseParser parser;
   parser.body_limit(boost::none);
   parser.header_limit(64 * 1024);
@@ -197,6 +203,8 @@ asio::awaitable<bool> handshake(beast::ssl_stream<beast::tcp_stream>& tls, const
   }
   if (verify) tls.set_verify_callback(ssl::host_name_verification(host));
   beast::get_lowest_layer(tls).expires_at(deadline);
+  auto cancellation = co_await asio::this_coro::cancellation_state;
+  if (stop_if_cancelled(cancellation, out)) co_return false;
   auto [handshake_ec] = co_await tls.async_handshake(ssl::stream_base::client, use_tuple);
   if (handshake_ec) {
     set_error(out, handshake_ec, "tls");
@@ -218,6 +226,8 @@ asio::awaitable<std::unique_ptr<Fetcher::Connection>> Fetcher::connect(const std
   if (endpoints.empty()) co_return nullptr;
 
   // Connect.
+  auto cancellation = co_await asio::this_coro::cancellation_state;
+  if (stop_if_cancelled(cancellation, out)) co_return nullptr;
   auto stream = std::make_unique<beast::tcp_stream>(executor_);
   stream->expires_at(deadline);
   auto [connect_ec, endpoint] = co_await stream->async_connect(endpoints, use_tuple);
@@ -285,7 +295,14 @@ asio::awaitable<FetchResponse> Fetcher::fetch(std::string url, RedirectCheck che
   const auto max_redirects = context_.config().max_redirects;
   std::set<std::string> chain{url};
   std::uint32_t redirects = redirects_before;
+  auto cancellation = co_await asio::this_coro::cancellation_state;
   for (;;) {
+    FetchResponse stopped;
+    if (stop_if_cancelled(cancellation, stopped)) {
+      stopped.final_url = url;
+      stopped.redirects = redirects;
+      co_return stopped;
+    }
     auto hop = co_await fetch_one(url);
     auto& out = hop.response;
     out.redirects = redirects;

@@ -6,6 +6,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 
@@ -40,6 +41,8 @@ asio::awaitable<std::vector<tcp::endpoint>> resolve(const asio::any_io_executor&
     error_code ec;
     tcp::resolver::results_type results;
   };
+  auto cancellation = co_await asio::this_coro::cancellation_state;
+  if (stop_if_cancelled(cancellation, out)) co_return candidates;
   auto lookup = std::make_shared<Lookup>(executor);
   lookup->done_event.expires_at(deadline);
   lookup->resolver.async_resolve(host, std::to_string(port),
@@ -101,6 +104,12 @@ void set_error(FetchResponse& out, const error_code& ec, std::string_view step) 
                                                                       : FetchErrorKind::network;
     out.error = std::string(step) + ": " + ec.message();
   }
+}
+
+bool stop_if_cancelled(const asio::cancellation_state& state, FetchResponse& out) {
+  if (state.cancelled() == asio::cancellation_type::none) return false;
+  set_error(out, asio::error::operation_aborted, "cancelled");
+  return true;
 }
 
 }  // namespace crawld::crawl

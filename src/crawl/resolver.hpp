@@ -7,6 +7,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
@@ -28,6 +29,12 @@ boost::asio::awaitable<std::vector<boost::asio::ip::tcp::endpoint>> resolve(
 std::vector<boost::asio::ip::tcp::endpoint> allowed_endpoints(
     const std::vector<boost::asio::ip::tcp::endpoint>& candidates, const std::string& host, const CrawlConfig& config,
     FetchResponse& out);
+
+// True when the awaiting coroutine has been cancelled; `out` is then marked
+// cancelled. The crawl's coroutines take cancellation as values (no throw),
+// so each step of a fetch looks before it starts: a cancellation that came
+// while an earlier step's completion was already queued ends the fetch there.
+bool stop_if_cancelled(const boost::asio::cancellation_state& state, FetchResponse& out);
 
 // Marks `out` as failed, classifying the error code.
 void set_error(FetchResponse& out, const boost::system::error_code& ec, std::string_view step);

@@ -96,6 +96,11 @@ void JobService::run_ended(RunEnd end) {
 }
 
 void JobService::finish(Job& job, const Outcome& outcome) {
+  conclude(job, outcome);
+  recent_.finished(job.id);  // may forget it (jobs.history)
+}
+
+void JobService::conclude(Job& job, const Outcome& outcome) {
   admission_.ended(job.id);
   job.error = outcome.error;
   job.finished_at = Clock::now();
@@ -105,7 +110,6 @@ void JobService::finish(Job& job, const Outcome& outcome) {
         "job " + std::string(to_string(outcome.state)) + ": " + std::to_string(p.fetched) + " fetched, " +
             std::to_string(p.failed) + " failed, " + std::to_string(p.bytes) + " bytes" +
             (job.error.empty() ? "" : " (" + job.error + ")"));
-  recent_.finished(job.id);
 }
 
 void JobService::set_state(Job& job, JobState state) {
@@ -132,8 +136,9 @@ asio::awaitable<CancelResult> JobService::cancel(std::string id) {
   if (job->state == JobState::queued) {
     admission_.remove_queued(id);
     event(id, "info", "cancelled by operator before it started");
-    finish(*job, {JobState::cancelled, "cancelled by operator"});
-    auto result = CancelResult{CancelStatus::requested, find_local(id)};
+    conclude(*job, {JobState::cancelled, "cancelled by operator"});
+    auto result = CancelResult{CancelStatus::requested, snapshot(*job)};
+    recent_.finished(id);  // may forget it (jobs.history)
     start_eligible();
     co_return result;
   }
@@ -208,7 +213,10 @@ void JobService::tick_progress() {
     for (const auto& id : runner_.running_ids()) {
       Job* job = recent_.get(id);
       if (job == nullptr) continue;
-      job->progress = runner_.live(id)->progress;
+      // The stop under way (deadline, shutdown) is recorded with the progress.
+      auto live = runner_.live(id);
+      job->progress = live->progress;
+      if (live->stop_reason != StopReason::none) job->stop_reason = live->stop_reason;
       for (auto* observer : observers_) observer->job_progress(*job);
     }
     tick_progress();

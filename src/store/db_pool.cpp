@@ -80,6 +80,7 @@ struct ThreadConnection {
   Steady::time_point retry_at{};
   std::string last_error;
   Backoff backoff{100ms, 5s};
+  bool poisoned = false;  // drop the connection once the running body is done
 };
 
 ThreadConnection& thread_connection() {
@@ -139,8 +140,18 @@ pqxx::connection& DbPool::this_thread_connection(bool& fresh) {
   }
 }
 
+void DbPool::poison_this_thread_connection() { thread_connection().poisoned = true; }
+
+void DbPool::drop_if_poisoned() {
+  ThreadConnection& state = thread_connection();
+  if (!state.poisoned) return;
+  state.poisoned = false;
+  state.connection.reset();  // the next call opens a fresh one, without waiting
+}
+
 void DbPool::drop_this_thread_connection(bool backoff) {
   ThreadConnection& state = thread_connection();
+  state.poisoned = false;
   state.connection.reset();
   state.last_error = "connection lost";
   state.retry_at = backoff ? Steady::now() + state.backoff.next() : Steady::time_point{};

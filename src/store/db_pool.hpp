@@ -103,9 +103,14 @@ class DbPool {
       bool fresh = false;
       pqxx::connection& connection = this_thread_connection(fresh);
       try {
-        return body(connection);
+        auto result = body(connection);
+        drop_if_poisoned();
+        return result;
       } catch (const std::exception& error) {
-        if (!is_connection_lost(connection, error)) throw;
+        if (!is_connection_lost(connection, error)) {
+          drop_if_poisoned();
+          throw;
+        }
         bool retry = !fresh && attempt == 0 && dynamic_cast<const pqxx::in_doubt_error*>(&error) == nullptr;
         drop_this_thread_connection(!retry);
         if (!retry) throw;
@@ -120,6 +125,10 @@ class DbPool {
  private:
   pqxx::connection& this_thread_connection(bool& fresh);
   void drop_this_thread_connection(bool backoff);
+  // Marks this thread's connection for dropping once the running body is
+  // done (a cancel request was sent on it); drop_if_poisoned does it.
+  void poison_this_thread_connection();
+  void drop_if_poisoned();
   static bool is_connection_lost(const pqxx::connection& connection, const std::exception& error);
 
   std::string conninfo_;
@@ -128,21 +137,40 @@ class DbPool {
   bool stopped_ = false;
 };
 
-// What a bounded call and its caller share: it outlives whichever of the
-// two ends first.
-template <class R>
-struct BoundedCall {
-  explicit BoundedCall(boost::asio::io_context& ioc) : done(ioc) {}
-  boost::asio::steady_timer done;  // cancelled when the answer is in
-  bool finished = false;
-  std::exception_ptr error;
-  R value{};
-  std::mutex mutex;  // guards running_on
-  pqxx::connection* running_on = nullptr;
+// The statement of a bounded call, as the loop (giving up), the pool thread
+// (running it) and the thread that cancels it see it.
+struct CancelTarget {
+  std::mutex mutex;
+  pqxx::connection* running_on = nullptr;  // set while the body runs
+  bool abandoned = false;                  // the caller gave up: do not start
+  bool cancel_sent = false;                // the connection must not be reused
 
-  void cancel_statement() {
+  // On the pool thread: false when the caller gave up before it started.
+  bool attach(pqxx::connection& connection) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (abandoned) return false;
+    running_on = &connection;
+    return true;
+  }
+  // On the pool thread, when the body is done: true when a cancel request
+  // went out for it (it may reach the server late, and hit the next one).
+  bool detach() {
+    std::lock_guard<std::mutex> lock(mutex);
+    running_on = nullptr;
+    return cancel_sent;
+  }
+  // On the loop: gives up; true when the statement is running (to cancel).
+  bool abandon() {
+    std::lock_guard<std::mutex> lock(mutex);
+    abandoned = true;
+    return running_on != nullptr;
+  }
+  // On a thread of its own. The mutex is held across cancel_query so that
+  // the pool thread cannot let go of the connection meanwhile.
+  void cancel() {
     std::lock_guard<std::mutex> lock(mutex);
     if (running_on == nullptr) return;
+    cancel_sent = true;
     try {
       running_on->cancel_query();
     } catch (const std::exception&) {
@@ -151,25 +179,34 @@ struct BoundedCall {
   }
 };
 
+// What a bounded call's caller and its completion share (on the loop only).
+template <class R>
+struct BoundedCall {
+  explicit BoundedCall(boost::asio::io_context& ioc) : done(ioc) {}
+  boost::asio::steady_timer done;  // cancelled when the answer is in
+  bool finished = false;
+  std::exception_ptr error;
+  R value{};
+};
+
 template <class F>
 auto DbPool::run_bounded(boost::asio::io_context& ioc, F body, std::chrono::milliseconds timeout)
     -> boost::asio::awaitable<std::invoke_result_t<F&, pqxx::connection&>> {
   namespace asio = boost::asio;
   using R = std::invoke_result_t<F&, pqxx::connection&>;
   auto call = std::make_shared<BoundedCall<R>>(ioc);
+  auto target = std::make_shared<CancelTarget>();
   call->done.expires_after(timeout);
-  auto tracked = [call, body = std::move(body)](pqxx::connection& connection) mutable {
-    {
-      std::lock_guard<std::mutex> lock(call->mutex);
-      call->running_on = &connection;
-    }
+  auto tracked = [this, target, body = std::move(body)](pqxx::connection& connection) mutable {
+    if (!target->attach(connection)) throw StoreUnavailable("database unavailable: the caller gave up waiting");
     struct Detach {
-      BoundedCall<R>& call;
+      DbPool& pool;
+      CancelTarget& target;
+      // A connection that had a cancel request sent is not used again.
       ~Detach() {
-        std::lock_guard<std::mutex> lock(call.mutex);
-        call.running_on = nullptr;
+        if (target.detach()) pool.poison_this_thread_connection();
       }
-    } detach{*call};
+    } detach{*this, *target};
     return body(connection);
   };
   asio::co_spawn(
@@ -183,9 +220,10 @@ auto DbPool::run_bounded(boost::asio::io_context& ioc, F body, std::chrono::mill
       }));
   co_await call->done.async_wait(asio::as_tuple(asio::use_awaitable));
   if (!call->finished) {
-    // Safe to detach: the pool thread cannot let go of the connection while
-    // cancel_statement holds the mutex, and nothing waits for this thread.
-    std::thread([call] { call->cancel_statement(); }).detach();
+    // Not started yet: it never will be. Running: cancelled on the server,
+    // from a thread of its own, since libpq's cancel request connects to the
+    // server and must not block the loop; the thread keeps only the target.
+    if (target->abandon()) std::thread([target] { target->cancel(); }).detach();
     throw StoreUnavailable("database unavailable: no answer within " + std::to_string(timeout.count()) + " ms");
   }
   if (call->error) {

@@ -65,6 +65,7 @@ asio::awaitable<void> DatabaseHealth::maintain() {
     } else {
       co_await check();
     }
+    if (stopping_) break;  // close() came while the database was asked
     tick_.expires_after(next);
     co_await tick_.async_wait(asio::as_tuple(asio::use_awaitable));
   }

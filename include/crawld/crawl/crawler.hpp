@@ -61,11 +61,12 @@ class CrawlEngine {
   CrawlEngine(const CrawlEngine&) = delete;
   CrawlEngine& operator=(const CrawlEngine&) = delete;
 
-  // Runs one crawl to the end, as a coroutine of its own (so that its
-  // cancellation handling does not depend on the caller's). Never throws:
-  // errors become CrawlOutcome::failed with a message; cancellation through
-  // the caller's cancellation slot becomes CrawlOutcome::cancelled. Must be
-  // awaited on the loop's executor.
+  // Runs one crawl to the end. Never throws: errors become
+  // CrawlOutcome::failed with a message; terminal cancellation through the
+  // coroutine's cancellation slot becomes CrawlOutcome::cancelled. Must run
+  // on the loop's executor, in a coroutine spawned for the crawl (co_spawn
+  // it, or await it from one): it handles cancellation as values for that
+  // whole coroutine (throw_if_cancelled off).
   boost::asio::awaitable<CrawlResult> run(CrawlRequest request, PageSink& sink,
                                           std::shared_ptr<CrawlControl> control);
 

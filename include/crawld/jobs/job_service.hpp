@@ -98,6 +98,9 @@ class JobService final : public RunListener {
   Job snapshot(const Job& job) const;
   void start_eligible();
   void launch(Job& job);
+  // The job ended: its state, its event, and it leaves Admission; finish
+  // then hands it to the bounded history (which may forget it at once).
+  void conclude(Job& job, const Outcome& outcome);
   void finish(Job& job, const Outcome& outcome);
   void set_state(Job& job, JobState state);
   void tick_progress();

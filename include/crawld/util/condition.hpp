@@ -32,12 +32,17 @@ class Condition {
   template <class Predicate>
   boost::asio::awaitable<bool> wait_until(std::chrono::steady_clock::time_point deadline, Predicate done) {
     boost::asio::steady_timer timer(ioc_, deadline);
-    auto self = waiters_.insert(waiters_.end(), &timer);
+    // Listed while waiting, and unlisted however the wait ends (a cancelled
+    // coroutine that throws included).
+    struct Listed {
+      std::list<boost::asio::steady_timer*>& waiters;
+      std::list<boost::asio::steady_timer*>::iterator self;
+      ~Listed() { waiters.erase(self); }
+    } listed{waiters_, waiters_.insert(waiters_.end(), &timer)};
     while (!done() && std::chrono::steady_clock::now() < deadline) {
       co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
       timer.expires_at(deadline);
     }
-    waiters_.erase(self);
     co_return done();
   }
 

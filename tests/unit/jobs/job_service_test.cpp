@@ -332,3 +332,22 @@ TEST_CASE("shutdown interrupts queued jobs and, after the grace, running ones", 
   CHECK(manager.find_local(running)->stop_reason == StopReason::shutdown);
   CHECK(manager.submit(params(2030)).status == SubmitStatus::shutting_down);
 }
+
+TEST_CASE("with no history kept, a cancelled queued job is still answered", "[jobs]") {
+  asio::io_context ioc;
+  JobsConfig config;
+  config.max_running = 1;
+  config.history = 0;
+  JobService manager(ioc, config, fake_crawl(60s));
+  std::string first = manager.submit(params(2024)).job->id;
+  std::string second = manager.submit(params(2025)).job->id;
+  auto future = asio::co_spawn(ioc, manager.cancel(second), asio::use_future);
+  run_until(ioc, [&] { return future.wait_for(0s) == std::future_status::ready; });
+  auto result = future.get();
+  CHECK(result.status == CancelStatus::requested);
+  REQUIRE(result.job.has_value());
+  CHECK(result.job->state == JobState::cancelled);
+  CHECK_FALSE(manager.find_local(second).has_value());  // forgotten at once: history 0
+  cancel(ioc, manager, first);
+  run_until(ioc, [&] { return manager.running() == 0; });
+}
