@@ -103,13 +103,13 @@ Router::Match Router::match(Request& request) const {
 }
 
 boost::asio::awaitable<Response> Router::dispatch(Request& request, std::string& route,
-                                                 const RequestFilter& filter) const {
+                                                 const RequestFilter* filter) const {
   route = "unmatched";
   std::exception_ptr error;
   try {
     auto found = match(request);
     route = *found.route;
-    if (filter) filter(request, route);
+    if (filter != nullptr && *filter) (*filter)(request, route);
     co_return co_await (*found.handler)(request);
   } catch (...) {
     error = std::current_exception();

@@ -351,7 +351,7 @@ struct HttpServer::Impl {
       bool head = req.method() == bhttp::verb::head;
       Request request = to_request(req, remote);
       std::string route;
-      Response response = co_await router.dispatch(request, route, filter);
+      Response response = co_await router.dispatch(request, route, &filter);
       keep_alive = keep_alive && !stopping;
       bool sent =
           co_await write_and_log(connection, response, version, keep_alive, head, &request, route, started, remote);

@@ -33,12 +33,12 @@ class Router {
   // Fills request.params. Throws ApiError (404, or 405 with Allow).
   Match match(Request& request) const;
 
-  // Routes the request, runs `filter` and the handler, and turns whatever
-  // they throw into its answer (http::exception_response): the one place a
-  // request becomes a response. `route` is set to the matched pattern, or
-  // "unmatched".
+  // Routes the request, runs `filter` (if any) and the handler, and turns
+  // whatever they throw into its answer (http::exception_response): the one
+  // place a request becomes a response. `route` is set to the matched
+  // pattern, or "unmatched". Everything passed in must outlive the await.
   boost::asio::awaitable<Response> dispatch(Request& request, std::string& route,
-                                            const RequestFilter& filter = {}) const;
+                                            const RequestFilter* filter = nullptr) const;
 
   // Allowed methods for a path (empty when no route matches the path).
   std::vector<std::string> allowed_methods(std::string_view path) const;
