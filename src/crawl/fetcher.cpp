@@ -295,14 +295,8 @@ asio::awaitable<FetchResponse> Fetcher::fetch(std::string url, RedirectCheck che
   const auto max_redirects = context_.config().max_redirects;
   std::set<std::string> chain{url};
   std::uint32_t redirects = redirects_before;
-  auto cancellation = co_await asio::this_coro::cancellation_state;
   for (;;) {
-    FetchResponse stopped;
-    if (stop_if_cancelled(cancellation, stopped)) {
-      stopped.final_url = url;
-      stopped.redirects = redirects;
-      co_return stopped;
-    }
+    // A cancellation ends the hop at its first step (each one looks).
     auto hop = co_await fetch_one(url);
     auto& out = hop.response;
     out.redirects = redirects;

@@ -79,14 +79,11 @@ bool is_secret_name(std::string_view raw) {
   // The name as the application reads it: percent-decoded, lower-case.
   if (parse_form(std::string(raw) + "=", decoded) && !decoded.empty()) name = decoded.begin()->first;
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (std::string_view secret : {"token", "access_token", "api_key", "apikey", "key", "password", "passwd", "secret",
-                                  "signature", "sig"}) {
-    if (name == secret) return true;
-  }
-  for (std::string_view suffix : {"_token", "_key", "_secret", "_password"}) {
-    if (name.ends_with(suffix)) return true;
-  }
-  return false;
+  static constexpr std::string_view secrets[] = {"token",  "access_token", "api_key",   "apikey", "key",
+                                                 "password", "passwd",   "secret", "signature", "sig"};
+  static constexpr std::string_view suffixes[] = {"_token", "_key", "_secret", "_password"};
+  return std::ranges::any_of(secrets, [&](std::string_view secret) { return name == secret; }) ||
+         std::ranges::any_of(suffixes, [&](std::string_view suffix) { return name.ends_with(suffix); });
 }
 
 }  // namespace

@@ -307,7 +307,7 @@ struct HttpServer::Impl {
     boost::system::error_code ignored;
     connection.socket.shutdown(tcp::socket::shutdown_send, ignored);
     connection.expire_after(std::chrono::milliseconds(config.linger_ms));
-    std::array<char, 16 * 1024> discard{};
+    std::array<char, std::size_t{16} * 1024> discard{};
     std::size_t discarded = 0;
     while (discarded < config.linger_max_bytes) {
       auto [ec, n] = co_await connection.socket.async_read_some(asio::buffer(discard), use_tuple);
