@@ -114,8 +114,22 @@ std::string redact_target(std::string_view target) {
 
 void split_target(Request& request) {
   std::string_view target = request.target;
+  // Absolute form ("http://host/path", RFC 9112 3.2.2), which a server must
+  // accept: the path is what follows the authority.
+  for (std::string_view scheme : {"http://", "https://"}) {
+    bool match = target.size() > scheme.size() &&
+                 std::equal(scheme.begin(), scheme.end(), target.begin(), [](char a, char b) {
+                   return a == std::tolower(static_cast<unsigned char>(b));
+                 });
+    if (!match) continue;
+    auto rest = target.substr(scheme.size());
+    auto path = rest.find_first_of("/?");
+    target = path == std::string_view::npos ? std::string_view("/") : rest.substr(path);
+    break;
+  }
   auto question = target.find('?');
   request.path = std::string(target.substr(0, question));
+  if (request.path.empty()) request.path = "/";
   request.query.clear();
   if (question != std::string_view::npos) parse_form(target.substr(question + 1), request.query);
 }

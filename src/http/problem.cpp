@@ -23,9 +23,9 @@ Response json_response(int status, const nlohmann::json& body,
   // Members in sorted key order, as nlohmann orders an object's keys.
   std::vector<std::pair<std::string, std::string>> members;
   for (const auto& [name, value] : body.items()) members.emplace_back(name, dump(value));
-  for (const auto& [name, text] : json_members) {
-    std::erase_if(members, [&name](const auto& member) { return member.first == name; });
-    members.emplace_back(name, text);
+  for (const auto& spliced : json_members) {
+    std::erase_if(members, [&spliced](const auto& member) { return member.first == spliced.first; });
+    members.push_back(spliced);
   }
   std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   Response response;

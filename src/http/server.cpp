@@ -306,10 +306,14 @@ struct HttpServer::Impl {
   asio::awaitable<void> linger(Connection& connection) {
     boost::system::error_code ignored;
     connection.socket.shutdown(tcp::socket::shutdown_send, ignored);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.linger_ms);
     connection.expire_after(std::chrono::milliseconds(config.linger_ms));
     std::array<char, std::size_t{16} * 1024> discard{};
     std::size_t discarded = 0;
-    while (discarded < config.linger_max_bytes) {
+    // The loop looks at the time itself too: a read that completed just as
+    // the connection's timer fired is not cancelled, and would start the
+    // next read without a deadline.
+    while (discarded < config.linger_max_bytes && std::chrono::steady_clock::now() < until) {
       auto [ec, n] = co_await connection.socket.async_read_some(asio::buffer(discard), use_tuple);
       if (ec) break;  // the client closed, reset, or the deadline passed
       discarded += n;

@@ -247,6 +247,13 @@ class Basics(ServerTestCase):
             self.assertEqual(problem["instance"], data.split(b" ")[1].split(b"?")[0].decode(), data[:40])
             self.assertTrue(closed)
 
+    def test_absolute_form_targets_are_served(self):
+        # RFC 9112 3.2.2: a server must accept "GET http://host/path".
+        for target in ("http://crawld.test/healthz", "HTTP://crawld.test:8080/healthz?x=1"):
+            status_line, _, body, _ = self.exchange(raw_request("GET", target, {"Connection": "close"}))
+            self.assertEqual(status_of(status_line), 200, target)
+            self.assertEqual(json.loads(body), {"status": "ok"})
+
     def test_http_1_1_needs_exactly_one_host(self):
         # RFC 9112 3.2: 400 for an HTTP/1.1 request without Host, or with two.
         for data in (b"GET /healthz HTTP/1.1\r\n\r\n",

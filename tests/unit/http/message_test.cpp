@@ -87,6 +87,14 @@ TEST_CASE("split_target separates the path from the query", "[message]") {
     CHECK(r.query_param("deep") == "true");
     CHECK_FALSE(r.query_param("missing").has_value());
   }
+  SECTION("absolute form (RFC 9112 3.2.2)") {
+    Request r = request_for("HTTP://example.test:8080/jobs?limit=2");
+    CHECK(r.path == "/jobs");
+    CHECK(r.query_param("limit") == "2");
+    CHECK(request_for("http://example.test").path == "/");
+    CHECK(request_for("http://example.test?x=1").path == "/");
+    CHECK(request_for("/http://not-absolute").path == "/http://not-absolute");
+  }
   SECTION("empty query") {
     Request r = request_for("/start?");
     CHECK(r.path == "/start");
@@ -209,4 +217,13 @@ TEST_CASE("write_response_head leaves out a field that could split the response"
   CHECK(head.find("\r\n: v") == std::string::npos);
   CHECK(head.find("\r\nRetry-After: 5\r\n") != std::string::npos);
   CHECK(head_lines(head).size() == 7);  // status, Server, Date, Content-Type, Retry-After, Content-Length, blank
+}
+
+TEST_CASE("secret query values are redacted for the log, the rest kept as sent", "[message]") {
+  using crawld::http::redact_target;
+  CHECK(redact_target("/start") == "/start");
+  CHECK(redact_target("/start?access_token=abc&season=2024") == "/start?access_token=***&season=2024");
+  CHECK(redact_target("/s?Token=1&API_KEY=2&x_secret=3&pass%77ord=4") == "/s?Token=***&API_KEY=***&x_secret=***&pass%77ord=***");
+  CHECK(redact_target("/s?keep=1&novalue&&key=") == "/s?keep=1&novalue&&key=***");
+  CHECK(redact_target("/s?") == "/s?");
 }
