@@ -112,6 +112,22 @@ std::string redact_target(std::string_view target) {
   return out;
 }
 
+std::string problem_instance(std::string_view parsed_target, std::string_view raw) {
+  std::string_view target = parsed_target;
+  if (target.empty()) {
+    auto head = raw.substr(0, raw.find_first_of("\r\n"));
+    auto first_space = head.find(' ');
+    if (first_space != std::string_view::npos) {
+      auto rest = head.substr(first_space + 1);
+      target = rest.substr(0, rest.find(' '));
+    }
+  }
+  target = target.substr(0, target.find('?'));
+  bool printable = std::all_of(target.begin(), target.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+  if (target.empty() || target.front() != '/' || target.size() > 2048 || !printable) return "/";
+  return std::string(target);
+}
+
 void split_target(Request& request) {
   std::string_view target = request.target;
   // Absolute form ("http://host/path", RFC 9112 3.2.2), which a server must

@@ -105,27 +105,14 @@ void watch(const std::shared_ptr<Connection>& connection) {
 
 using RequestParser = bhttp::request_parser<bhttp::string_body>;
 
-// The path of a request answered before it was read whole, for the
-// problem's `instance`: from the parsed request line, else from the bytes
-// the parser could not use yet (a header over the limit); "/" when there is
-// none. Without the query, as for every other problem.
+// The path for the problem of a request answered before it was read whole
+// (problem_instance). Beast fills in the target as soon as it has parsed the
+// request line, also when a later check (a body over the limit) fails the
+// request; else the request line is still in the bytes the parser could not
+// use yet (a header over the limit).
 std::string early_instance(const RequestParser& parser, const beast::flat_buffer& buffer) {
-  // Beast fills in the target as soon as it has parsed the request line,
-  // also when a later check (a body over the limit) fails the request.
-  std::string_view target = parser.get().target();
-  if (target.empty()) {
-    std::string_view head(static_cast<const char*>(buffer.data().data()), buffer.size());
-    head = head.substr(0, head.find_first_of("\r\n"));
-    auto first_space = head.find(' ');
-    if (first_space != std::string_view::npos) {
-      auto rest = head.substr(first_space + 1);
-      target = rest.substr(0, rest.find(' '));
-    }
-  }
-  target = target.substr(0, target.find('?'));
-  bool printable = std::all_of(target.begin(), target.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
-  if (target.empty() || target.front() != '/' || target.size() > 2048 || !printable) return "/";
-  return std::string(target);
+  return problem_instance(parser.get().target(),
+                          std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size()));
 }
 
 // Reads one request into `parser`, from what `buffer` already holds and then

@@ -53,6 +53,13 @@ void split_target(Request& request);
 // _secret; any case) replaced by "***". Everything else is kept as sent.
 std::string redact_target(std::string_view target);
 
+// The `instance` of a problem answered before the request was read whole:
+// the path of `parsed_target` (the parser's, empty when it has none), else
+// of the request line at the start of `raw` (bytes not parsed yet); "/" when
+// neither holds a printable origin-form path. Without the query, as for
+// every other problem.
+std::string problem_instance(std::string_view parsed_target, std::string_view raw);
+
 // Reason phrase for a status code ("Not Found").
 std::string_view reason_phrase(int status);
 

@@ -227,3 +227,13 @@ TEST_CASE("secret query values are redacted for the log, the rest kept as sent",
   CHECK(redact_target("/s?keep=1&novalue&&key=") == "/s?keep=1&novalue&&key=***");
   CHECK(redact_target("/s?") == "/s?");
 }
+
+TEST_CASE("an early problem names the request's path, or / when there is none", "[message]") {
+  using crawld::http::problem_instance;
+  CHECK(problem_instance("/start?x=1", "") == "/start");
+  CHECK(problem_instance("", "GET /jobs?limit=5 HTTP/1.1\r\nX-Big: aaaa") == "/jobs");
+  CHECK(problem_instance("", "GET") == "/");
+  CHECK(problem_instance("", "") == "/");
+  CHECK(problem_instance("", "GET * HTTP/1.1\r\n") == "/");
+  CHECK(problem_instance("/a\x01b", "") == "/");
+}
