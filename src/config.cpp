@@ -230,6 +230,16 @@ void read_database(const json& j, DatabaseConfig& c) {
   r.finish();
 }
 
+void read_cluster(const json& j, ClusterConfig& c) {
+  ObjectReader r(j, "cluster");
+  r.boolean("enabled", c.enabled);
+  r.integer("heartbeat_ms", c.heartbeat_ms, 50, 600'000);
+  r.integer("lease_ms", c.lease_ms, 200, 3'600'000);
+  r.integer("poll_ms", c.poll_ms, 10, 600'000);
+  r.integer("max_attempts", c.max_attempts, 1, 100);
+  r.finish();
+}
+
 void read_auth(const json& j, AuthConfig& c) {
   ObjectReader r(j, "auth");
   r.string_list("tokens", c.tokens);
@@ -270,9 +280,20 @@ void validate_config(Config& config) {
                                      std::to_string(crawl.max_season) + ", got " +
                                      std::to_string(crawl.current_season));
   }
+  const auto& cluster = config.cluster;
+  if (cluster.heartbeat_ms * 2 > cluster.lease_ms) {
+    fail("cluster.heartbeat_ms", "must be at most half of cluster.lease_ms (" + std::to_string(cluster.lease_ms) +
+                                     "), or one late heartbeat loses every job");
+  }
   if (config.jobs.default_timeout_s > config.jobs.max_timeout_s) {
     fail("jobs.default_timeout_s",
          "must not exceed jobs.max_timeout_s (" + std::to_string(config.jobs.max_timeout_s) + ")");
+  }
+}
+
+void validate_complete(const Config& config) {
+  if (config.cluster.enabled && config.database.url.empty()) {
+    fail("cluster.enabled", "cluster mode needs a database: set database.url or CRAWLD_DATABASE_URL");
   }
 }
 
@@ -295,6 +316,7 @@ Config parse_config(const std::string& json_text) {
   if (const json* v = top.find("crawl")) read_crawl(*v, config.crawl);
   if (const json* v = top.find("jobs")) read_jobs(*v, config.jobs);
   if (const json* v = top.find("database")) read_database(*v, config.database);
+  if (const json* v = top.find("cluster")) read_cluster(*v, config.cluster);
   if (const json* v = top.find("auth")) read_auth(*v, config.auth);
   top.find("$comment");  // documentation inside the file is allowed
   top.finish();

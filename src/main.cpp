@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
     if (port >= 0) config.server.port = static_cast<std::uint16_t>(port);
     if (!log_format.empty()) config.log.format = log_format;
     crawld::validate_config(config);
+    crawld::validate_complete(config);
     crawld::setup_logging(config.log);
   } catch (const crawld::ConfigError& e) {
     std::cerr << "crawld: configuration error: " << e.what() << "\n";

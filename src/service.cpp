@@ -2,6 +2,7 @@
 
 #include "crawld/api/auth.hpp"
 #include "crawld/api/routes.hpp"
+#include "crawld/cluster/coordinator.hpp"
 #include "crawld/crawl/crawler.hpp"
 #include "crawld/http/server.hpp"
 #include "crawld/jobs/job_service.hpp"
@@ -85,6 +86,8 @@ struct Service::Impl {
                           return run_crawl(job, std::move(control));
                         },
                         instance_id_for(config)};
+  // Cluster mode only: the shared queue in the database.
+  std::unique_ptr<cluster::Coordinator> cluster;
   api::TokenAuth auth{config.auth};
   http::Router router;
   api::ApiContext api_context;
@@ -110,10 +113,17 @@ struct Service::Impl {
         snapshot.db_configured = true;
         snapshot.db_up = db.ready();
         snapshot.db_backlog_rows = db.backlog_pages + db.backlog_events;
+        snapshot.db_rows_fenced = db.rows_fenced;
+      }
+      if (cluster) {
+        auto c = cluster->counters();
+        snapshot.cluster = metrics::ClusterSnapshot{c.claims, c.rescues, c.lost_leases, c.notify_reconnects,
+                                                    c.queue_depth, cluster->held()};
       }
       return snapshot;
     };
     wire_store();
+    wire_cluster();
     api::register_routes(router, api_context);
     server.set_filter([this](const http::Request& request, std::string_view route) { auth.check(request, route); });
     bool access_log = config.log.access_log;
@@ -139,6 +149,20 @@ struct Service::Impl {
     jobs.set_history(&store->repository());
     api_context.store = store.get();
     store->on_batch([this](double seconds, std::size_t rows, bool ok) { metrics.db_write(seconds, rows, ok); });
+  }
+
+  // Cluster mode: jobs are accepted into and claimed from the database.
+  // An instance whose id another live process holds cannot take part.
+  void wire_cluster() {
+    if (!config.cluster.enabled || !store) return;
+    cluster = std::make_unique<cluster::Coordinator>(ioc, config, jobs, *store);
+    api_context.cluster = cluster.get();
+    cluster->on_claim([this](double seconds) { metrics.cluster_claim(seconds); });
+    cluster->on_fatal([](const std::string& why) {
+      spdlog::critical("refusing to run: {}", why);
+      spdlog::default_logger()->flush();
+      std::_Exit(1);
+    });
   }
 
   asio::awaitable<crawl::CrawlResult> run_crawl(const jobs::Job& job, std::shared_ptr<crawl::CrawlControl> control) {
@@ -186,7 +210,13 @@ struct Service::Impl {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.server.shutdown_grace_s) +
                     std::chrono::milliseconds(1800);
     server.stop_accepting();
+    if (cluster) cluster->drain();  // no more claims
     co_await jobs.shutdown(std::chrono::seconds(config.server.shutdown_grace_s));
+    if (cluster) {
+      // Unfinished attempts go back to the queue, finished ones are committed.
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      co_await cluster->shutdown(std::max(left, std::chrono::milliseconds(config.cluster.lease_ms)));
+    }
     // What the jobs produced is written before the process ends.
     if (store) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -213,6 +243,7 @@ struct Service::Impl {
                    config.server.listen);
     }
     if (store) store->start();
+    if (cluster) cluster->start();
     server.start();
     loop_lag.start();
     wait_signals();

@@ -97,6 +97,16 @@ struct DatabaseConfig {
   std::string instance_id;  // empty: host name + ":" + port
 };
 
+// Several instances sharing one PostgreSQL (README "Running several
+// instances"). Off: the standalone service.
+struct ClusterConfig {
+  bool enabled = false;
+  std::uint32_t heartbeat_ms = 2'000;  // leases renewed this often
+  std::uint32_t lease_ms = 10'000;     // a job whose lease is older is rescued
+  std::uint32_t poll_ms = 1'000;       // claims and cancels looked for at least this often
+  std::uint32_t max_attempts = 2;      // a job rescued this often is interrupted
+};
+
 struct AuthConfig {
   std::vector<std::string> tokens;
   bool protect_reads = false;
@@ -109,6 +119,7 @@ struct Config {
   CrawlConfig crawl;
   JobsConfig jobs;
   DatabaseConfig database;
+  ClusterConfig cluster;
   AuthConfig auth;
 };
 
@@ -124,5 +135,8 @@ void apply_env_overrides(Config& config);
 // Checks rules that span several keys (called by parse_config and again after
 // overrides). Throws ConfigError.
 void validate_config(Config& config);
+// What only the whole configuration (file, environment and command line
+// together) can satisfy, e.g. cluster mode's database. Throws ConfigError.
+void validate_complete(const Config& config);
 
 }  // namespace crawld

@@ -64,6 +64,7 @@ nlohmann::json database_status_json(const ApiContext& ctx) {
       {"backlog", {{"pages", status.backlog_pages}, {"events", status.backlog_events}, {"jobs", status.backlog_jobs}}},
       {"accepting_jobs", !ctx.store->backlog_full()},
       {"pages_written", status.pages_written},
+      {"rows_fenced", status.rows_fenced},
       {"rows_rejected", status.rows_rejected}};
 }
 

@@ -79,11 +79,14 @@ void append_params_json(std::string& out, const jobs::JobParams& params) {
 
 void append_job_json(std::string& out, const jobs::Job& job) {
   out += '{';
+  append_member(out, "attempt", job.attempt);
   append_string_member(out, "created_at", jobs::format_time(job.created_at));
   append_member(out, "deep", job.params.deep);
   append_text_or_null(out, "error", job.error);
   append_time_member(out, "finished_at", job.finished_at);
   append_string_member(out, "id", job.id);
+  // The owner of the current or last attempt; nobody's while queued.
+  append_text_or_null(out, "instance_id", job.state == jobs::JobState::queued ? std::string_view() : job.instance_id);
   append_key(out, "links");
   append_links(out, job.id);
   out += ',';

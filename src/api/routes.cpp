@@ -3,10 +3,12 @@
 #include "crawld/api/database_routes.hpp"
 #include "crawld/api/job_json.hpp"
 #include "crawld/api/start_params.hpp"
+#include "crawld/cluster/coordinator.hpp"
 #include "crawld/http/problem.hpp"
 #include "crawld/jobs/job_service.hpp"
 #include "crawld/metrics/loop_lag.hpp"
 #include "crawld/metrics/metrics.hpp"
+#include "crawld/util/unavailable.hpp"
 #include "crawld/version.hpp"
 
 #include <nlohmann/json.hpp>
@@ -48,6 +50,30 @@ json status_body(const ApiContext& ctx) {
   return body;
 }
 
+// Cluster mode: the live instances and the cluster-wide queue. Without the
+// database, what this instance knows and why the rest is missing.
+asio::awaitable<json> cluster_status_json(cluster::Coordinator& cluster) {
+  json out = {{"held", cluster.held()}};
+  try {
+    auto status = co_await cluster.status();
+    json instances = json::array();
+    for (const auto& i : status.instances) {
+      instances.push_back({{"id", i.id},
+                           {"version", i.version},
+                           {"started_at", jobs::format_time(i.started_at)},
+                           {"last_heartbeat", jobs::format_time(i.heartbeat_at)},
+                           {"running", i.running},
+                           {"slots", i.slots},
+                           {"stopping", i.stopping}});
+    }
+    out["instances"] = std::move(instances);
+    out["jobs"] = {{"queued", status.counts.queued}, {"running", status.counts.running}};
+  } catch (const util::Unavailable& error) {
+    out["unavailable"] = error.what();
+  }
+  co_return out;
+}
+
 // A fixed answer (documents that depend only on the configuration).
 http::Handler constant(Response response) {
   return [response = std::move(response)](Request&) -> asio::awaitable<Response> { co_return response; };
@@ -55,7 +81,9 @@ http::Handler constant(Response response) {
 
 void register_service_routes(http::Router& router, ApiContext* ctx) {
   router.add("GET", "/status", [ctx](Request&) -> asio::awaitable<Response> {
-    co_return json_response(200, status_body(*ctx), "running", job_list_json(ctx->jobs->running_jobs()));
+    json body = status_body(*ctx);
+    if (ctx->cluster != nullptr) body["cluster"] = co_await cluster_status_json(*ctx->cluster);
+    co_return json_response(200, body, "running", job_list_json(ctx->jobs->running_jobs()));
   });
   router.add("GET", "/metrics", [ctx](Request&) -> asio::awaitable<Response> {
     if (ctx->metrics == nullptr || !ctx->snapshot) throw http::service_unavailable("metrics are not enabled");

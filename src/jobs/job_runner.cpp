@@ -28,7 +28,7 @@ JobRunner::JobRunner(asio::io_context& ioc, std::chrono::milliseconds hard_kill_
 
 JobRunner::~JobRunner() = default;
 
-void JobRunner::start(const Job& job, std::uint32_t attempt) {
+void JobRunner::start(const Job& job, std::uint32_t attempt, std::optional<std::chrono::milliseconds> time_left) {
   const auto& p = job.params;
   listener_.run_event(job.id, "info",
                       "crawl started (target " + p.target + ", season " + std::to_string(p.season) +
@@ -51,7 +51,8 @@ void JobRunner::start(const Job& job, std::uint32_t attempt) {
                                               }));
   // Its watchdog: cancelled through its own signal when the crawl ends first.
   gate_.enter();
-  asio::co_spawn(ioc_, watchdog(id, std::chrono::seconds(p.timeout_s)),
+  std::chrono::milliseconds timeout = time_left.value_or(std::chrono::seconds(p.timeout_s));
+  asio::co_spawn(ioc_, watchdog(id, timeout),
                  asio::bind_cancellation_slot(run.watchdog_signal.slot(), [this, id](std::exception_ptr) {
                    if (auto it = runs_.find(id); it != runs_.end()) it->second->watchdog_active = false;
                    forget_if_done(id);

@@ -66,6 +66,26 @@ SubmitResult JobService::submit(JobParams params, const std::string& idempotency
   return {SubmitStatus::created, job};
 }
 
+asio::awaitable<SubmitResult> JobService::submit_shared(JobParams params, std::string idempotency_key) {
+  if (shutting_down_) co_return SubmitResult{SubmitStatus::shutting_down, std::nullopt};
+  Job fresh;
+  fresh.id = new_job_id();
+  fresh.params = std::move(params);
+  fresh.created_at = Clock::now();
+  fresh.idempotency_key = std::move(idempotency_key);
+  co_return co_await shared_->submit(std::move(fresh));
+}
+
+void JobService::adopt(Job job, std::chrono::milliseconds time_left) {
+  // An earlier attempt of it that ran here was handed back or lost.
+  recent_.forget(job.id);
+  Job& kept = recent_.add(std::move(job));
+  for (auto* observer : observers_) observer->job_changed(kept);
+  event(kept.id, "info", "attempt " + std::to_string(kept.attempt) + " started on " + instance_id_);
+  runner_.start(kept, kept.attempt, time_left);
+  if (!progress_timer_armed_) tick_progress();
+}
+
 void JobService::start_eligible() {
   while (!shutting_down_) {
     auto id = admission_.next(runner_.running());
@@ -76,8 +96,9 @@ void JobService::start_eligible() {
 
 void JobService::launch(Job& job) {
   job.started_at = Clock::now();
+  job.attempt = 1;
   set_state(job, JobState::running);
-  runner_.start(job);
+  runner_.start(job, job.attempt);
   if (!progress_timer_armed_) tick_progress();
 }
 
@@ -89,7 +110,15 @@ void JobService::run_ended(RunEnd end) {
   if (Job* job = recent_.get(end.id)) {
     job->progress = end.progress;
     job->stop_reason = end.stop_reason;
-    finish(*job, end.outcome);
+    if (shared_ == nullptr) {
+      finish(*job, end.outcome);
+    } else if (shared_->owns_end(*job, end)) {
+      conclude(*job, end.outcome);
+      shared_->ended(*job);
+      recent_.finished(end.id);  // may forget it (jobs.history)
+    } else {
+      recent_.forget(end.id);
+    }
   }
   start_eligible();
   if (runner_.running() == 0) progress_timer_.cancel();  // nothing to report: let the loop go idle
@@ -122,6 +151,14 @@ void JobService::set_state(Job& job, JobState state) {
 }
 
 asio::awaitable<CancelResult> JobService::cancel(std::string id) {
+  if (shared_ != nullptr) {
+    auto status = co_await shared_->cancel(id);
+    // Running here: stopped now, without waiting for the notification.
+    if (status == CancelStatus::requested) runner_.cancel(id, StopReason::user_request);
+    if (status == CancelStatus::not_found) co_return CancelResult{status, std::nullopt};
+    auto now = co_await find(id);
+    co_return CancelResult{now ? status : CancelStatus::not_found, std::move(now)};
+  }
   Job* job = recent_.get(id);
   if (job == nullptr) {
     // Not in memory: it may be history that only the database keeps, or

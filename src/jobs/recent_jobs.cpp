@@ -30,6 +30,13 @@ void RecentJobs::finished(const std::string& id) {
   }
 }
 
+void RecentJobs::forget(const std::string& id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return;
+  order_.erase(it->second.position);
+  jobs_.erase(it);
+}
+
 std::map<JobState, std::size_t> RecentJobs::counts() const {
   std::map<JobState, std::size_t> counts;
   for (auto state : all_job_states) counts[state] = 0;

@@ -128,6 +128,37 @@ struct Metrics::Impl {
                                    .Help("Resident memory size in bytes")
                                    .Register(*registry)
                                    .Add({});
+  // Cluster mode. Counters the coordinator keeps are carried over at scrape
+  // time (by what they grew since the last one).
+  pm::Counter& cluster_claims = counter("crawld_cluster_claims_total", "Jobs this instance claimed from the shared queue");
+  pm::Histogram& cluster_claim_latency = pm::BuildHistogram()
+                                             .Name("crawld_cluster_claim_latency_seconds")
+                                             .Help("From a job's accept to its claim")
+                                             .Register(*registry)
+                                             .Add({}, fetch_buckets);
+  pm::Counter& cluster_rescues = counter("crawld_cluster_rescues_total", "Jobs whose lease ran out, rescued by this instance");
+  pm::Counter& cluster_lost = counter("crawld_cluster_lost_leases_total", "Attempts this instance lost its lease on");
+  pm::Counter& cluster_reconnects =
+      counter("crawld_cluster_notify_reconnects_total", "Times the LISTEN connection was made again");
+  pm::Counter& fenced_rows =
+      counter("crawld_db_fenced_rows_total", "Rows not written: their attempt was no longer this instance's");
+  pm::Gauge& cluster_queue_depth = pm::BuildGauge()
+                                       .Name("crawld_cluster_queue_depth")
+                                       .Help("Queued jobs cluster-wide, as last seen")
+                                       .Register(*registry)
+                                       .Add({});
+  pm::Gauge& cluster_held = pm::BuildGauge()
+                                .Name("crawld_cluster_held_attempts")
+                                .Help("Attempts this instance holds a lease on")
+                                .Register(*registry)
+                                .Add({});
+  ClusterSnapshot last_cluster;
+  std::uint64_t last_fenced = 0;
+
+  pm::Counter& counter(const char* name, const char* help) {
+    return pm::BuildCounter().Name(name).Help(help).Register(*registry).Add({});
+  }
+
   pm::Gauge& open_fds =
       pm::BuildGauge().Name("process_open_fds").Help("Number of open file descriptors").Register(*registry).Add({});
 
@@ -180,6 +211,8 @@ void Metrics::db_write(double seconds, std::size_t rows, bool ok) {
   }
 }
 
+void Metrics::cluster_claim(double seconds) { impl_->cluster_claim_latency.Observe(seconds); }
+
 void Metrics::job_changed(const jobs::Job& job) {
   if (job.state == jobs::JobState::running) {
     impl_->jobs_started.Increment();
@@ -201,6 +234,20 @@ std::string Metrics::render(const Snapshot& snapshot) {
   impl_->open_connections.Set(static_cast<double>(snapshot.open_connections));
   impl_->db_backlog.Set(static_cast<double>(snapshot.db_backlog_rows));
   impl_->db_up.Set(snapshot.db_up ? 1 : 0);
+  auto grow = [](pm::Counter& counter, std::uint64_t now, std::uint64_t& last) {
+    if (now > last) counter.Increment(static_cast<double>(now - last));
+    last = now;
+  };
+  grow(impl_->fenced_rows, snapshot.db_rows_fenced, impl_->last_fenced);
+  if (const auto& c = snapshot.cluster) {
+    auto& last = impl_->last_cluster;
+    grow(impl_->cluster_claims, c->claims, last.claims);
+    grow(impl_->cluster_rescues, c->rescues, last.rescues);
+    grow(impl_->cluster_lost, c->lost_leases, last.lost_leases);
+    grow(impl_->cluster_reconnects, c->notify_reconnects, last.notify_reconnects);
+    impl_->cluster_queue_depth.Set(static_cast<double>(c->queue_depth));
+    impl_->cluster_held.Set(static_cast<double>(c->held));
+  }
   impl_->resident_memory.Set(static_cast<double>(resident_memory_bytes()));
   impl_->open_fds.Set(static_cast<double>(open_file_descriptors()));
   return pm::TextSerializer().Serialize(impl_->registry->Collect());

@@ -4,6 +4,7 @@
 #include "statements.hpp"
 
 #include <array>
+#include <set>
 
 namespace crawld::store {
 
@@ -38,9 +39,9 @@ namespace {
 // Rows per statement: keeps each JSON parameter well below protocol limits.
 constexpr std::size_t rows_per_statement = 500;
 
-const std::array<std::string, 13> page_columns{"job_id", "url",   "final_url", "depth",      "status",
-                                               "content_type", "bytes", "truncated", "title",  "sha256",
-                                               "elapsed_ms",   "error", "fetched_at"};
+const std::array<std::string, 14> page_columns{"job_id", "url",       "final_url", "depth",      "status",
+                                               "content_type", "bytes", "truncated", "title",      "sha256",
+                                               "elapsed_ms",   "error", "fetched_at", "attempt"};
 
 CopyField copy_text(std::string_view text) { return {sanitize_text(text), false}; }
 CopyField copy_text_or_null(std::string_view text) { return text.empty() ? CopyField{{}, true} : copy_text(text); }
@@ -59,7 +60,8 @@ std::array<CopyField, page_columns.size()> page_fields(const PageRow& row) {
           copy_text_or_null(page.sha256),
           CopyField{std::to_string(page.elapsed_ms)},
           copy_text_or_null(page.error),
-          CopyField{jobs::format_time(row.fetched_at)}};
+          CopyField{jobs::format_time(row.fetched_at)},
+          CopyField{std::to_string(row.attempt)}};
 }
 
 // Runs `statement` over `rows`, rows_per_statement at a time, each chunk as
@@ -103,9 +105,55 @@ std::size_t copy_pages(pqxx::work& tx, const std::vector<PageRow>& pages) {
   return insert_rows(tx, statements::insert_pages, pages);
 }
 
-BatchResult write_fast(pqxx::connection& connection, const Batch& batch) {
+// Cluster mode: keeps the rows of the attempts `batch.owner` still holds
+// (owner, attempt, and a lease that has not run out). Those job rows stay
+// locked until the transaction ends, taken in id order as the heartbeat
+// takes them, so no rescue can take a job between this check and the commit.
+Batch owned_rows(pqxx::work& tx, const Batch& batch, BatchResult& result) {
+  std::set<std::string> ids;
+  for (const auto& job : batch.jobs) ids.insert(job.id);
+  for (const auto& event : batch.events) ids.insert(event.job_id);
+  for (const auto& page : batch.pages) ids.insert(page.job_id);
+  std::string list = "{";
+  for (const auto& id : ids) {
+    if (list.size() > 1) list += ',';
+    list += id;  // UUIDs made by the service: nothing to quote
+  }
+  list += '}';
+  std::set<std::pair<std::string, std::uint32_t>> owned;
+  for (const auto& row : tx.exec_prepared(statements::lock_owned, list, batch.owner)) {
+    owned.emplace(row[0].as<std::string>(), row[1].as<std::uint32_t>());
+  }
+  Batch kept;
+  kept.owner = batch.owner;
+  auto keep = [&](const auto& from, auto& to, auto id_of, auto attempt_of) {
+    for (const auto& row : from) {
+      if (owned.contains({id_of(row), attempt_of(row)})) {
+        to.push_back(row);
+      } else {
+        ++result.fenced;
+      }
+    }
+  };
+  keep(batch.jobs, kept.jobs, [](const jobs::Job& j) { return j.id; }, [](const jobs::Job& j) { return j.attempt; });
+  keep(batch.events, kept.events, [](const EventRow& e) { return e.job_id; },
+       [](const EventRow& e) { return e.attempt; });
+  keep(batch.pages, kept.pages, [](const PageRow& p) { return p.job_id; }, [](const PageRow& p) { return p.attempt; });
+  return kept;
+}
+
+// The rows to write: all of them, or in cluster mode the owned ones.
+const Batch& rows_to_write(pqxx::work& tx, const Batch& batch, Batch& owned, BatchResult& result) {
+  if (batch.owner.empty()) return batch;
+  owned = owned_rows(tx, batch, result);
+  return owned;
+}
+
+BatchResult write_fast(pqxx::connection& connection, const Batch& all) {
   BatchResult result;
   pqxx::work tx(connection);
+  Batch owned;
+  const Batch& batch = rows_to_write(tx, all, owned, result);
   // Job rows first: events and pages refer to them.
   insert_rows(tx, statements::upsert_jobs, batch.jobs);
   insert_rows(tx, statements::insert_events, batch.events);
@@ -162,10 +210,12 @@ bool try_row(pqxx::dbtransaction& tx, const char* statement, const Row& row, Rej
 
 // The slow path after bad data failed the whole batch: every row in its own
 // savepoint, rejected rows recorded as events of their job.
-BatchResult write_row_by_row(pqxx::connection& connection, const Batch& batch) {
+BatchResult write_row_by_row(pqxx::connection& connection, const Batch& all) {
   BatchResult result;
   result.row_by_row = true;
   pqxx::work tx(connection);
+  Batch owned;
+  const Batch& batch = rows_to_write(tx, all, owned, result);
   for (const auto& job : batch.jobs) try_row(tx, statements::upsert_jobs, job, {job.id, "job", {}}, result);
   for (const auto& event : batch.events) {
     try_row(tx, statements::insert_events, event, {event.job_id, "event", {}}, result);

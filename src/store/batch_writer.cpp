@@ -80,6 +80,11 @@ asio::awaitable<void> BatchWriter::write_one() {
     health_.mark_up();
     queue_.committed(*batch);
     health_.count_written(result.pages_inserted);
+    if (result.fenced > 0) {
+      health_.count_fenced(result.fenced);
+      spdlog::warn("database: {} rows of job attempts this instance no longer owns were not written (fenced)",
+                   result.fenced);
+    }
     for (const auto& rejected : result.rejected) {
       health_.count_rejected();
       spdlog::error("job {}: {} rejected by the database, not recorded: {}", rejected.job_id, rejected.what,

@@ -75,7 +75,7 @@ asio::awaitable<void> DatabaseHealth::maintain() {
 asio::awaitable<std::chrono::milliseconds> DatabaseHealth::prepare(Backoff& backoff) {
   auto body = [this](pqxx::connection& c) {
     Prepared p{apply_migrations(c), {}};
-    if (!p.migration.refused) p.recovered = recover_interrupted(c, instance_id_, started_at_);
+    if (!p.migration.refused && recover_) p.recovered = recover_interrupted(c, instance_id_, started_at_);
     return p;
   };
   std::exception_ptr error;

@@ -41,8 +41,11 @@ class DatabaseHealth {
   const DatabaseStatus& status() const { return state_; }
   bool migrated() const { return state_.migrated; }
   const std::string& instance_id() const { return instance_id_; }
+  // Cluster mode: this instance's old jobs are rescued, not marked interrupted.
+  void skip_recovery() { recover_ = false; }
   void count_written(std::size_t pages) { state_.pages_written += pages; }
   void count_rejected() { ++state_.rows_rejected; }
+  void count_fenced(std::size_t rows) { state_.rows_fenced += rows; }
 
  private:
   struct Prepared {
@@ -57,6 +60,7 @@ class DatabaseHealth {
   boost::asio::io_context& ioc_;
   DbPool& pool_;
   std::string instance_id_;
+  bool recover_ = true;
   const jobs::Clock::time_point started_at_ = jobs::Clock::now();
   DatabaseStatus state_;
   bool down_logged_ = false;

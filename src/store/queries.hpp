@@ -34,6 +34,10 @@ struct Batch {
   std::vector<jobs::Job> jobs;  // at most one snapshot per job, the newest
   std::vector<EventRow> events;
   std::vector<PageRow> pages;
+  // Cluster mode: the instance whose attempts these rows belong to; rows of
+  // attempts it no longer owns (its lease ran out, the job was rescued) are
+  // not written. Empty: standalone, nothing fenced.
+  std::string owner;
 
   std::size_t rows() const { return events.size() + pages.size(); }
 };
@@ -48,6 +52,7 @@ struct BatchResult {
   std::vector<RejectedRow> rejected;
   bool row_by_row = false;  // the fast path failed on bad data
   std::size_t pages_inserted = 0;
+  std::size_t fenced = 0;  // rows not written: their attempt is no longer ours
 };
 
 // One transaction. Throws only errors a retry can fix (see is_transient);
@@ -55,6 +60,8 @@ struct BatchResult {
 BatchResult write_batch(pqxx::connection& connection, const Batch& batch);
 
 // Reads (reads.cpp).
+// A row of statements::job_fields().
+jobs::Job job_from_row(const pqxx::row& row);
 std::vector<jobs::Job> select_jobs(pqxx::connection& connection, std::optional<jobs::JobState> state,
                                    std::size_t limit);
 std::optional<jobs::Job> select_job(pqxx::connection& connection, const std::string& id);

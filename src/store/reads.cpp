@@ -18,7 +18,9 @@ std::optional<jobs::Clock::time_point> optional_time(const pqxx::field& field) {
 
 std::string text(const pqxx::field& field) { return field.is_null() ? std::string() : field.as<std::string>(); }
 
-// Columns in the order of statements.cpp's job_select.
+}  // namespace
+
+// Columns in the order of statements::job_fields().
 jobs::Job job_from_row(const pqxx::row& row) {
   jobs::Job job;
   job.id = row[0].as<std::string>();
@@ -47,10 +49,9 @@ jobs::Job job_from_row(const pqxx::row& row) {
   job.idempotency_key = text(row[16]);
   job.progress.skipped = row[17].as<std::uint64_t>();
   job.progress.http_errors = row[18].as<std::uint64_t>();
+  job.attempt = row[19].as<std::uint32_t>();
   return job;
 }
-
-}  // namespace
 
 std::vector<jobs::Job> select_jobs(pqxx::connection& connection, std::optional<jobs::JobState> state,
                                    std::size_t limit) {

@@ -84,6 +84,7 @@ void append_job(std::string& out, const jobs::Job& job) {
       .number("bytes", static_cast<long long>(p.bytes))
       .number("http_errors", static_cast<long long>(p.http_errors))
       .text("instance_id", job.instance_id)
+      .number("attempt", job.attempt)
       .text_or_null("idempotency_key", job.idempotency_key);
 }
 
@@ -107,7 +108,8 @@ void append_page(std::string& out, const PageRow& row) {
       .text_or_null("sha256", page.sha256)
       .number("elapsed_ms", page.elapsed_ms)
       .text_or_null("error", page.error)
-      .time("fetched_at", row.fetched_at);
+      .time("fetched_at", row.fetched_at)
+      .number("attempt", row.attempt);
 }
 
 template <class Row, class Append>

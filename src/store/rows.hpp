@@ -16,12 +16,14 @@ struct EventRow {
   jobs::Clock::time_point at{};
   std::string level;
   std::string message;
+  std::uint32_t attempt = 0;  // the run that wrote it (cluster mode fences by it)
 };
 
 struct PageRow {
   std::string job_id;
   crawl::PageResult page;
   jobs::Clock::time_point fetched_at{};
+  std::uint32_t attempt = 1;
 };
 
 // JSON arrays of the rows [first, last).

@@ -10,10 +10,11 @@ namespace {
 const std::string job_record =
     "(id uuid, target text, season bigint, deep boolean, params jsonb, state text, stop_reason text, error text,"
     " created_at timestamptz, started_at timestamptz, finished_at timestamptz, queued bigint, fetched bigint,"
-    " failed bigint, skipped bigint, bytes bigint, http_errors bigint, instance_id text, idempotency_key text)";
+    " failed bigint, skipped bigint, bytes bigint, http_errors bigint, instance_id text, idempotency_key text,"
+    " attempt integer)";
 const std::string job_columns =
     "id, target, season, deep, params, state, stop_reason, error, created_at, started_at, finished_at,"
-    " queued, fetched, failed, skipped, bytes, http_errors, instance_id, idempotency_key";
+    " queued, fetched, failed, skipped, bytes, http_errors, instance_id, idempotency_key, attempt";
 const std::string jobs_from_batch =
     "insert into crawl_jobs (" + job_columns + ", updated_at) select " + job_columns +
     ", now() from jsonb_to_recordset($1::jsonb) as j" + job_record;
@@ -27,7 +28,7 @@ const std::string jobs_conflict =
     " finished_at = excluded.finished_at, queued = excluded.queued, fetched = excluded.fetched,"
     " failed = excluded.failed, skipped = excluded.skipped, bytes = excluded.bytes,"
     " http_errors = excluded.http_errors, instance_id = excluded.instance_id,"
-    " idempotency_key = excluded.idempotency_key, updated_at = now()";
+    " idempotency_key = excluded.idempotency_key, attempt = excluded.attempt, updated_at = now()";
 
 // Events keep the batch's order (their ids are the job's log order).
 const std::string events_from_batch =
@@ -37,21 +38,27 @@ const std::string events_from_batch =
     " with ordinality as e(job_id, at, level, message, n) order by n";
 
 const std::string page_columns =
-    "job_id, url, final_url, depth, status, content_type, bytes, truncated, title, sha256, elapsed_ms, error, fetched_at";
+    "job_id, url, final_url, depth, status, content_type, bytes, truncated, title, sha256, elapsed_ms, error, fetched_at,"
+    " attempt";
 const std::string pages_from_batch =
     "insert into crawl_pages (" + page_columns + ") select " + page_columns +
     " from jsonb_to_recordset($1::jsonb) as p(job_id uuid, url text, final_url text, depth integer, status integer,"
     " content_type text, bytes bigint, truncated boolean, title text, sha256 text, elapsed_ms integer, error text,"
-    " fetched_at timestamptz) on conflict (job_id, url) do nothing";
+    " fetched_at timestamptz, attempt integer) on conflict (job_id, url) do nothing";
 
-// Times travel as milliseconds since the epoch: no time zone parsing.
+
+}  // namespace
+
 std::string epoch_ms(const char* column) { return std::string("(extract(epoch from ") + column + ") * 1000)::bigint"; }
 
-const std::string job_select =
-    "select id::text, target, season, deep, params::text, state, stop_reason, error, " + epoch_ms("created_at") + ", " +
-    epoch_ms("started_at") + ", " + epoch_ms("finished_at") +
-    ", queued, fetched, failed, bytes, instance_id, idempotency_key, skipped, http_errors from crawl_jobs";
+std::string job_fields() {
+  return "id::text, target, season, deep, params::text, state, stop_reason, error, " + epoch_ms("created_at") + ", " +
+         epoch_ms("started_at") + ", " + epoch_ms("finished_at") +
+         ", queued, fetched, failed, bytes, instance_id, idempotency_key, skipped, http_errors, attempt";
+}
 
+namespace {
+const std::string job_select = "select " + job_fields() + " from crawl_jobs";
 }  // namespace
 
 void prepare_all(pqxx::connection& connection) {
@@ -76,6 +83,7 @@ void prepare_all(pqxx::connection& connection) {
   connection.prepare(select_events, "select id, " + epoch_ms("at") +
                                         ", level, message from crawl_job_events"
                                         " where job_id = $1::uuid and id > $2 order by id limit $3");
+  prepare_cluster(connection);
 }
 
 }  // namespace crawld::store::statements

@@ -29,6 +29,26 @@ inline constexpr const char* select_pages = "crawld_select_pages";              
 inline constexpr const char* select_events = "crawld_select_events";              // job id, after, limit
 
 // Registers every statement above on `connection`.
+// Cluster mode (cluster_statements.cpp).
+inline constexpr const char* lock_owned = "crawld_lock_owned";  // '{uuid,...}', owner -> (id, attempt), locked
+inline constexpr const char* submit_jobs = "crawld_submit_jobs";  // batch, max_queued, instance -> (n, outcome, job)
+inline constexpr const char* claim_job = "crawld_claim_job";      // owner, lease_ms, one_per_crawl -> job + time left
+inline constexpr const char* heartbeat = "crawld_heartbeat";      // owner, lease_ms, '{uuid}', '{attempt}' -> kept
+inline constexpr const char* finish_attempt = "crawld_finish_attempt";    // job fields, owner, attempt
+inline constexpr const char* release_attempt = "crawld_release_attempt";  // id, owner, attempt, why
+inline constexpr const char* rescue_expired = "crawld_rescue_expired";    // instance, max_attempts, also_owner
+inline constexpr const char* cancel_job = "crawld_cancel_job";            // id, instance -> outcome
+inline constexpr const char* register_instance = "crawld_register_instance";
+inline constexpr const char* beat_instance = "crawld_beat_instance";
+inline constexpr const char* select_instances = "crawld_select_instances";
+inline constexpr const char* count_active = "crawld_count_active";
+
+// Times travel as milliseconds since the epoch: no time zone parsing.
+std::string epoch_ms(const char* column);
+// A job row's columns, in the order reads.cpp's job_from_row reads them.
+std::string job_fields();
+
 void prepare_all(pqxx::connection& connection);
+void prepare_cluster(pqxx::connection& connection);
 
 }  // namespace crawld::store::statements

@@ -18,7 +18,8 @@ using Steady = std::chrono::steady_clock;
 
 struct Store::Impl {
   Impl(asio::io_context& ioc, DatabaseConfig c, std::string instance_id)
-      : config(std::move(c)),
+      : ioc(ioc),
+        config(std::move(c)),
         pool(config.url, config.threads, config.statement_timeout_ms),
         health(ioc, pool, std::move(instance_id)),
         queue(ioc, config),
@@ -34,12 +35,14 @@ struct Store::Impl {
            std::to_string(queue.job_updates()) + " job updates";
   }
 
+  asio::io_context& ioc;
   DatabaseConfig config;
   DbPool pool;
   DatabaseHealth health;
   WriteQueue queue;
   BatchWriter writer;
   JobRepository repository;
+  std::unique_ptr<ClusterRepository> cluster;
   util::Gate background;  // the writer and the maintenance coroutine
   std::map<std::string, Steady::time_point> last_progress;
 };
@@ -48,17 +51,18 @@ namespace {
 
 class JobSink : public crawl::PageSink {
  public:
-  JobSink(WriteQueue& queue, std::string job_id, bool record)
-      : queue_(queue), job_id_(std::move(job_id)), record_(record) {}
+  JobSink(WriteQueue& queue, std::string job_id, std::uint32_t attempt, bool record)
+      : queue_(queue), job_id_(std::move(job_id)), attempt_(attempt), record_(record) {}
 
   asio::awaitable<void> on_page(crawl::PageResult page) override {
     if (!record_) co_return;  // log_to_db=false
-    co_await queue_.add_page(job_id_, std::move(page));
+    co_await queue_.add_page(job_id_, attempt_, std::move(page));
   }
 
  private:
   WriteQueue& queue_;
   std::string job_id_;
+  std::uint32_t attempt_;
   bool record_;
 };
 
@@ -88,6 +92,7 @@ asio::awaitable<void> Store::close(std::chrono::milliseconds timeout) {
   impl.health.stop();
   // An in-flight statement ends within statement_timeout.
   co_await impl.background.wait(std::chrono::milliseconds(impl.config.statement_timeout_ms) + 2s);
+  if (impl.cluster) impl.cluster->stop();
 }
 
 void Store::job_created(const jobs::Job& job) { impl_->queue.add_job(job); }
@@ -113,10 +118,21 @@ void Store::job_event(const jobs::Job& job, std::string_view level, const std::s
 }
 
 std::unique_ptr<crawl::PageSink> Store::page_sink(const jobs::Job& job) {
-  return std::make_unique<JobSink>(impl_->queue, job.id, job.params.log_to_db);
+  return std::make_unique<JobSink>(impl_->queue, job.id, std::max(job.attempt, 1U), job.params.log_to_db);
 }
 
 JobRepository& Store::repository() { return impl_->repository; }
+
+ClusterRepository& Store::enable_cluster(const ClusterConfig& cluster) {
+  Impl& impl = *impl_;
+  impl.cluster = std::make_unique<ClusterRepository>(impl.ioc, impl.config, cluster, impl.health,
+                                                     impl.health.instance_id());
+  impl.queue.fence(impl.health.instance_id());
+  impl.health.skip_recovery();
+  return *impl.cluster;
+}
+
+ClusterRepository* Store::cluster() { return impl_->cluster.get(); }
 
 void Store::on_batch(BatchCallback callback) { impl_->writer.on_batch(std::move(callback)); }
 

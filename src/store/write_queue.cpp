@@ -22,11 +22,11 @@ void WriteQueue::add_job(const jobs::Job& job) {
 }
 
 void WriteQueue::add_event(const jobs::Job& job, std::string_view level, const std::string& message) {
-  events_.push_back({job.id, jobs::Clock::now(), std::string(level), message});
+  events_.push_back({job.id, jobs::Clock::now(), std::string(level), message, job.attempt});
   note_pending();
 }
 
-asio::awaitable<void> WriteQueue::add_page(const std::string& job_id, crawl::PageResult page) {
+asio::awaitable<void> WriteQueue::add_page(const std::string& job_id, std::uint32_t attempt, crawl::PageResult page) {
   if (pages_.size() >= config_.max_backlog_rows && !closing_) {
     if (!backpressure_logged_) {
       spdlog::warn("database write backlog full ({} page rows): crawls pause until it drains", pages_.size());
@@ -39,12 +39,13 @@ asio::awaitable<void> WriteQueue::add_page(const std::string& job_id, crawl::Pag
              cancellation.cancelled() != asio::cancellation_type::none;
     });
   }
-  pages_.push_back({job_id, std::move(page), jobs::Clock::now()});
+  pages_.push_back({job_id, std::move(page), jobs::Clock::now(), attempt});
   note_pending();
 }
 
 Batch WriteQueue::take_batch() {
   Batch batch;
+  batch.owner = fence_owner_;
   for (const auto& id : job_order_) batch.jobs.push_back(std::move(jobs_.at(id)));
   job_order_.clear();
   jobs_.clear();

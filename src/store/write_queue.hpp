@@ -38,7 +38,10 @@ class WriteQueue {
   void add_event(const jobs::Job& job, std::string_view level, const std::string& message);
   // Waits while the page backlog is full; a cancelled crawl stops waiting
   // (its page is still kept). Returns at once once the queue is closing.
-  boost::asio::awaitable<void> add_page(const std::string& job_id, crawl::PageResult page);
+  boost::asio::awaitable<void> add_page(const std::string& job_id, std::uint32_t attempt, crawl::PageResult page);
+  // Cluster mode: batches are written only for the attempts `owner` still
+  // holds (Batch::owner).
+  void fence(std::string owner) { fence_owner_ = std::move(owner); }
 
   // The next batch: every job snapshot, then events and pages sharing
   // batch_rows half and half. The rows stay queued until committed().
@@ -64,6 +67,7 @@ class WriteQueue {
   void note_pending();
 
   DatabaseConfig config_;
+  std::string fence_owner_;
   std::function<void()> wake_;
   std::vector<std::string> job_order_;
   std::map<std::string, jobs::Job> jobs_;

@@ -16,6 +16,9 @@
 namespace crawld::jobs {
 class JobService;
 }
+namespace crawld::cluster {
+class Coordinator;
+}
 namespace crawld::store {
 class Store;
 }
@@ -36,6 +39,7 @@ struct ApiContext {
   metrics::Metrics* metrics = nullptr;
   std::function<metrics::Snapshot()> snapshot;  // gauges sampled at scrape time
   store::Store* store = nullptr;  // null when no database is configured
+  cluster::Coordinator* cluster = nullptr;  // null unless cluster.enabled
 };
 
 // The status page, compiled into the binary (src/api/status_page.html).

@@ -51,7 +51,12 @@ struct Job {
   std::optional<Clock::time_point> finished_at;
   crawl::CrawlProgress progress;
   std::string idempotency_key;
+  // The instance running (or that last ran) the job; in cluster mode empty
+  // while the job is queued.
   std::string instance_id;
+  // Which run this is: 1 for the first; cluster mode counts rescues (0 while
+  // a job has not been claimed yet).
+  std::uint32_t attempt = 0;
 };
 
 // RFC 3339 UTC with milliseconds: "2026-11-24T13:07:57.123Z".

@@ -62,8 +62,10 @@ class JobRunner {
   JobRunner(const JobRunner&) = delete;
   JobRunner& operator=(const JobRunner&) = delete;
 
-  // Starts the job's crawl and its watchdog (timeout params.timeout_s).
-  void start(const Job& job, std::uint32_t attempt = 1);
+  // Starts the job's crawl and its watchdog: its deadline is `time_left`
+  // from now, or params.timeout_s.
+  void start(const Job& job, std::uint32_t attempt = 1,
+             std::optional<std::chrono::milliseconds> time_left = std::nullopt);
   // Stops a running crawl at once, for `reason`. False when it does not run here.
   bool cancel(const std::string& id, StopReason reason);
 

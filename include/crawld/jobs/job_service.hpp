@@ -15,6 +15,7 @@
 #include "crawld/jobs/job_observer.hpp"
 #include "crawld/jobs/job_runner.hpp"
 #include "crawld/jobs/recent_jobs.hpp"
+#include "crawld/jobs/shared_queue.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -26,22 +27,6 @@
 #include <vector>
 
 namespace crawld::jobs {
-
-enum class SubmitStatus { created, replayed, duplicate, queue_full, idempotency_mismatch, shutting_down };
-
-struct SubmitResult {
-  SubmitStatus status = SubmitStatus::created;
-  // created/replayed: the job (replayed: empty when it is no longer known);
-  // duplicate: the active one.
-  std::optional<Job> job;
-};
-
-enum class CancelStatus {
-  requested,      // a queued job was cancelled, or a running one is being stopped
-  already_ended,  // the job is in a final state
-  not_here,       // the job is active, but not in this process
-  not_found,
-};
 
 struct CancelResult {
   CancelStatus status = CancelStatus::not_found;
@@ -65,8 +50,19 @@ class JobService final : public RunListener {
   void add_observer(JobObserver* observer) { observers_.push_back(observer); }
   // Where jobs not in memory are found (null: nowhere).
   void set_history(JobHistory* history) { history_ = history; }
+  // Cluster mode: jobs are accepted into, and claimed from, the shared queue.
+  void set_shared_queue(SharedQueue* queue) { shared_ = queue; }
+  bool shared() const { return shared_ != nullptr; }
 
+  // Standalone: decided and answered at once.
   SubmitResult submit(JobParams params, const std::string& idempotency_key = {});
+  // Cluster mode: answered once the shared queue has the job committed.
+  boost::asio::awaitable<SubmitResult> submit_shared(JobParams params, std::string idempotency_key);
+  // Cluster mode: runs a job this instance claimed, for the time left
+  // before its deadline.
+  void adopt(Job job, std::chrono::milliseconds time_left);
+  // Stops a crawl running here (a cancel asked for elsewhere, a lost lease).
+  bool stop_local(const std::string& id, StopReason reason) { return runner_.cancel(id, reason); }
   boost::asio::awaitable<CancelResult> cancel(std::string id);
 
   // From memory only (with live progress), or nullopt.
@@ -110,6 +106,7 @@ class JobService final : public RunListener {
   std::string instance_id_;
   std::vector<JobObserver*> observers_;
   JobHistory* history_ = nullptr;
+  SharedQueue* shared_ = nullptr;
   Admission admission_;
   RecentJobs recent_;
   JobRunner runner_;

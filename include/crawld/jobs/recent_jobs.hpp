@@ -26,6 +26,8 @@ class RecentJobs {
   // The job ended: it now counts towards the history bound, and the oldest
   // finished jobs beyond it are forgotten.
   void finished(const std::string& id);
+  // Drops a job at once (cluster mode: its attempt is no longer this process's).
+  void forget(const std::string& id);
 
   // Calls visit(job) newest first until it returns false.
   template <class Visit>

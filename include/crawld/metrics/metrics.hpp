@@ -12,12 +12,23 @@
 #include "crawld/jobs/job.hpp"
 #include "crawld/jobs/job_observer.hpp"
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
 
 namespace crawld::metrics {
+
+struct ClusterSnapshot {
+  std::uint64_t claims = 0;
+  std::uint64_t rescues = 0;
+  std::uint64_t lost_leases = 0;
+  std::uint64_t notify_reconnects = 0;
+  std::uint64_t queue_depth = 0;
+  std::size_t held = 0;
+};
 
 struct Snapshot {
   std::map<jobs::JobState, std::size_t> jobs;
@@ -25,6 +36,8 @@ struct Snapshot {
   std::size_t db_backlog_rows = 0;
   bool db_configured = false;
   bool db_up = false;
+  std::uint64_t db_rows_fenced = 0;
+  std::optional<ClusterSnapshot> cluster;  // cluster mode only
 };
 
 class Metrics : public jobs::JobObserver {
@@ -40,6 +53,8 @@ class Metrics : public jobs::JobObserver {
   void page_fetched(const crawl::PageResult& page);
   void loop_lag(double seconds);
   void db_write(double seconds, std::size_t rows, bool ok);
+  // Cluster mode: a job claimed, `seconds` after it was accepted.
+  void cluster_claim(double seconds);
 
   void job_changed(const jobs::Job& job) override;
 

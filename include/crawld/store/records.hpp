@@ -48,6 +48,8 @@ struct DatabaseStatus {
   std::size_t backlog_events = 0;
   std::size_t backlog_jobs = 0;
   std::uint64_t pages_written = 0;
+  // Cluster mode: rows of attempts this instance no longer owned, not written.
+  std::uint64_t rows_fenced = 0;
   std::uint64_t rows_rejected = 0;
 
   bool ready() const { return up && migrated && !refused; }

@@ -19,6 +19,7 @@
 #include "crawld/crawl/page_result.hpp"
 #include "crawld/jobs/job.hpp"
 #include "crawld/jobs/job_observer.hpp"
+#include "crawld/store/cluster_repository.hpp"
 #include "crawld/store/job_repository.hpp"
 #include "crawld/store/records.hpp"
 
@@ -62,6 +63,12 @@ class Store : public jobs::JobObserver {
 
   // Commands and reads that the caller awaits.
   JobRepository& repository();
+
+  // Cluster mode (before start()): the shared queue's commands, writes
+  // fenced by this instance's attempts, and no standalone restart recovery
+  // (the cluster rescues this instance's old jobs instead).
+  ClusterRepository& enable_cluster(const ClusterConfig& cluster);
+  ClusterRepository* cluster();
 
   // Called on the loop after every batch attempt (for metrics).
   using BatchCallback = std::function<void(double seconds, std::size_t rows, bool ok)>;

@@ -1,0 +1,139 @@
+// Cluster mode: this instance's part in the shared job queue.
+//
+// The coordinator is the JobService's SharedQueue. It
+//  - accepts jobs durably, in groups: a POST waits for the commit of the
+//    group it joined, and whatever arrives meanwhile goes in the next one;
+//  - claims queued jobs when it has free slots (woken by NOTIFY, polling
+//    every cluster.poll_ms as the backstop) and hands them to the service;
+//  - renews the leases of the attempts it holds every cluster.heartbeat_ms,
+//    and stops a crawl at once when its lease is lost, or when the
+//    heartbeat finds a cancel for it;
+//  - stops a crawl when a cancel arrives on its LISTEN connection, and
+//    polls again after every reconnection, so a cancel sent meanwhile is
+//    not lost;
+//  - rescues expired leases (one instance at a time does maintenance);
+//  - commits each attempt's end after its rows are flushed, fenced; a
+//    planned stop hands unfinished attempts back to the queue.
+// All on the loop.
+#pragma once
+
+#include "crawld/config.hpp"
+#include "crawld/jobs/job_service.hpp"
+#include "crawld/jobs/shared_queue.hpp"
+#include "crawld/store/cluster_repository.hpp"
+#include "crawld/util/condition.hpp"
+#include "crawld/util/gate.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace crawld::store {
+class Store;
+class NotificationListener;
+}  // namespace crawld::store
+
+namespace crawld::cluster {
+
+// What /status and /metrics show of the cluster.
+struct ClusterStatus {
+  std::vector<store::InstanceRecord> instances;
+  store::ClusterCounts counts;
+};
+
+struct ClusterCounters {
+  std::uint64_t claims = 0;
+  std::uint64_t rescues = 0;
+  std::uint64_t lost_leases = 0;
+  std::uint64_t notify_reconnects = 0;
+  std::uint64_t queue_depth = 0;  // queued jobs cluster-wide, as last seen
+};
+
+class Coordinator final : public jobs::SharedQueue {
+ public:
+  Coordinator(boost::asio::io_context& ioc, const Config& config, jobs::JobService& jobs, store::Store& store);
+  ~Coordinator() override;
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+
+  // Called when the instance cannot take part (its id is in use elsewhere).
+  void on_fatal(std::function<void(const std::string&)> fatal) { fatal_ = std::move(fatal); }
+  // Called with the insert-to-claim latency of every claim (seconds).
+  void on_claim(std::function<void(double)> claimed) { claimed_ = std::move(claimed); }
+
+  // Registers the instance (retrying until the database is there), rescues
+  // what this instance id left running, then claims, beats and listens.
+  void start();
+  // Planned stop, first step: no more claims; the instance says it stops.
+  void drain();
+  // Last step: waits until every attempt's end is committed or handed back
+  // (at most `timeout`), then stops the loops.
+  boost::asio::awaitable<void> shutdown(std::chrono::milliseconds timeout);
+
+  // SharedQueue.
+  boost::asio::awaitable<jobs::SubmitResult> submit(jobs::Job job) override;
+  boost::asio::awaitable<jobs::CancelStatus> cancel(std::string id) override;
+  bool owns_end(const jobs::Job& job, const jobs::RunEnd& end) override;
+  void ended(const jobs::Job& job) override;
+
+  boost::asio::awaitable<ClusterStatus> status();
+  ClusterCounters counters() const;
+  std::size_t held() const { return held_.size(); }
+
+ private:
+  struct Held {
+    std::uint32_t attempt = 0;
+    bool lost = false;
+  };
+  struct PendingSubmit;
+
+  boost::asio::awaitable<void> run();
+  boost::asio::awaitable<void> claim_loop();
+  boost::asio::awaitable<void> heartbeat_loop();
+  boost::asio::awaitable<void> maintenance_loop();
+  boost::asio::awaitable<void> commit_groups();
+  boost::asio::awaitable<void> settle(jobs::Job job, bool hand_back, util::Gate::Holder settling);
+  boost::asio::awaitable<void> claim_once();
+  boost::asio::awaitable<void> beat_once();
+  void lose(const std::string& id, const char* why);
+  void wake_claims();
+  void wake_heartbeat();
+  void spawn(boost::asio::awaitable<void> task);
+
+  boost::asio::io_context& ioc_;
+  const Config& config_;
+  jobs::JobService& jobs_;
+  store::Store& store_;
+  store::ClusterRepository& repository_;
+  std::unique_ptr<store::NotificationListener> listener_;
+  std::function<void(const std::string&)> fatal_;
+  std::function<void(double)> claimed_;
+
+  std::map<std::string, Held> held_;
+  bool registered_ = false;
+  bool draining_ = false;
+  bool stopping_ = false;
+  bool claim_wanted_ = true;
+  bool beat_wanted_ = false;
+  std::chrono::steady_clock::time_point last_beat_ok_;
+  boost::asio::steady_timer claim_timer_;
+  boost::asio::steady_timer beat_timer_;
+  boost::asio::steady_timer maintenance_timer_;
+
+  std::vector<std::shared_ptr<PendingSubmit>> pending_;
+  bool committing_ = false;
+  util::Condition committed_;
+  util::Gate settling_;  // attempts' ends being committed or handed back
+  util::Gate loops_;     // every coroutine the coordinator spawned
+  ClusterCounters counters_;
+};
+
+}  // namespace crawld::cluster

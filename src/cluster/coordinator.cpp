@@ -1,0 +1,424 @@
+#include "crawld/cluster/coordinator.hpp"
+
+#include "crawld/store/notifications.hpp"
+#include "crawld/store/store.hpp"
+#include "crawld/util/unavailable.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+namespace crawld::cluster {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using Steady = std::chrono::steady_clock;
+using jobs::CancelStatus;
+using jobs::SubmitResult;
+using jobs::SubmitStatus;
+
+struct Coordinator::PendingSubmit {
+  store::SubmitRow row;
+  std::optional<store::SubmitAnswer> answer;
+  std::exception_ptr error;
+};
+
+namespace {
+
+std::chrono::milliseconds ms(std::uint32_t value) { return std::chrono::milliseconds(value); }
+
+// The crawl a job asks for, as the database's duplicate check sees it
+// (the target name last: it may hold any character).
+std::string dedup_key(const jobs::JobParams& params) {
+  return std::to_string(params.season) + (params.deep ? "|deep|" : "|shallow|") + params.target;
+}
+
+}  // namespace
+
+Coordinator::Coordinator(asio::io_context& ioc, const Config& config, jobs::JobService& jobs, store::Store& store)
+    : ioc_(ioc),
+      config_(config),
+      jobs_(jobs),
+      store_(store),
+      repository_(store.enable_cluster(config.cluster)),
+      claim_timer_(ioc),
+      beat_timer_(ioc),
+      maintenance_timer_(ioc),
+      committed_(ioc),
+      settling_(ioc),
+      loops_(ioc) {
+  store::NotificationListener::Handlers handlers;
+  handlers.jobs = [this] { wake_claims(); };
+  handlers.cancel = [this](const std::string& id) {
+    if (held_.contains(id)) {
+      spdlog::info("cluster: job {}: cancel requested (notification)", id);
+      jobs_.stop_local(id, jobs::StopReason::user_request);
+    }
+  };
+  handlers.connected = [this] {
+    // Missed while nobody listened: cancels (the heartbeat reports them) and
+    // queued jobs.
+    wake_heartbeat();
+    wake_claims();
+  };
+  listener_ = std::make_unique<store::NotificationListener>(ioc, config.database.url,
+                                                            "crawld listen " + repository_.instance_id(), handlers);
+}
+
+Coordinator::~Coordinator() = default;
+
+void Coordinator::spawn(asio::awaitable<void> task) {
+  loops_.enter();
+  asio::co_spawn(ioc_, std::move(task), [this](std::exception_ptr error) {
+    loops_.leave();
+    if (!error) return;
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      spdlog::error("cluster: a background task ended: {}", e.what());
+    }
+  });
+}
+
+void Coordinator::start() {
+  jobs_.set_shared_queue(this);
+  spawn(run());
+}
+
+asio::awaitable<void> Coordinator::run() {
+  // Registration: waits for the database (migrated), refuses a duplicate id.
+  while (!stopping_) {
+    try {
+      co_await repository_.register_instance(config_.jobs.max_running);
+      break;
+    } catch (const store::InstanceConflict& conflict) {
+      spdlog::critical("cluster: {}", conflict.what());
+      if (fatal_) fatal_(conflict.what());
+      co_return;
+    } catch (const std::exception& error) {
+      spdlog::debug("cluster: not registered yet: {}", error.what());
+    }
+    maintenance_timer_.expires_after(200ms);
+    co_await maintenance_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  if (stopping_) co_return;
+  // What this instance id held when its last process stopped is nobody's
+  // now: that process is gone (this one holds the id).
+  for (int tries = 0; tries < 50 && !stopping_; ++tries) {
+    try {
+      auto rescued = co_await repository_.rescue(true, config_.jobs.idempotency_ttl_s);
+      for (const auto& job : rescued) {
+        spdlog::warn("cluster: job {} (attempt {}) was running here when this instance last stopped: {}", job.id,
+                     job.attempt, job.state);
+      }
+      counters_.rescues += rescued.size();
+      break;
+    } catch (const std::exception& error) {
+      spdlog::warn("cluster: start-up rescue failed, retrying: {}", error.what());
+    }
+    maintenance_timer_.expires_after(200ms);
+    co_await maintenance_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  registered_ = true;
+  last_beat_ok_ = Steady::now();
+  spdlog::info("cluster: instance {} registered ({} slots, lease {} ms, heartbeat {} ms)", repository_.instance_id(),
+               config_.jobs.max_running, config_.cluster.lease_ms, config_.cluster.heartbeat_ms);
+  listener_->start();
+  spawn(claim_loop());
+  spawn(heartbeat_loop());
+  spawn(maintenance_loop());
+}
+
+// --- accept -----------------------------------------------------------------
+
+asio::awaitable<SubmitResult> Coordinator::submit(jobs::Job job) {
+  if (draining_) co_return SubmitResult{SubmitStatus::shutting_down, std::nullopt};
+  auto pending = std::make_shared<PendingSubmit>();
+  pending->row.dedup_key = config_.jobs.on_duplicate == "reject" ? dedup_key(job.params) : std::string();
+  pending->row.job = std::move(job);
+  pending_.push_back(pending);
+  if (!committing_) {
+    committing_ = true;
+    spawn(commit_groups());
+  }
+  // The group's statement is bounded by statement_timeout; a little more
+  // for the group ahead of it.
+  auto limit = 2 * ms(config_.database.statement_timeout_ms) + 1s;
+  co_await committed_.wait_until(Steady::now() + limit, [&] { return pending->answer || pending->error; });
+  if (pending->error) std::rethrow_exception(pending->error);
+  if (!pending->answer) throw util::Unavailable("database unavailable: the job could not be stored in time");
+  const auto& answer = *pending->answer;
+  switch (answer.outcome) {
+    case store::SubmitOutcome::created: {
+      jobs::Job created = std::move(pending->row.job);
+      co_return SubmitResult{SubmitStatus::created, std::move(created)};
+    }
+    case store::SubmitOutcome::queue_full: co_return SubmitResult{SubmitStatus::queue_full, std::nullopt};
+    case store::SubmitOutcome::mismatch: co_return SubmitResult{SubmitStatus::idempotency_mismatch, std::nullopt};
+    case store::SubmitOutcome::replayed:
+    case store::SubmitOutcome::duplicate: break;
+  }
+  auto known = co_await jobs_.find(answer.job_id);
+  auto status = answer.outcome == store::SubmitOutcome::replayed ? SubmitStatus::replayed : SubmitStatus::duplicate;
+  co_return SubmitResult{status, std::move(known)};
+}
+
+// Group commit: one transaction for whatever arrived while the last one ran.
+asio::awaitable<void> Coordinator::commit_groups() {
+  while (!pending_.empty()) {
+    auto group = std::move(pending_);
+    pending_.clear();
+    std::vector<store::SubmitRow> rows;
+    rows.reserve(group.size());
+    for (const auto& p : group) rows.push_back(p->row);
+    try {
+      auto answers = co_await repository_.submit(std::move(rows), config_.jobs.max_queued);
+      for (std::size_t i = 0; i < group.size(); ++i) {
+        if (i < answers.size()) {
+          group[i]->answer = answers[i];
+        } else {
+          group[i]->error = std::make_exception_ptr(util::Unavailable("database answered without this job"));
+        }
+      }
+    } catch (...) {
+      for (auto& p : group) p->error = std::current_exception();
+    }
+    committed_.notify_all();
+  }
+  committing_ = false;
+}
+
+// --- cancel -----------------------------------------------------------------
+
+asio::awaitable<CancelStatus> Coordinator::cancel(std::string id) {
+  switch (co_await repository_.cancel(std::move(id))) {
+    case store::ClusterCancel::cancelled:
+    case store::ClusterCancel::requested: co_return CancelStatus::requested;
+    case store::ClusterCancel::ended: co_return CancelStatus::already_ended;
+    case store::ClusterCancel::not_found: break;
+  }
+  co_return CancelStatus::not_found;
+}
+
+// --- claims -----------------------------------------------------------------
+
+void Coordinator::wake_claims() {
+  claim_wanted_ = true;
+  claim_timer_.cancel();
+}
+
+asio::awaitable<void> Coordinator::claim_loop() {
+  while (!stopping_) {
+    if (claim_wanted_ && !draining_) {
+      claim_wanted_ = false;
+      co_await claim_once();
+    }
+    if (stopping_) break;
+    if (!claim_wanted_) {
+      claim_timer_.expires_after(ms(config_.cluster.poll_ms));
+      auto [ec] = co_await claim_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (!ec) claim_wanted_ = true;  // the poll: look whether a notification was missed
+    }
+  }
+}
+
+asio::awaitable<void> Coordinator::claim_once() {
+  std::size_t slots = config_.jobs.max_running;
+  if (held_.size() >= slots) co_return;
+  std::vector<store::ClaimedJob> claimed;
+  try {
+    claimed = co_await repository_.claim(slots - held_.size(), config_.jobs.on_duplicate == "queue");
+  } catch (const std::exception& error) {
+    spdlog::debug("cluster: claim failed: {}", error.what());
+    co_return;
+  }
+  for (auto& c : claimed) {
+    if (stopping_ || draining_) {
+      // Claimed while the stop began: handed straight back.
+      held_[c.job.id] = {c.job.attempt, false};
+      spawn(settle(std::move(c.job), true, util::Gate::Holder(settling_)));
+      continue;
+    }
+    ++counters_.claims;
+    if (claimed_) {
+      claimed_(std::chrono::duration<double>(jobs::Clock::now() - c.job.created_at).count());
+    }
+    held_[c.job.id] = {c.job.attempt, false};
+    jobs_.adopt(std::move(c.job), c.time_left);
+  }
+  // All the slots asked for were filled: there may be more for the next free one.
+  if (!claimed.empty() && held_.size() < slots) claim_wanted_ = true;
+}
+
+// --- leases -----------------------------------------------------------------
+
+void Coordinator::wake_heartbeat() {
+  beat_wanted_ = true;
+  beat_timer_.cancel();
+}
+
+void Coordinator::lose(const std::string& id, const char* why) {
+  auto it = held_.find(id);
+  if (it == held_.end() || it->second.lost) return;
+  it->second.lost = true;
+  ++counters_.lost_leases;
+  spdlog::warn("cluster: job {} (attempt {}): lease lost ({}): stopping its crawl", id, it->second.attempt, why);
+  // Nothing it writes lands any more; the crawl is stopped at once.
+  if (!jobs_.stop_local(id, jobs::StopReason::shutdown)) held_.erase(it);
+}
+
+asio::awaitable<void> Coordinator::heartbeat_loop() {
+  while (!stopping_) {
+    beat_wanted_ = false;
+    co_await beat_once();
+    if (stopping_) break;
+    if (!beat_wanted_) {
+      beat_timer_.expires_after(ms(config_.cluster.heartbeat_ms));
+      co_await beat_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+}
+
+asio::awaitable<void> Coordinator::beat_once() {
+  std::vector<store::HeldAttempt> asked;
+  for (const auto& [id, held] : held_) {
+    if (!held.lost) asked.emplace_back(id, held.attempt);
+  }
+  auto sent = Steady::now();
+  try {
+    auto beat = co_await repository_.heartbeat(asked, config_.jobs.max_running, draining_);
+    last_beat_ok_ = sent;
+    std::set<std::string> kept(beat.kept.begin(), beat.kept.end());
+    for (const auto& [id, attempt] : asked) {
+      if (!kept.contains(id)) lose(id, "the database no longer gives it to this instance");
+    }
+    for (const auto& id : beat.cancel_requested) {
+      if (jobs_.stop_local(id, jobs::StopReason::user_request)) {
+        spdlog::info("cluster: job {}: cancel requested (heartbeat)", id);
+      }
+    }
+  } catch (const store::InstanceConflict& conflict) {
+    spdlog::critical("cluster: {}", conflict.what());
+    for (const auto& [id, attempt] : asked) lose(id, "another process took this instance id");
+  } catch (const std::exception& error) {
+    spdlog::warn("cluster: heartbeat failed: {}", error.what());
+    // Cut off from the database for a whole lease: the jobs are someone
+    // else's by now (or will be); stop them instead of working for nothing.
+    if (Steady::now() - last_beat_ok_ > ms(config_.cluster.lease_ms)) {
+      for (const auto& [id, attempt] : asked) lose(id, "no heartbeat got through for a whole lease");
+    }
+  }
+}
+
+asio::awaitable<void> Coordinator::maintenance_loop() {
+  while (!stopping_) {
+    maintenance_timer_.expires_after(ms(config_.cluster.poll_ms));
+    co_await maintenance_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (stopping_) break;
+    try {
+      auto rescued = co_await repository_.rescue(false, config_.jobs.idempotency_ttl_s);
+      for (const auto& job : rescued) {
+        spdlog::warn("cluster: job {}: the lease of {} on attempt {} ran out: {}", job.id, job.previous_owner,
+                     job.attempt, job.state);
+      }
+      counters_.rescues += rescued.size();
+      auto counts = co_await repository_.counts();
+      counters_.queue_depth = counts.queued;
+    } catch (const std::exception& error) {
+      spdlog::debug("cluster: maintenance failed: {}", error.what());
+    }
+  }
+}
+
+// --- the end of an attempt --------------------------------------------------
+
+bool Coordinator::owns_end(const jobs::Job& job, const jobs::RunEnd& end) {
+  auto it = held_.find(job.id);
+  if (it == held_.end()) return true;
+  if (it->second.lost) {
+    held_.erase(it);
+    wake_claims();
+    return false;
+  }
+  if (draining_ && end.stop_reason == jobs::StopReason::shutdown) {
+    spawn(settle(job, true, util::Gate::Holder(settling_)));
+    return false;
+  }
+  return true;
+}
+
+void Coordinator::ended(const jobs::Job& job) { spawn(settle(job, false, util::Gate::Holder(settling_))); }
+
+// The attempt's rows go first (the end is fenced by the same lease as they
+// are), then its end, or, on a planned stop, the job back to the queue.
+// The lease is renewed meanwhile: the job stays in held_ until this is done.
+asio::awaitable<void> Coordinator::settle(jobs::Job job, bool hand_back, util::Gate::Holder) {
+  auto give_up = Steady::now() + ms(config_.cluster.lease_ms);
+  co_await store_.flush(ms(config_.cluster.lease_ms));
+  while (true) {
+    auto it = held_.find(job.id);
+    if (it == held_.end() || it->second.lost) break;
+    try {
+      bool done = false;
+      if (hand_back) {
+        std::string why = "handed back to the queue by " + repository_.instance_id() + " (planned stop)";
+        done = co_await repository_.release(job, std::move(why));
+      } else {
+        done = co_await repository_.finish(job);
+      }
+      if (!done) spdlog::warn("cluster: job {} (attempt {}): no longer this instance's; its end was not recorded",
+                              job.id, job.attempt);
+      break;
+    } catch (const std::exception& error) {
+      if (Steady::now() > give_up) {
+        spdlog::error("cluster: job {}: its end could not be recorded: {}", job.id, error.what());
+        break;
+      }
+    }
+    asio::steady_timer pause(ioc_, 200ms);
+    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  held_.erase(job.id);
+  wake_claims();
+}
+
+// --- stop -------------------------------------------------------------------
+
+void Coordinator::drain() {
+  draining_ = true;
+  wake_heartbeat();  // the instance's row says it stops
+}
+
+asio::awaitable<void> Coordinator::shutdown(std::chrono::milliseconds timeout) {
+  draining_ = true;
+  co_await settling_.wait(timeout);
+  stopping_ = true;
+  claim_timer_.cancel();
+  beat_timer_.cancel();
+  maintenance_timer_.cancel();
+  committed_.notify_all();
+  listener_->stop();
+  co_await loops_.wait(ms(config_.cluster.lease_ms) + 1s);
+}
+
+// --- status -----------------------------------------------------------------
+
+asio::awaitable<ClusterStatus> Coordinator::status() {
+  ClusterStatus status;
+  status.instances = co_await repository_.instances();
+  status.counts = co_await repository_.counts();
+  counters_.queue_depth = status.counts.queued;
+  co_return status;
+}
+
+ClusterCounters Coordinator::counters() const {
+  ClusterCounters c = counters_;
+  c.notify_reconnects = listener_->reconnects();
+  return c;
+}
+
+}  // namespace crawld::cluster

@@ -1,0 +1,281 @@
+#include "crawld/store/cluster_repository.hpp"
+
+#include "crawld/util/json_text.hpp"
+#include "crawld/version.hpp"
+#include "db_pool.hpp"
+#include "health.hpp"
+#include "queries.hpp"
+#include "statements.hpp"
+
+namespace crawld::store {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The class half of the instance lock's key ("crwl"); the other half is a
+// hash of the instance id. The migration lock uses the one-key form.
+constexpr int instance_lock_class = 0x6377726c;
+// The maintenance lock: one instance at a time rescues and expires.
+constexpr int maintenance_lock = 1;
+
+const char* text_or_null(const std::string& text) { return text.empty() ? nullptr : text.c_str(); }
+
+std::string submit_json(const std::vector<SubmitRow>& rows) {
+  std::string out = "[";
+  for (const auto& row : rows) {
+    const auto& job = row.job;
+    if (out.size() > 1) out += ',';
+    out += "{\"id\":";
+    util::append_json_string(out, job.id);
+    out += ",\"target\":";
+    util::append_json_string(out, job.params.target);
+    out += ",\"season\":" + std::to_string(job.params.season);
+    out += job.params.deep ? ",\"deep\":true" : ",\"deep\":false";
+    out += ",\"params\":" + params_json(job.params);
+    out += ",\"created_at\":";
+    util::append_json_string(out, jobs::format_time(job.created_at));
+    out += ",\"idempotency_key\":";
+    if (job.idempotency_key.empty()) {
+      out += "null";
+    } else {
+      util::append_json_string(out, job.idempotency_key);
+    }
+    out += ",\"dedup_key\":";
+    if (row.dedup_key.empty()) {
+      out += "null";
+    } else {
+      util::append_json_string(out, row.dedup_key);
+    }
+    out += '}';
+  }
+  out += ']';
+  return out;
+}
+
+SubmitOutcome parse_outcome(const std::string& text) {
+  if (text == "created") return SubmitOutcome::created;
+  if (text == "replayed") return SubmitOutcome::replayed;
+  if (text == "duplicate") return SubmitOutcome::duplicate;
+  if (text == "mismatch") return SubmitOutcome::mismatch;
+  return SubmitOutcome::queue_full;
+}
+
+jobs::Clock::time_point from_ms(const pqxx::field& field) {
+  return jobs::Clock::time_point(std::chrono::milliseconds(field.as<std::int64_t>()));
+}
+
+// Takes the instance lock on this connection unless it holds it already.
+void hold_instance_lock(pqxx::connection& c, const std::string& id, std::atomic<int>& locked_pid) {
+  if (locked_pid.load() == c.backendpid()) return;
+  pqxx::nontransaction tx(c);
+  bool got = tx.exec_params1("select pg_try_advisory_lock($1::integer, hashtext($2))", instance_lock_class, id)[0]
+                 .as<bool>();
+  if (!got) {
+    throw InstanceConflict("another live crawld instance uses instance_id \"" + id +
+                           "\"; give each instance its own database.instance_id");
+  }
+  locked_pid.store(c.backendpid());
+}
+
+}  // namespace
+
+ClusterRepository::ClusterRepository(asio::io_context& ioc, const DatabaseConfig& database,
+                                     const ClusterConfig& cluster, const DatabaseHealth& health,
+                                     std::string instance_id)
+    : ioc_(ioc),
+      database_(database),
+      cluster_(cluster),
+      health_(health),
+      instance_id_(std::move(instance_id)),
+      work_(std::make_unique<DbPool>(database.url, 2, database.statement_timeout_ms)),
+      beat_(std::make_unique<DbPool>(database.url, 1, cluster.lease_ms)) {}
+
+ClusterRepository::~ClusterRepository() = default;
+
+void ClusterRepository::stop() {
+  work_->stop();
+  beat_->stop();
+}
+
+// Each body is a named local, not a temporary inside the co_await
+// expression (GCC 12 mishandles those).
+
+asio::awaitable<void> ClusterRepository::register_instance(std::uint32_t slots) {
+  health_.require_ready();
+  auto body = [this, slots](pqxx::connection& c) {
+    hold_instance_lock(c, instance_id_, locked_pid_);
+    pqxx::work tx(c);
+    tx.exec_prepared(statements::register_instance, instance_id_, std::string(version), slots);
+    tx.commit();
+    return true;
+  };
+  co_await beat_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(cluster_.lease_ms));
+}
+
+asio::awaitable<std::vector<SubmitAnswer>> ClusterRepository::submit(std::vector<SubmitRow> rows,
+                                                                     std::uint32_t max_queued) {
+  health_.require_ready();
+  auto body = [this, json = submit_json(rows), max_queued](pqxx::connection& c) {
+    pqxx::work tx(c);
+    std::vector<SubmitAnswer> answers;
+    for (const auto& row : tx.exec_prepared(statements::submit_jobs, json, max_queued, instance_id_)) {
+      answers.push_back({parse_outcome(row[1].as<std::string>()), row[2].is_null() ? "" : row[2].as<std::string>()});
+    }
+    tx.commit();
+    return answers;
+  };
+  co_return co_await work_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(database_.statement_timeout_ms));
+}
+
+asio::awaitable<std::vector<ClaimedJob>> ClusterRepository::claim(std::size_t slots, bool one_per_crawl) {
+  health_.require_ready();
+  auto body = [this, slots, one_per_crawl](pqxx::connection& c) {
+    pqxx::work tx(c);
+    std::vector<ClaimedJob> claimed;
+    // One at a time in one transaction: with one_per_crawl, a job claimed
+    // here is seen running by the next pick. The transaction-scoped lock
+    // keeps two instances from picking two queued copies of one crawl.
+    if (one_per_crawl) tx.exec_params("select pg_advisory_xact_lock($1::integer, $2::integer)", instance_lock_class, 2);
+    while (claimed.size() < slots) {
+      auto rows = tx.exec_prepared(statements::claim_job, instance_id_, cluster_.lease_ms, one_per_crawl);
+      if (rows.empty()) break;
+      claimed.push_back({job_from_row(rows[0]), std::chrono::milliseconds(rows[0][20].as<std::int64_t>())});
+    }
+    tx.commit();
+    return claimed;
+  };
+  co_return co_await work_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(database_.statement_timeout_ms));
+}
+
+asio::awaitable<Heartbeat> ClusterRepository::heartbeat(std::vector<HeldAttempt> held, std::uint32_t slots,
+                                                         bool stopping) {
+  health_.require_ready();
+  auto body = [this, held = std::move(held), slots, stopping](pqxx::connection& c) {
+    hold_instance_lock(c, instance_id_, locked_pid_);
+    std::string ids = "{";
+    std::string attempts = "{";
+    for (const auto& [id, attempt] : held) {
+      if (ids.size() > 1) {
+        ids += ',';
+        attempts += ',';
+      }
+      ids += id;  // UUIDs made by the service: nothing to quote
+      attempts += std::to_string(attempt);
+    }
+    ids += '}';
+    attempts += '}';
+    pqxx::work tx(c);
+    Heartbeat beat;
+    for (const auto& row : tx.exec_prepared(statements::heartbeat, instance_id_, cluster_.lease_ms, ids, attempts)) {
+      beat.kept.push_back(row[0].as<std::string>());
+      if (row[1].as<bool>()) beat.cancel_requested.push_back(row[0].as<std::string>());
+    }
+    tx.exec_prepared(statements::beat_instance, instance_id_, std::string(version), slots, held.size(), stopping);
+    tx.commit();
+    return beat;
+  };
+  co_return co_await beat_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(cluster_.lease_ms));
+}
+
+asio::awaitable<bool> ClusterRepository::finish(jobs::Job job) {
+  health_.require_ready();
+  auto body = [this, job = std::move(job)](pqxx::connection& c) {
+    pqxx::work tx(c);
+    std::string stop = job.stop_reason == jobs::StopReason::none ? std::string() : std::string(to_string(job.stop_reason));
+    std::string finished = jobs::format_time(job.finished_at.value_or(jobs::Clock::now()));
+    const auto& p = job.progress;
+    auto result = tx.exec_prepared(statements::finish_attempt, job.id, instance_id_, job.attempt,
+                                   std::string(to_string(job.state)), text_or_null(stop), text_or_null(job.error),
+                                   finished, p.queued, p.fetched, p.failed, p.skipped, p.bytes, p.http_errors);
+    // A slot is free: whoever has a queued job for it may claim it.
+    tx.exec("select pg_notify('crawld_jobs', '')");
+    tx.commit();
+    return result.affected_rows() == 1;
+  };
+  co_return co_await work_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(database_.statement_timeout_ms));
+}
+
+asio::awaitable<bool> ClusterRepository::release(jobs::Job job, std::string why) {
+  health_.require_ready();
+  auto body = [this, id = job.id, attempt = job.attempt, why = std::move(why)](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto result = tx.exec_prepared(statements::release_attempt, id, instance_id_, attempt, why);
+    tx.exec("select pg_notify('crawld_jobs', '')");
+    tx.commit();
+    return result.size() == 1;
+  };
+  co_return co_await work_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(database_.statement_timeout_ms));
+}
+
+asio::awaitable<std::vector<RescuedJob>> ClusterRepository::rescue(bool own, std::uint32_t key_ttl_s) {
+  health_.require_ready();
+  auto body = [this, own, key_ttl_s](pqxx::connection& c) {
+    pqxx::work tx(c);
+    std::vector<RescuedJob> rescued;
+    // Another instance doing this right now: nothing for this one to do.
+    // (Its own jobs at start-up are rescued regardless: they are nobody's.)
+    bool leader = tx.exec_params1("select pg_try_advisory_xact_lock($1::integer, $2::integer)", instance_lock_class,
+                                  maintenance_lock)[0]
+                      .as<bool>();
+    if (!leader && !own) return rescued;
+    for (const auto& row : tx.exec_prepared(statements::rescue_expired, instance_id_, cluster_.max_attempts, own)) {
+      rescued.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                         row[3].as<std::uint32_t>()});
+    }
+    if (leader) {
+      tx.exec_params("delete from crawl_idempotency_keys where created_at < now() - $1 * interval '1 second'",
+                     key_ttl_s);
+      tx.exec("delete from crawl_instances where heartbeat_at < now() - interval '1 day'");
+    }
+    if (!rescued.empty()) tx.exec("select pg_notify('crawld_jobs', '')");
+    tx.commit();
+    return rescued;
+  };
+  co_return co_await work_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(database_.statement_timeout_ms));
+}
+
+asio::awaitable<ClusterCancel> ClusterRepository::cancel(std::string id) {
+  health_.require_ready();
+  auto body = [this, id = std::move(id)](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto outcome = tx.exec_prepared1(statements::cancel_job, id, instance_id_)[0].as<std::string>();
+    tx.commit();
+    if (outcome == "cancelled") return ClusterCancel::cancelled;
+    if (outcome == "requested") return ClusterCancel::requested;
+    if (outcome == "ended") return ClusterCancel::ended;
+    return ClusterCancel::not_found;
+  };
+  co_return co_await work_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(database_.statement_timeout_ms));
+}
+
+asio::awaitable<std::vector<InstanceRecord>> ClusterRepository::instances() {
+  health_.require_ready();
+  // An instance whose heartbeat is older than three leases is gone.
+  auto body = [this](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    std::vector<InstanceRecord> out;
+    for (const auto& row : tx.exec_prepared(statements::select_instances, 3 * cluster_.lease_ms)) {
+      out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), from_ms(row[2]), from_ms(row[3]),
+                     row[4].as<std::uint32_t>(), row[5].as<std::uint32_t>(), row[6].as<bool>()});
+    }
+    return out;
+  };
+  co_return co_await work_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(database_.read_timeout_ms));
+}
+
+asio::awaitable<ClusterCounts> ClusterRepository::counts() {
+  health_.require_ready();
+  auto body = [](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    ClusterCounts counts;
+    for (const auto& row : tx.exec_prepared(statements::count_active)) {
+      (row[0].as<std::string>() == "queued" ? counts.queued : counts.running) = row[1].as<std::uint64_t>();
+    }
+    return counts;
+  };
+  co_return co_await work_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(database_.read_timeout_ms));
+}
+
+}  // namespace crawld::store
