@@ -218,11 +218,10 @@ asio::awaitable<void> Coordinator::claim_loop() {
       co_await claim_once();
     }
     if (stopping_) break;
-    if (!claim_wanted_) {
-      claim_timer_.expires_after(ms(config_.cluster.poll_ms));
-      auto [ec] = co_await claim_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (!ec) claim_wanted_ = true;  // the poll: look whether a notification was missed
-    }
+    if (claim_wanted_ && !draining_) continue;
+    claim_timer_.expires_after(ms(config_.cluster.poll_ms));
+    auto [ec] = co_await claim_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (!ec) claim_wanted_ = true;  // the poll: look whether a notification was missed
   }
 }
 

@@ -55,9 +55,10 @@ declare
 begin
     select count(*) into queued_now from crawl_jobs where state = 'queued';
     for r in
-        select * from jsonb_to_recordset(batch) with ordinality
-            as j(id uuid, target text, season bigint, deep boolean, params jsonb, created_at timestamptz,
-                 idempotency_key text, dedup_key text, n bigint)
+        select * from rows from (jsonb_to_recordset(batch)
+            as (id uuid, target text, season bigint, deep boolean, params jsonb, created_at timestamptz,
+                idempotency_key text, dedup_key text)) with ordinality
+            as j(id, target, season, deep, params, created_at, idempotency_key, dedup_key, n)
         order by n
     loop
         o_n := r.n;
@@ -82,6 +83,17 @@ begin
                 r.dedup_key)
         on conflict (dedup_key) where dedup_key is not null and state in ('queued', 'running') do nothing;
         if not found then
+            -- The active job may be this key's own, committed meanwhile by
+            -- another instance: then this is a replay.
+            if r.idempotency_key is not null then
+                select k.job_id, k.params into known from crawl_idempotency_keys k where k.key = r.idempotency_key;
+                if found then
+                    o_job := known.job_id;
+                    o_outcome := case when known.params = r.params then 'replayed' else 'mismatch' end;
+                    return next;
+                    continue;
+                end if;
+            end if;
             select c.id into o_job from crawl_jobs c
                 where c.dedup_key = r.dedup_key and c.state in ('queued', 'running') limit 1;
             o_outcome := 'duplicate';

@@ -1,0 +1,62 @@
+#!/usr/bin/python3
+"""Cluster scenario 1: 300 POSTs through a load balancer over 3 instances.
+
+Three crawld instances in cluster mode share one database; Debian's nginx
+balances over them. 300 jobs (one season each) are posted through nginx
+from 16 client threads. Pass: every job ends succeeded with attempt 1; the
+counting site saw each season's seed fetched exactly once (no crawl ran
+twice); every instance ran some of them.
+"""
+import collections
+import threading
+
+import clusterlib
+from clusterlib import check, figure, note, TIME_FACTOR
+import pg
+
+JOBS, CLIENTS = 300, 16
+
+
+def main():
+    site = clusterlib.CountingSite(pages=2)
+    db = pg.create_database()
+    nodes = clusterlib.start_instances(db, site, 3, prefix="c1", jobs={"max_running": 8})
+    lb = clusterlib.LoadBalancer(nodes)
+    try:
+        seasons = list(range(2000, 2000 + JOBS))
+        answers = {}
+        lock = threading.Lock()
+
+        def client(mine):
+            for season in mine:
+                status, body = clusterlib.post(lb, {"target": "site", "season": season, "timeout": 60})
+                with lock:
+                    answers[season] = (status, body)
+
+        threads = [threading.Thread(target=client, args=(seasons[i::CLIENTS],)) for i in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        statuses = collections.Counter(s for s, _ in answers.values())
+        check(statuses == {202: JOBS}, "POST answers: %s" % dict(statuses))
+        ids = [body["id"] for _, body in answers.values()]
+        rows = clusterlib.wait_all_terminal(db, ids, 120 * TIME_FACTOR)
+        states = collections.Counter(rows[i][0] for i in ids)
+        check(states == {"succeeded": JOBS}, "end states: %s" % dict(states))
+        attempts = collections.Counter(rows[i][2] for i in ids)
+        check(attempts == {1: JOBS}, "attempts: %s" % dict(attempts))
+        twice = [s for s in seasons if site.seed_fetches(s) != 1]
+        check(not twice, "seeds not fetched exactly once: %s" % [(s, site.seed_fetches(s)) for s in twice[:5]])
+        by_instance = collections.Counter(rows[i][1] for i in ids)
+        check(len(by_instance) == 3 and min(by_instance.values()) > 0, "spread: %s" % dict(by_instance))
+        note("jobs per instance: %s" % dict(by_instance))
+        figure(1, jobs=JOBS, succeeded=states["succeeded"], ran_twice=len(twice),
+               spread="/".join(str(by_instance[n]) for n in sorted(by_instance)))
+    finally:
+        lb.stop()
+        site.stop()
+
+
+if __name__ == "__main__":
+    clusterlib.run(main)
