@@ -195,7 +195,9 @@ asio::awaitable<void> Coordinator::commit_groups() {
 // --- cancel -----------------------------------------------------------------
 
 asio::awaitable<CancelStatus> Coordinator::cancel(std::string id) {
-  switch (co_await repository_.cancel(std::move(id))) {
+  // A named result, not a co_await in the switch: GCC 12 mishandles that.
+  auto outcome = co_await repository_.cancel(std::move(id));
+  switch (outcome) {
     case store::ClusterCancel::cancelled:
     case store::ClusterCancel::requested: co_return CancelStatus::requested;
     case store::ClusterCancel::ended: co_return CancelStatus::already_ended;

@@ -242,10 +242,11 @@ asio::awaitable<ClusterCancel> ClusterRepository::cancel(std::string id) {
     pqxx::work tx(c);
     auto outcome = tx.exec_prepared1(statements::cancel_job, id, instance_id_)[0].as<std::string>();
     tx.commit();
-    if (outcome == "cancelled") return ClusterCancel::cancelled;
-    if (outcome == "requested") return ClusterCancel::requested;
-    if (outcome == "ended") return ClusterCancel::ended;
-    return ClusterCancel::not_found;
+    ClusterCancel answer = ClusterCancel::not_found;
+    if (outcome == "cancelled") answer = ClusterCancel::cancelled;
+    if (outcome == "requested") answer = ClusterCancel::requested;
+    if (outcome == "ended") answer = ClusterCancel::ended;
+    return answer;
   };
   co_return co_await work_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(database_.statement_timeout_ms));
 }
