@@ -254,6 +254,29 @@ TEST_CASE("rules that span several keys", "[config]") {
              Equals("auth.tokens[0]: expected a token of at least 16 characters"));
 }
 
+TEST_CASE("cluster mode: defaults, values and the rules between them", "[config]") {
+  auto defaults = parse_config("{}").cluster;
+  CHECK_FALSE(defaults.enabled);
+  CHECK(defaults.heartbeat_ms == 2000);
+  CHECK(defaults.lease_ms == 10000);
+  CHECK(defaults.poll_ms == 1000);
+  CHECK(defaults.max_attempts == 2);
+  auto set = parse_config(R"({"cluster": {"enabled": true, "heartbeat_ms": 500, "lease_ms": 1000, "poll_ms": 50,
+                                          "max_attempts": 5}, "database": {"url": "postgresql://db/x"}})");
+  CHECK(set.cluster.enabled);
+  CHECK(set.cluster.heartbeat_ms == 500);
+  CHECK(set.cluster.max_attempts == 5);
+  CHECK_NOTHROW(crawld::validate_complete(set));
+  CHECK_THAT(error_of(R"({"cluster": {"heartbeat_ms": 6000}})"),
+             StartsWith("cluster.heartbeat_ms: must be at most half of cluster.lease_ms (10000)"));
+  CHECK_THAT(error_of(R"({"cluster": {"max_attempts": 0}})"), Equals("cluster.max_attempts: expected integer 1-100, got 0"));
+  CHECK_THAT(error_of(R"({"cluster": {"leases": 1}})"), Contains("cluster.leases"));
+  // The database may come from the environment: required only of the whole.
+  auto without_database = parse_config(R"({"cluster": {"enabled": true}})");
+  CHECK_THROWS_WITH(crawld::validate_complete(without_database),
+                    StartsWith("cluster.enabled: cluster mode needs a database"));
+}
+
 TEST_CASE("invalid JSON names the position of the error", "[config]") {
   CHECK_THAT(error_of(R"({"server": {"port": 80,}})"), StartsWith("invalid JSON: parse error at line 1, column "));
   CHECK_THAT(error_of("{\n  \"server\": {\n    \"port\": 80\n  }"), StartsWith("invalid JSON: parse error at line 4"));
