@@ -46,7 +46,7 @@ def free_port():
 class Nginx:
     """nginx with worker_processes 1 under its own prefix in bench/out."""
 
-    def __init__(self, locations, root=None):
+    def __init__(self, locations, root=None, upstream=""):
         self.port = free_port()
         self.prefix = tempfile.mkdtemp(prefix="nginx-", dir=OUT)
         os.chmod(self.prefix, 0o755)
@@ -68,6 +68,7 @@ http {{
   scgi_temp_path {self.prefix}/scgi;
   keepalive_requests 1000000;
   default_type text/html;
+  {upstream}
   server {{
     listen 127.0.0.1:{self.port};
     root {self.root};

@@ -51,6 +51,7 @@ Coordinator::Coordinator(asio::io_context& ioc, const Config& config, jobs::JobS
       committed_(ioc),
       settling_(ioc),
       loops_(ioc) {
+  store.on_end_written([this](const std::string& id, std::uint32_t attempt) { end_written(id, attempt); });
   store::NotificationListener::Handlers handlers;
   handlers.jobs = [this] { wake_claims(); };
   handlers.cancel = [this](const std::string& id) {
@@ -110,7 +111,8 @@ asio::awaitable<void> Coordinator::run() {
   // now: that process is gone (this one holds the id).
   for (int tries = 0; tries < 50 && !stopping_; ++tries) {
     try {
-      auto rescued = co_await repository_.rescue(true, config_.jobs.idempotency_ttl_s);
+      auto rescue = co_await repository_.rescue(true, config_.jobs.idempotency_ttl_s);
+      const auto& rescued = rescue.jobs;
       for (const auto& job : rescued) {
         spdlog::warn("cluster: job {} (attempt {}) was running here when this instance last stopped: {}", job.id,
                      job.attempt, job.state);
@@ -221,9 +223,10 @@ asio::awaitable<void> Coordinator::claim_loop() {
     }
     if (stopping_) break;
     if (claim_wanted_ && !draining_) continue;
-    claim_timer_.expires_after(ms(config_.cluster.poll_ms));
-    auto [ec] = co_await claim_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (!ec) claim_wanted_ = true;  // the poll: look whether a notification was missed
+    // Woken by a notification, a free slot, or the maintenance tick (the
+    // poll, every cluster.poll_ms).
+    claim_timer_.expires_at(Steady::time_point::max());
+    co_await claim_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
   }
 }
 
@@ -240,15 +243,15 @@ asio::awaitable<void> Coordinator::claim_once() {
   for (auto& c : claimed) {
     if (stopping_ || draining_) {
       // Claimed while the stop began: handed straight back.
-      held_[c.job.id] = {c.job.attempt, false};
-      spawn(settle(std::move(c.job), true, util::Gate::Holder(settling_)));
+      held_.try_emplace(c.job.id).first->second.attempt = c.job.attempt;
+      spawn(settle(std::move(c.job), util::Gate::Holder(settling_)));
       continue;
     }
     ++counters_.claims;
     if (claimed_) {
       claimed_(std::chrono::duration<double>(jobs::Clock::now() - c.job.created_at).count());
     }
-    held_[c.job.id] = {c.job.attempt, false};
+    held_.try_emplace(c.job.id).first->second.attempt = c.job.attempt;
     jobs_.adopt(std::move(c.job), c.time_left);
   }
   // All the slots asked for were filled: there may be more for the next free one.
@@ -321,14 +324,15 @@ asio::awaitable<void> Coordinator::maintenance_loop() {
     co_await maintenance_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (stopping_) break;
     try {
-      auto rescued = co_await repository_.rescue(false, config_.jobs.idempotency_ttl_s);
-      for (const auto& job : rescued) {
+      auto rescue = co_await repository_.rescue(false, config_.jobs.idempotency_ttl_s);
+      for (const auto& job : rescue.jobs) {
         spdlog::warn("cluster: job {}: the lease of {} on attempt {} ran out: {}", job.id, job.previous_owner,
                      job.attempt, job.state);
       }
-      counters_.rescues += rescued.size();
-      auto counts = co_await repository_.counts();
-      counters_.queue_depth = counts.queued;
+      counters_.rescues += rescue.jobs.size();
+      counters_.queue_depth = rescue.queued;
+      // The poll: a claim, should a notification have been missed.
+      if (rescue.queued > 0) wake_claims();
     } catch (const std::exception& error) {
       spdlog::debug("cluster: maintenance failed: {}", error.what());
     }
@@ -346,37 +350,45 @@ bool Coordinator::owns_end(const jobs::Job& job, const jobs::RunEnd& end) {
     return false;
   }
   if (draining_ && end.stop_reason == jobs::StopReason::shutdown) {
-    spawn(settle(job, true, util::Gate::Holder(settling_)));
+    spawn(settle(job, util::Gate::Holder(settling_)));
     return false;
   }
   return true;
 }
 
-void Coordinator::ended(const jobs::Job& job) { spawn(settle(job, false, util::Gate::Holder(settling_))); }
+// The end is the final snapshot the service records: it is written behind,
+// fenced, after every row of the attempt (the store sees to the order).
+// Until it is committed the lease is renewed and the slot stays taken.
+void Coordinator::ended(const jobs::Job& job) {
+  auto it = held_.find(job.id);
+  if (it != held_.end()) it->second.ending.emplace(settling_);
+}
 
-// The attempt's rows go first (the end is fenced by the same lease as they
-// are), then its end, or, on a planned stop, the job back to the queue.
-// The lease is renewed meanwhile: the job stays in held_ until this is done.
-asio::awaitable<void> Coordinator::settle(jobs::Job job, bool hand_back, util::Gate::Holder) {
+void Coordinator::end_written(const std::string& id, std::uint32_t attempt) {
+  auto it = held_.find(id);
+  if (it == held_.end() || it->second.attempt != attempt) return;
+  held_.erase(it);
+  wake_claims();
+}
+
+// A planned stop hands the attempt back: its rows first, then the job goes
+// back to the queue without counting the attempt. The lease is renewed
+// meanwhile: the job stays in held_ until this is done.
+asio::awaitable<void> Coordinator::settle(jobs::Job job, util::Gate::Holder) {
   auto give_up = Steady::now() + ms(config_.cluster.lease_ms);
   co_await store_.flush(ms(config_.cluster.lease_ms));
   while (true) {
     auto it = held_.find(job.id);
     if (it == held_.end() || it->second.lost) break;
     try {
-      bool done = false;
-      if (hand_back) {
-        std::string why = "handed back to the queue by " + repository_.instance_id() + " (planned stop)";
-        done = co_await repository_.release(job, std::move(why));
-      } else {
-        done = co_await repository_.finish(job);
+      std::string why = "handed back to the queue by " + repository_.instance_id() + " (planned stop)";
+      if (!co_await repository_.release(job, std::move(why))) {
+        spdlog::warn("cluster: job {} (attempt {}): no longer this instance's; not handed back", job.id, job.attempt);
       }
-      if (!done) spdlog::warn("cluster: job {} (attempt {}): no longer this instance's; its end was not recorded",
-                              job.id, job.attempt);
       break;
     } catch (const std::exception& error) {
       if (Steady::now() > give_up) {
-        spdlog::error("cluster: job {}: its end could not be recorded: {}", job.id, error.what());
+        spdlog::error("cluster: job {}: could not be handed back: {}", job.id, error.what());
         break;
       }
     }

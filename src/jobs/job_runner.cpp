@@ -32,7 +32,8 @@ void JobRunner::start(const Job& job, std::uint32_t attempt, std::optional<std::
   const auto& p = job.params;
   listener_.run_event(job.id, "info",
                       "crawl started (target " + p.target + ", season " + std::to_string(p.season) +
-                          (p.deep ? ", deep" : ", shallow") + ", timeout " + std::to_string(p.timeout_s) + "s)");
+                          (p.deep ? ", deep" : ", shallow") + ", timeout " + std::to_string(p.timeout_s) + "s" +
+                          (attempt > 1 ? ", attempt " + std::to_string(attempt) + " on " + job.instance_id : "") + ")");
   auto owned = std::make_unique<Run>();
   Run& run = *owned;
   run.job = job;

@@ -80,8 +80,7 @@ void JobService::adopt(Job job, std::chrono::milliseconds time_left) {
   // An earlier attempt of it that ran here was handed back or lost.
   recent_.forget(job.id);
   Job& kept = recent_.add(std::move(job));
-  for (auto* observer : observers_) observer->job_changed(kept);
-  event(kept.id, "info", "attempt " + std::to_string(kept.attempt) + " started on " + instance_id_);
+  for (auto* observer : observers_) observer->job_adopted(kept);
   runner_.start(kept, kept.attempt, time_left);
   if (!progress_timer_armed_) tick_progress();
 }

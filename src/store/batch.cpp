@@ -3,6 +3,7 @@
 #include "queries.hpp"
 #include "statements.hpp"
 
+#include <algorithm>
 #include <array>
 #include <set>
 
@@ -142,6 +143,14 @@ Batch owned_rows(pqxx::work& tx, const Batch& batch, BatchResult& result) {
   return kept;
 }
 
+// Cluster mode: a job that ended frees a slot; whoever has a queued job for
+// it may claim it.
+void notify_ends(pqxx::work& tx, const Batch& batch) {
+  if (batch.owner.empty()) return;
+  bool ended = std::any_of(batch.jobs.begin(), batch.jobs.end(), [](const jobs::Job& j) { return jobs::is_terminal(j.state); });
+  if (ended) tx.exec("select pg_notify('crawld_jobs', '')");
+}
+
 // The rows to write: all of them, or in cluster mode the owned ones.
 const Batch& rows_to_write(pqxx::work& tx, const Batch& batch, Batch& owned, BatchResult& result) {
   if (batch.owner.empty()) return batch;
@@ -158,6 +167,7 @@ BatchResult write_fast(pqxx::connection& connection, const Batch& all) {
   insert_rows(tx, statements::upsert_jobs, batch.jobs);
   insert_rows(tx, statements::insert_events, batch.events);
   result.pages_inserted = copy_pages(tx, batch.pages);
+  notify_ends(tx, batch);
   tx.commit();
   return result;
 }
@@ -231,6 +241,7 @@ BatchResult write_row_by_row(pqxx::connection& connection, const Batch& all) {
     BatchResult ignored;
     try_row(tx, statements::insert_events, event, {rejected.job_id, "event", {}}, ignored);
   }
+  notify_ends(tx, batch);
   tx.commit();
   return result;
 }

@@ -32,7 +32,7 @@ Steady::time_point BatchWriter::next_due() const {
   auto first = queue_.first_pending_at();
   if (!health_.migrated() || !first) return Steady::time_point::max();
   auto due = *first + std::chrono::milliseconds(config_.flush_ms);
-  if (flushers_ > 0 || queue_.rows() >= config_.batch_rows) due = Steady::now();
+  if (flushers_ > 0 || queue_.rows() >= config_.batch_rows || queue_.end_pending()) due = Steady::now();
   return std::max(due, retry_at_);
 }
 
@@ -79,6 +79,11 @@ asio::awaitable<void> BatchWriter::write_one() {
     retry_at_ = {};
     health_.mark_up();
     queue_.committed(*batch);
+    if (on_end_written_) {
+      for (const auto& job : batch->jobs) {
+        if (jobs::is_terminal(job.state)) on_end_written_(job.id, job.attempt);
+      }
+    }
     health_.count_written(result.pages_inserted);
     if (result.fenced > 0) {
       health_.count_fenced(result.fenced);

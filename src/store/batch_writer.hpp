@@ -25,6 +25,7 @@ class BatchWriter {
               DatabaseHealth& health);
 
   void on_batch(Store::BatchCallback callback) { on_batch_ = std::move(callback); }
+  void on_end_written(Store::EndCallback callback) { on_end_written_ = std::move(callback); }
 
   // Starts the writer coroutine, counted in `gate` while it runs.
   void start(util::Gate& gate);
@@ -46,6 +47,7 @@ class BatchWriter {
   WriteQueue& queue_;
   DatabaseHealth& health_;
   Store::BatchCallback on_batch_;
+  Store::EndCallback on_end_written_;
   boost::asio::steady_timer wake_;
   util::Condition written_;  // notified after every batch attempt (flush waits on it)
   Backoff backoff_{std::chrono::milliseconds(100), std::chrono::seconds(5)};

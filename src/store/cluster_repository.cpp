@@ -20,8 +20,6 @@ constexpr int instance_lock_class = 0x6377726c;
 // The maintenance lock: one instance at a time rescues and expires.
 constexpr int maintenance_lock = 1;
 
-const char* text_or_null(const std::string& text) { return text.empty() ? nullptr : text.c_str(); }
-
 std::string submit_json(const std::vector<SubmitRow>& rows) {
   std::string out = "[";
   for (const auto& row : rows) {
@@ -117,14 +115,21 @@ asio::awaitable<void> ClusterRepository::register_instance(std::uint32_t slots) 
 asio::awaitable<std::vector<SubmitAnswer>> ClusterRepository::submit(std::vector<SubmitRow> rows,
                                                                      std::uint32_t max_queued) {
   health_.require_ready();
-  auto body = [this, json = submit_json(rows), max_queued](pqxx::connection& c) {
+  auto body = [this, json = submit_json(rows), count = rows.size(), max_queued](pqxx::connection& c) {
     pqxx::work tx(c);
-    std::vector<SubmitAnswer> answers;
+    std::vector<std::optional<SubmitAnswer>> answers(count);
     for (const auto& row : tx.exec_prepared(statements::submit_jobs, json, max_queued, instance_id_)) {
-      answers.push_back({parse_outcome(row[1].as<std::string>()), row[2].is_null() ? "" : row[2].as<std::string>()});
+      auto n = row[0].as<std::size_t>();
+      if (n < 1 || n > count) throw std::runtime_error("crawld_submit answered for row " + std::to_string(n));
+      answers[n - 1] = {parse_outcome(row[1].as<std::string>()), row[2].is_null() ? "" : row[2].as<std::string>()};
     }
     tx.commit();
-    return answers;
+    std::vector<SubmitAnswer> out;
+    for (auto& answer : answers) {
+      if (!answer) throw std::runtime_error("crawld_submit did not answer for every row");
+      out.push_back(std::move(*answer));
+    }
+    return out;
   };
   co_return co_await work_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(database_.statement_timeout_ms));
 }
@@ -134,14 +139,17 @@ asio::awaitable<std::vector<ClaimedJob>> ClusterRepository::claim(std::size_t sl
   auto body = [this, slots, one_per_crawl](pqxx::connection& c) {
     pqxx::work tx(c);
     std::vector<ClaimedJob> claimed;
-    // One at a time in one transaction: with one_per_crawl, a job claimed
+    // With one_per_crawl, one at a time in one transaction: a job claimed
     // here is seen running by the next pick. The transaction-scoped lock
     // keeps two instances from picking two queued copies of one crawl.
     if (one_per_crawl) tx.exec_params("select pg_advisory_xact_lock($1::integer, $2::integer)", instance_lock_class, 2);
     while (claimed.size() < slots) {
-      auto rows = tx.exec_prepared(statements::claim_job, instance_id_, cluster_.lease_ms, one_per_crawl);
-      if (rows.empty()) break;
-      claimed.push_back({job_from_row(rows[0]), std::chrono::milliseconds(rows[0][20].as<std::int64_t>())});
+      std::size_t take = one_per_crawl ? 1 : slots - claimed.size();
+      auto rows = tx.exec_prepared(statements::claim_job, instance_id_, cluster_.lease_ms, one_per_crawl, take);
+      for (const auto& row : rows) {
+        claimed.push_back({job_from_row(row), std::chrono::milliseconds(row[20].as<std::int64_t>())});
+      }
+      if (rows.size() < take) break;
     }
     tx.commit();
     return claimed;
@@ -179,24 +187,6 @@ asio::awaitable<Heartbeat> ClusterRepository::heartbeat(std::vector<HeldAttempt>
   co_return co_await beat_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(cluster_.lease_ms));
 }
 
-asio::awaitable<bool> ClusterRepository::finish(jobs::Job job) {
-  health_.require_ready();
-  auto body = [this, job = std::move(job)](pqxx::connection& c) {
-    pqxx::work tx(c);
-    std::string stop = job.stop_reason == jobs::StopReason::none ? std::string() : std::string(to_string(job.stop_reason));
-    std::string finished = jobs::format_time(job.finished_at.value_or(jobs::Clock::now()));
-    const auto& p = job.progress;
-    auto result = tx.exec_prepared(statements::finish_attempt, job.id, instance_id_, job.attempt,
-                                   std::string(to_string(job.state)), text_or_null(stop), text_or_null(job.error),
-                                   finished, p.queued, p.fetched, p.failed, p.skipped, p.bytes, p.http_errors);
-    // A slot is free: whoever has a queued job for it may claim it.
-    tx.exec("select pg_notify('crawld_jobs', '')");
-    tx.commit();
-    return result.affected_rows() == 1;
-  };
-  co_return co_await work_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(database_.statement_timeout_ms));
-}
-
 asio::awaitable<bool> ClusterRepository::release(jobs::Job job, std::string why) {
   health_.require_ready();
   auto body = [this, id = job.id, attempt = job.attempt, why = std::move(why)](pqxx::connection& c) {
@@ -209,17 +199,25 @@ asio::awaitable<bool> ClusterRepository::release(jobs::Job job, std::string why)
   co_return co_await work_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(database_.statement_timeout_ms));
 }
 
-asio::awaitable<std::vector<RescuedJob>> ClusterRepository::rescue(bool own, std::uint32_t key_ttl_s) {
+asio::awaitable<ClusterRepository::Rescue> ClusterRepository::rescue(bool own, std::uint32_t key_ttl_s) {
   health_.require_ready();
   auto body = [this, own, key_ttl_s](pqxx::connection& c) {
     pqxx::work tx(c);
-    std::vector<RescuedJob> rescued;
+    Rescue result;
+    auto& rescued = result.jobs;
     // Another instance doing this right now: nothing for this one to do.
     // (Its own jobs at start-up are rescued regardless: they are nobody's.)
     bool leader = tx.exec_params1("select pg_try_advisory_xact_lock($1::integer, $2::integer)", instance_lock_class,
                                   maintenance_lock)[0]
                       .as<bool>();
-    if (!leader && !own) return rescued;
+    auto count_queued = [&] {
+      result.queued = tx.exec1("select count(*) from (select 1 from crawl_jobs where state = 'queued' limit 100000) q")[0]
+                          .as<std::uint64_t>();
+    };
+    if (!leader && !own) {
+      count_queued();
+      return result;
+    }
     for (const auto& row : tx.exec_prepared(statements::rescue_expired, instance_id_, cluster_.max_attempts, own)) {
       rescued.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
                          row[3].as<std::uint32_t>()});
@@ -230,8 +228,9 @@ asio::awaitable<std::vector<RescuedJob>> ClusterRepository::rescue(bool own, std
       tx.exec("delete from crawl_instances where heartbeat_at < now() - interval '1 day'");
     }
     if (!rescued.empty()) tx.exec("select pg_notify('crawld_jobs', '')");
+    count_queued();
     tx.commit();
-    return rescued;
+    return result;
   };
   co_return co_await work_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(database_.statement_timeout_ms));
 }

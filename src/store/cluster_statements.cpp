@@ -12,14 +12,14 @@ namespace {
 
 const std::string lease_from_now = "now() + $2 * interval '1 millisecond'";
 
-// The oldest queued job nobody else is claiming; with one_per_crawl ($3),
+// The $4 oldest queued jobs nobody else is claiming; with one_per_crawl ($3),
 // only one whose crawl (target, season, deep) is not running anywhere.
 const std::string claim_sql =
     "with picked as ("
     " select q.id as pick from crawl_jobs q where q.state = 'queued'"
     "   and (not $3 or not exists (select 1 from crawl_jobs r where r.state = 'running'"
     "        and r.target = q.target and r.season = q.season and r.deep = q.deep))"
-    " order by q.created_at, q.id limit 1 for update skip locked)"
+    " order by q.created_at, q.id limit $4 for update skip locked)"
     " update crawl_jobs c set state = 'running', instance_id = $1, attempt = c.attempt + 1,"
     " lease_until = " +
     lease_from_now +
@@ -37,12 +37,6 @@ const std::string heartbeat_sql =
     " order by c.id for update of c)"
     " update crawl_jobs c set lease_until = " +
     lease_from_now + " from held where c.id = held.id returning c.id::text, c.cancel_requested";
-
-const std::string finish_sql =
-    "update crawl_jobs set state = $4, stop_reason = $5, error = $6, finished_at = $7::timestamptz,"
-    " queued = $8, fetched = $9, failed = $10, skipped = $11, bytes = $12, http_errors = $13,"
-    " lease_until = null, cancel_requested = false, updated_at = now()"
-    " where id = $1::uuid and instance_id = $2 and attempt = $3 and lease_until > now()";
 
 // A planned stop hands the job back: the attempt does not count.
 const std::string release_sql =
@@ -89,7 +83,6 @@ void prepare_cluster(pqxx::connection& connection) {
   connection.prepare(submit_jobs, "select o_n, o_outcome, o_job::text from crawld_submit($1::jsonb, $2, $3)");
   connection.prepare(claim_job, claim_sql);
   connection.prepare(heartbeat, heartbeat_sql);
-  connection.prepare(finish_attempt, finish_sql);
   connection.prepare(release_attempt, release_sql);
   connection.prepare(rescue_expired, rescue_sql);
   connection.prepare(cancel_job, "select crawld_cancel($1::uuid, $2)");

@@ -7,6 +7,13 @@
 
 #include <pqxx/pqxx>
 
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
 namespace crawld::store {
 
 namespace asio = boost::asio;
@@ -33,9 +40,18 @@ class Receiver : public pqxx::notification_receiver {
 
 NotificationListener::NotificationListener(asio::io_context& ioc, std::string conninfo, std::string name,
                                            Handlers handlers)
-    : ioc_(ioc), conninfo_(std::move(conninfo)), name_(std::move(name)), handlers_(std::move(handlers)) {}
+    : ioc_(ioc),
+      conninfo_(std::move(conninfo)),
+      name_(std::move(name)),
+      handlers_(std::move(handlers)),
+      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+}
 
-NotificationListener::~NotificationListener() { stop(); }
+NotificationListener::~NotificationListener() {
+  stop();
+  ::close(wake_fd_);
+}
 
 void NotificationListener::start() {
   if (thread_.joinable()) return;
@@ -44,6 +60,8 @@ void NotificationListener::start() {
 
 void NotificationListener::stop() {
   stopping_ = true;
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto written = ::write(wake_fd_, &one, sizeof one);
   if (thread_.joinable()) thread_.join();
 }
 
@@ -67,8 +85,13 @@ void NotificationListener::run() {
       backoff.reset();
       // Whatever was sent while nobody listened is found by polling.
       asio::post(ioc_, handlers_.connected);
+      // Asleep until the server sends something or stop() rings: an idle
+      // instance does not wake up for nothing.
       while (!stopping_) {
-        c.await_notification(0, 250'000);
+        pollfd fds[2] = {{c.sock(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "poll");
+        if (stopping_) break;
+        if (fds[0].revents != 0) c.get_notifs();
         if (!c.is_open()) throw pqxx::broken_connection("the notification connection closed");
       }
     } catch (const std::exception& error) {

@@ -136,6 +136,8 @@ ClusterRepository* Store::cluster() { return impl_->cluster.get(); }
 
 void Store::on_batch(BatchCallback callback) { impl_->writer.on_batch(std::move(callback)); }
 
+void Store::on_end_written(EndCallback callback) { impl_->writer.on_end_written(std::move(callback)); }
+
 bool Store::backlog_full() const { return impl_->queue.full(); }
 
 DatabaseStatus Store::status() const {

@@ -3,6 +3,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace crawld::store {
 
 namespace asio = boost::asio;
@@ -19,9 +21,20 @@ void WriteQueue::add_job(const jobs::Job& job) {
   if (!jobs_.contains(job.id)) job_order_.push_back(job.id);
   jobs_.insert_or_assign(job.id, job);
   note_pending();
+  if (!fence_owner_.empty() && jobs::is_terminal(job.state) && wake_) wake_();
+}
+
+bool WriteQueue::end_pending() const {
+  if (fence_owner_.empty()) return false;
+  return std::any_of(jobs_.begin(), jobs_.end(), [](const auto& kept) { return jobs::is_terminal(kept.second.state); });
+}
+
+void WriteQueue::count_row(const std::string& job_id) {
+  if (!fence_owner_.empty()) ++queued_rows_[job_id];
 }
 
 void WriteQueue::add_event(const jobs::Job& job, std::string_view level, const std::string& message) {
+  count_row(job.id);
   events_.push_back({job.id, jobs::Clock::now(), std::string(level), message, job.attempt});
   note_pending();
 }
@@ -39,6 +52,7 @@ asio::awaitable<void> WriteQueue::add_page(const std::string& job_id, std::uint3
              cancellation.cancelled() != asio::cancellation_type::none;
     });
   }
+  count_row(job_id);
   pages_.push_back({job_id, std::move(page), jobs::Clock::now(), attempt});
   note_pending();
 }
@@ -46,9 +60,6 @@ asio::awaitable<void> WriteQueue::add_page(const std::string& job_id, std::uint3
 Batch WriteQueue::take_batch() {
   Batch batch;
   batch.owner = fence_owner_;
-  for (const auto& id : job_order_) batch.jobs.push_back(std::move(jobs_.at(id)));
-  job_order_.clear();
-  jobs_.clear();
   // Events and pages share the budget half and half (an odd row goes to
   // each in turn), and a share one of them leaves unused goes to the other:
   // a flood of either cannot hold the other back.
@@ -59,7 +70,28 @@ Batch WriteQueue::take_batch() {
   batch.events.assign(events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(n_events));
   std::size_t n_pages = std::min(pages_.size(), budget - n_events);
   batch.pages.assign(pages_.begin(), pages_.begin() + static_cast<std::ptrdiff_t>(n_pages));
+  std::vector<std::string> waiting;
+  for (const auto& id : job_order_) {
+    auto& job = jobs_.at(id);
+    if (end_waits(job, batch)) {
+      waiting.push_back(id);
+      continue;
+    }
+    batch.jobs.push_back(std::move(job));
+    jobs_.erase(id);
+  }
+  job_order_ = std::move(waiting);
   return batch;
+}
+
+bool WriteQueue::end_waits(const jobs::Job& job, const Batch& batch) const {
+  if (fence_owner_.empty() || !jobs::is_terminal(job.state)) return false;
+  auto it = queued_rows_.find(job.id);
+  if (it == queued_rows_.end()) return false;
+  std::size_t in_batch = 0;
+  for (const auto& event : batch.events) in_batch += event.job_id == job.id ? 1 : 0;
+  for (const auto& page : batch.pages) in_batch += page.job_id == job.id ? 1 : 0;
+  return it->second > in_batch;
 }
 
 void WriteQueue::failed(Batch& batch) {
@@ -74,6 +106,14 @@ void WriteQueue::failed(Batch& batch) {
 }
 
 void WriteQueue::committed(const Batch& batch) {
+  if (!fence_owner_.empty()) {
+    auto uncount = [this](const std::string& id) {
+      auto it = queued_rows_.find(id);
+      if (it != queued_rows_.end() && --it->second == 0) queued_rows_.erase(it);
+    };
+    for (const auto& event : batch.events) uncount(event.job_id);
+    for (const auto& page : batch.pages) uncount(page.job_id);
+  }
   events_.erase(events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(batch.events.size()));
   pages_.erase(pages_.begin(), pages_.begin() + static_cast<std::ptrdiff_t>(batch.pages.size()));
   first_pending_at_ = empty() ? std::nullopt : std::optional(Steady::now());

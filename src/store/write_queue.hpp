@@ -21,6 +21,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace crawld::store {
@@ -40,7 +41,9 @@ class WriteQueue {
   // (its page is still kept). Returns at once once the queue is closing.
   boost::asio::awaitable<void> add_page(const std::string& job_id, std::uint32_t attempt, crawl::PageResult page);
   // Cluster mode: batches are written only for the attempts `owner` still
-  // holds (Batch::owner).
+  // holds (Batch::owner), and a job's final snapshot goes in the batch of
+  // its last rows or a later one: once it is committed, everything the
+  // attempt wrote is (its end is what frees the job's slot).
   void fence(std::string owner) { fence_owner_ = std::move(owner); }
 
   // The next batch: every job snapshot, then events and pages sharing
@@ -60,14 +63,21 @@ class WriteQueue {
   std::size_t job_updates() const { return jobs_.size(); }
   // Job rows and events fill max_backlog_rows: POST /start refuses new jobs.
   bool full() const { return events_.size() + jobs_.size() >= config_.max_backlog_rows; }
+  // Cluster mode: a job's end waits to be written; it frees a slot (and a
+  // cancel waits for it), so it goes without waiting for flush_ms.
+  bool end_pending() const;
   // When the oldest row still waiting arrived (nullopt: nothing waits).
   std::optional<Steady::time_point> first_pending_at() const { return first_pending_at_; }
 
  private:
   void note_pending();
+  void count_row(const std::string& job_id);
+  // Cluster mode: the job's final snapshot waits for rows not in `batch`.
+  bool end_waits(const jobs::Job& job, const Batch& batch) const;
 
   DatabaseConfig config_;
   std::string fence_owner_;
+  std::unordered_map<std::string, std::size_t> queued_rows_;  // cluster mode: per job
   std::function<void()> wake_;
   std::vector<std::string> job_order_;
   std::map<std::string, jobs::Job> jobs_;

@@ -172,8 +172,6 @@ TEST_CASE("rows of an attempt this instance no longer owns are not written", "[d
     CHECK(store.status().rows_fenced == 3);
     auto got6 = co_await cluster.heartbeat(held(job.id, job.attempt), 4, false);
     CHECK(got6.kept.empty());
-    auto got7 = co_await cluster.finish(job);
-    CHECK_FALSE(got7);
   });
 }
 
@@ -190,9 +188,12 @@ TEST_CASE("rescue re-queues an expired attempt, then interrupts it after max_att
     REQUIRE(first.size() == 1);
     // Not expired yet: nothing to rescue.
     auto got8 = co_await cluster.rescue(false, 3600);
-    CHECK(got8.empty());
+    CHECK(got8.jobs.empty());
+    CHECK(got8.queued == 0);
     co_await test::off_loop([] { std::this_thread::sleep_for(400ms); });
-    auto rescued = co_await cluster.rescue(false, 3600);
+    auto rescue = co_await cluster.rescue(false, 3600);
+    CHECK(rescue.queued == 1);
+    auto rescued = rescue.jobs;
     REQUIRE(rescued.size() == 1);
     CHECK(rescued[0].state == "queued");
     CHECK(rescued[0].previous_owner == "node-1");
@@ -204,7 +205,8 @@ TEST_CASE("rescue re-queues an expired attempt, then interrupts it after max_att
     CHECK(second[0].job.attempt == 2);
     CHECK(second[0].time_left < first[0].time_left);
     co_await test::off_loop([] { std::this_thread::sleep_for(400ms); });
-    rescued = co_await cluster.rescue(false, 3600);
+    rescue = co_await cluster.rescue(false, 3600);
+    rescued = rescue.jobs;
     REQUIRE(rescued.size() == 1);
     CHECK(rescued[0].state == "interrupted");
     CHECK(db.scalar("select state || ' ' || attempt from crawl_jobs") == "interrupted 2");
@@ -239,14 +241,24 @@ TEST_CASE("a cancel from any instance: queued at once, running by request", "[db
     // The owner's heartbeat learns of it.
     auto beat = co_await cluster.heartbeat(held(running.id, 1), 4, false);
     CHECK(beat.cancel_requested == std::vector<std::string>{running.id});
-    // And the end it commits is the owner's, fenced by its attempt.
+    // Its end is the owner's final snapshot, written behind after the
+    // attempt's rows; the store says when it is committed.
     auto job = claimed[0].job;
+    std::vector<std::pair<std::string, std::uint32_t>> written;
+    store.on_end_written([&](const std::string& id, std::uint32_t attempt) { written.emplace_back(id, attempt); });
+    auto sink = store.page_sink(job);
+    crawl::PageResult page;
+    page.url = "http://site/last";
+    co_await sink->on_page(page);
     job.state = jobs::JobState::cancelled;
     job.stop_reason = jobs::StopReason::user_request;
     job.finished_at = jobs::Clock::now();
-    auto got13 = co_await cluster.finish(job);
-    CHECK(got13);
+    store.job_changed(job);
+    auto flushed = co_await store.flush(5s);
+    CHECK(flushed);
+    CHECK(written == std::vector<std::pair<std::string, std::uint32_t>>{{running.id, 1}});
     CHECK(db.scalar("select state from crawl_jobs where id = '" + running.id + "'") == "cancelled");
+    CHECK(db.scalar("select count(*) from crawl_pages where job_id = '" + running.id + "'") == "1");
   });
 }
 

@@ -12,8 +12,9 @@
 //    polls again after every reconnection, so a cancel sent meanwhile is
 //    not lost;
 //  - rescues expired leases (one instance at a time does maintenance);
-//  - commits each attempt's end after its rows are flushed, fenced; a
-//    planned stop hands unfinished attempts back to the queue.
+//  - keeps an attempt's slot (and renews its lease) until its final
+//    snapshot is committed, fenced, after all its rows; a planned stop
+//    hands unfinished attempts back to the queue.
 // All on the loop.
 #pragma once
 
@@ -92,6 +93,7 @@ class Coordinator final : public jobs::SharedQueue {
   struct Held {
     std::uint32_t attempt = 0;
     bool lost = false;
+    std::optional<util::Gate::Holder> ending;  // ended; its final snapshot not yet committed
   };
   struct PendingSubmit;
 
@@ -100,7 +102,8 @@ class Coordinator final : public jobs::SharedQueue {
   boost::asio::awaitable<void> heartbeat_loop();
   boost::asio::awaitable<void> maintenance_loop();
   boost::asio::awaitable<void> commit_groups();
-  boost::asio::awaitable<void> settle(jobs::Job job, bool hand_back, util::Gate::Holder settling);
+  boost::asio::awaitable<void> settle(jobs::Job job, util::Gate::Holder settling);
+  void end_written(const std::string& id, std::uint32_t attempt);
   boost::asio::awaitable<void> claim_once();
   boost::asio::awaitable<void> beat_once();
   void lose(const std::string& id, const char* why);

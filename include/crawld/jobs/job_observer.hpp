@@ -17,6 +17,8 @@ class JobObserver {
   virtual void job_created(const Job&) {}
   // A state change (including the final one).
   virtual void job_changed(const Job&) {}
+  // Cluster mode: this instance claimed the job (now running here).
+  virtual void job_adopted(const Job& job) { job_changed(job); }
   // Progress of a running job, at most about once a second.
   virtual void job_progress(const Job&) {}
   // The job's own log: started, watchdog stop, cancel, finish, ...

@@ -105,14 +105,17 @@ class ClusterRepository {
   // are lost. Bounded by the lease itself: a heartbeat later than that is
   // worthless.
   boost::asio::awaitable<Heartbeat> heartbeat(std::vector<HeldAttempt> held, std::uint32_t slots, bool stopping);
-  // The attempt's end, fenced: false when it is no longer this instance's.
-  boost::asio::awaitable<bool> finish(jobs::Job job);
   // A planned stop hands the attempt back to the queue (not counted).
   boost::asio::awaitable<bool> release(jobs::Job job, std::string why);
   // Expired leases (and, with `own`, every running job of this instance id),
   // when no other instance is doing maintenance right now.
-  // Idempotency keys older than `key_ttl_s` are forgotten on the way.
-  boost::asio::awaitable<std::vector<RescuedJob>> rescue(bool own, std::uint32_t key_ttl_s);
+  // Idempotency keys older than `key_ttl_s` are forgotten on the way. Also
+  // says how many jobs are queued (counted up to 100,000).
+  struct Rescue {
+    std::vector<RescuedJob> jobs;
+    std::uint64_t queued = 0;
+  };
+  boost::asio::awaitable<Rescue> rescue(bool own, std::uint32_t key_ttl_s);
   boost::asio::awaitable<ClusterCancel> cancel(std::string id);
 
   boost::asio::awaitable<std::vector<InstanceRecord>> instances();
@@ -127,7 +130,7 @@ class ClusterRepository {
   ClusterConfig cluster_;
   const DatabaseHealth& health_;
   std::string instance_id_;
-  std::unique_ptr<DbPool> work_;  // submit, claim, finish, rescue, cancel, reads
+  std::unique_ptr<DbPool> work_;  // submit, claim, release, rescue, cancel, reads
   std::unique_ptr<DbPool> beat_;  // heartbeats and the instance lock only
   std::atomic<int> locked_pid_{0};  // the server process holding the instance lock
 };

@@ -33,7 +33,7 @@ class NotificationListener {
   NotificationListener& operator=(const NotificationListener&) = delete;
 
   void start();
-  // Joins the thread (at most about a quarter of a second).
+  // Wakes the thread and joins it.
   void stop();
   // Times the connection was lost and made again.
   std::uint64_t reconnects() const { return reconnects_.load(); }
@@ -47,6 +47,7 @@ class NotificationListener {
   Handlers handlers_;
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> reconnects_{0};
+  int wake_fd_ = -1;  // an eventfd: stop() rings it
   std::thread thread_;
 };
 

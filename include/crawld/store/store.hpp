@@ -54,6 +54,8 @@ class Store : public jobs::JobObserver {
   // JobObserver (on the loop, never blocks).
   void job_created(const jobs::Job& job) override;
   void job_changed(const jobs::Job& job) override;
+  // The claim statement has recorded it already.
+  void job_adopted(const jobs::Job&) override {}
   void job_progress(const jobs::Job& job) override;
   void job_event(const jobs::Job& job, std::string_view level, const std::string& message) override;
 
@@ -73,6 +75,11 @@ class Store : public jobs::JobObserver {
   // Called on the loop after every batch attempt (for metrics).
   using BatchCallback = std::function<void(double seconds, std::size_t rows, bool ok)>;
   void on_batch(BatchCallback callback);
+  // Cluster mode: a job's final snapshot was committed (fenced: or dropped,
+  // when the attempt was no longer this instance's), after every row of
+  // that attempt. Called on the loop.
+  using EndCallback = std::function<void(const std::string& id, std::uint32_t attempt)>;
+  void on_end_written(EndCallback callback);
 
   DatabaseStatus status() const;
   // True while the job rows and events waiting to be written reach

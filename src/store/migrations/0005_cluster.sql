@@ -40,20 +40,25 @@ create table crawl_instances (
     stopping     boolean not null default false
 );
 
--- Durable accept for a group of POST /start requests, in their order, in one
--- transaction: each row is replayed (its Idempotency-Key is known), refused
--- (the queue is full, or an active job has its dedup key) or queued. One
--- NOTIFY wakes the instances' claim loops.
+-- Durable accept for a group of POST /start requests, in one transaction:
+-- each row is replayed (its Idempotency-Key is known), refused (the queue
+-- is full, or an active job has its dedup key) or queued; answers carry the
+-- row's position (o_n, from 1). Rows with neither key nor dedup key, the
+-- common case, go in with one statement. One NOTIFY wakes the instances'
+-- claim loops.
 create function crawld_submit(batch jsonb, max_queued bigint, accepted_by text)
 returns table (o_n bigint, o_outcome text, o_job uuid)
 language plpgsql as $$
 declare
     r record;
     known record;
-    queued_now bigint;
+    room bigint;
+    plain bigint[] := '{}';
     inserted integer := 0;
 begin
-    select count(*) into queued_now from crawl_jobs where state = 'queued';
+    -- Room left in the queue, counted no further than the bound.
+    select max_queued - count(*) into room
+        from (select 1 from crawl_jobs where state = 'queued' limit max_queued) q;
     for r in
         select * from rows from (jsonb_to_recordset(batch)
             as (id uuid, target text, season bigint, deep boolean, params jsonb, created_at timestamptz,
@@ -62,6 +67,17 @@ begin
         order by n
     loop
         o_n := r.n;
+        if r.idempotency_key is null and r.dedup_key is null then
+            if room <= 0 then
+                o_job := null;
+                o_outcome := 'queue_full';
+                return next;
+            else
+                room := room - 1;
+                plain := plain || r.n;
+            end if;
+            continue;
+        end if;
         if r.idempotency_key is not null then
             select k.job_id, k.params into known from crawl_idempotency_keys k where k.key = r.idempotency_key;
             if found then
@@ -71,7 +87,7 @@ begin
                 continue;
             end if;
         end if;
-        if queued_now >= max_queued then
+        if room <= 0 then
             o_job := null;
             o_outcome := 'queue_full';
             return next;
@@ -115,12 +131,29 @@ begin
         end if;
         insert into crawl_job_events (job_id, level, message)
             values (r.id, 'info', 'job accepted by ' || accepted_by);
-        queued_now := queued_now + 1;
+        room := room - 1;
         inserted := inserted + 1;
         o_job := r.id;
         o_outcome := 'created';
         return next;
     end loop;
+    if cardinality(plain) > 0 then
+        return query
+            with fresh as (
+                select * from rows from (jsonb_to_recordset(batch)
+                    as (id uuid, target text, season bigint, deep boolean, params jsonb, created_at timestamptz))
+                    with ordinality as j(id, target, season, deep, params, created_at, n)
+                where j.n = any(plain)),
+            jobs as (
+                insert into crawl_jobs (id, target, season, deep, params, state, created_at, instance_id)
+                select id, target, season, deep, params, 'queued', created_at, '' from fresh
+                returning id),
+            events as (
+                insert into crawl_job_events (job_id, level, message)
+                select id, 'info', 'job accepted by ' || accepted_by from fresh order by n)
+            select fresh.n, 'created'::text, fresh.id from fresh;
+        inserted := inserted + cardinality(plain);
+    end if;
     if inserted > 0 then
         perform pg_notify('crawld_jobs', '');
     end if;
