@@ -21,12 +21,6 @@ using jobs::CancelStatus;
 using jobs::SubmitResult;
 using jobs::SubmitStatus;
 
-struct Coordinator::PendingSubmit {
-  store::SubmitRow row;
-  std::optional<store::SubmitAnswer> answer;
-  std::exception_ptr error;
-};
-
 namespace {
 
 std::chrono::milliseconds ms(std::uint32_t value) { return std::chrono::milliseconds(value); }
@@ -48,7 +42,10 @@ Coordinator::Coordinator(asio::io_context& ioc, const Config& config, jobs::JobS
       claim_timer_(ioc),
       beat_timer_(ioc),
       maintenance_timer_(ioc),
-      committed_(ioc),
+      // A group's statement is bounded by statement_timeout; a little more
+      // for the group ahead of it.
+      accept_(ioc, repository_, config.jobs.max_queued, 2 * ms(config.database.statement_timeout_ms) + 1s,
+              [this](asio::awaitable<void> task) { spawn(std::move(task)); }),
       settling_(ioc),
       loops_(ioc) {
   store.on_end_written([this](const std::string& id, std::uint32_t attempt) { end_written(id, attempt); });
@@ -70,7 +67,10 @@ Coordinator::Coordinator(asio::io_context& ioc, const Config& config, jobs::JobS
                                                             "crawld listen " + repository_.instance_id(), handlers);
 }
 
-Coordinator::~Coordinator() = default;
+Coordinator::~Coordinator() {
+  // Before the gates the held attempts' holders point at go.
+  held_.clear();
+}
 
 void Coordinator::spawn(asio::awaitable<void> task) {
   loops_.enter();
@@ -139,26 +139,12 @@ asio::awaitable<void> Coordinator::run() {
 
 asio::awaitable<SubmitResult> Coordinator::submit(jobs::Job job) {
   if (draining_) co_return SubmitResult{SubmitStatus::shutting_down, std::nullopt};
-  auto pending = std::make_shared<PendingSubmit>();
-  pending->row.dedup_key = config_.jobs.on_duplicate == "reject" ? dedup_key(job.params) : std::string();
-  pending->row.job = std::move(job);
-  pending_.push_back(pending);
-  if (!committing_) {
-    committing_ = true;
-    spawn(commit_groups());
-  }
-  // The group's statement is bounded by statement_timeout; a little more
-  // for the group ahead of it.
-  auto limit = 2 * ms(config_.database.statement_timeout_ms) + 1s;
-  co_await committed_.wait_until(Steady::now() + limit, [&] { return pending->answer || pending->error; });
-  if (pending->error) std::rethrow_exception(pending->error);
-  if (!pending->answer) throw util::Unavailable("database unavailable: the job could not be stored in time");
-  const auto& answer = *pending->answer;
+  store::SubmitRow row;
+  row.dedup_key = config_.jobs.on_duplicate == "reject" ? dedup_key(job.params) : std::string();
+  row.job = job;
+  auto answer = co_await accept_.submit(std::move(row));
   switch (answer.outcome) {
-    case store::SubmitOutcome::created: {
-      jobs::Job created = std::move(pending->row.job);
-      co_return SubmitResult{SubmitStatus::created, std::move(created)};
-    }
+    case store::SubmitOutcome::created: co_return SubmitResult{SubmitStatus::created, std::move(job)};
     case store::SubmitOutcome::queue_full: co_return SubmitResult{SubmitStatus::queue_full, std::nullopt};
     case store::SubmitOutcome::mismatch: co_return SubmitResult{SubmitStatus::idempotency_mismatch, std::nullopt};
     case store::SubmitOutcome::replayed:
@@ -167,31 +153,6 @@ asio::awaitable<SubmitResult> Coordinator::submit(jobs::Job job) {
   auto known = co_await jobs_.find(answer.job_id);
   auto status = answer.outcome == store::SubmitOutcome::replayed ? SubmitStatus::replayed : SubmitStatus::duplicate;
   co_return SubmitResult{status, std::move(known)};
-}
-
-// Group commit: one transaction for whatever arrived while the last one ran.
-asio::awaitable<void> Coordinator::commit_groups() {
-  while (!pending_.empty()) {
-    auto group = std::move(pending_);
-    pending_.clear();
-    std::vector<store::SubmitRow> rows;
-    rows.reserve(group.size());
-    for (const auto& p : group) rows.push_back(p->row);
-    try {
-      auto answers = co_await repository_.submit(std::move(rows), config_.jobs.max_queued);
-      for (std::size_t i = 0; i < group.size(); ++i) {
-        if (i < answers.size()) {
-          group[i]->answer = answers[i];
-        } else {
-          group[i]->error = std::make_exception_ptr(util::Unavailable("database answered without this job"));
-        }
-      }
-    } catch (...) {
-      for (auto& p : group) p->error = std::current_exception();
-    }
-    committed_.notify_all();
-  }
-  committing_ = false;
 }
 
 // --- cancel -----------------------------------------------------------------
@@ -413,7 +374,6 @@ asio::awaitable<void> Coordinator::shutdown(std::chrono::milliseconds timeout) {
   claim_timer_.cancel();
   beat_timer_.cancel();
   maintenance_timer_.cancel();
-  committed_.notify_all();
   listener_->stop();
   co_await loops_.wait(ms(config_.cluster.lease_ms) + 1s);
 }

@@ -5,7 +5,8 @@ Three crawld instances in cluster mode share one database; Debian's nginx
 balances over them. 300 jobs (one season each) are posted through nginx
 from 16 client threads. Pass: every job ends succeeded with attempt 1; the
 counting site saw each season's seed fetched exactly once (no crawl ran
-twice); every instance ran some of them.
+twice); every instance ran some of them; /status through the balancer lists
+the three instances; the instances' claim counters add up to the jobs.
 """
 import collections
 import threading
@@ -51,6 +52,19 @@ def main():
         by_instance = collections.Counter(rows[i][1] for i in ids)
         check(len(by_instance) == 3 and min(by_instance.values()) > 0, "spread: %s" % dict(by_instance))
         note("jobs per instance: %s" % dict(by_instance))
+        # Any instance's /status lists the live instances and the cluster's queue.
+        status = clusterlib.faultlib.body(lb.request("GET", "/status")[2])["cluster"]
+        check(sorted(i["id"] for i in status["instances"]) == ["c1-1", "c1-2", "c1-3"],
+              "/status instances: %s" % status)
+        check(status["jobs"] == {"queued": 0, "running": 0}, "/status cluster jobs: %s" % status["jobs"])
+        # Each instance counted its own claims; together, every job once.
+        claims = 0
+        for node in nodes:
+            metrics = node.request("GET", "/metrics")[2].decode()
+            line = [l for l in metrics.splitlines() if l.startswith("crawld_cluster_claims_total")]
+            check(line, "no crawld_cluster_claims_total on %s" % node.name)
+            claims += float(line[0].split()[-1])
+        check(claims == JOBS, "claims counted: %s" % claims)
         figure(1, jobs=JOBS, succeeded=states["succeeded"], ran_twice=len(twice),
                spread="/".join(str(by_instance[n]) for n in sorted(by_instance)))
     finally:

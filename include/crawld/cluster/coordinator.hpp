@@ -1,8 +1,7 @@
 // Cluster mode: this instance's part in the shared job queue.
 //
 // The coordinator is the JobService's SharedQueue. It
-//  - accepts jobs durably, in groups: a POST waits for the commit of the
-//    group it joined, and whatever arrives meanwhile goes in the next one;
+//  - accepts jobs durably, in groups (GroupCommit);
 //  - claims queued jobs when it has free slots (woken by NOTIFY, polling
 //    every cluster.poll_ms as the backstop) and hands them to the service;
 //  - renews the leases of the attempts it holds every cluster.heartbeat_ms,
@@ -19,6 +18,7 @@
 #pragma once
 
 #include "crawld/config.hpp"
+#include "crawld/cluster/group_commit.hpp"
 #include "crawld/jobs/job_service.hpp"
 #include "crawld/jobs/shared_queue.hpp"
 #include "crawld/store/cluster_repository.hpp"
@@ -95,13 +95,11 @@ class Coordinator final : public jobs::SharedQueue {
     bool lost = false;
     std::optional<util::Gate::Holder> ending;  // ended; its final snapshot not yet committed
   };
-  struct PendingSubmit;
 
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<void> claim_loop();
   boost::asio::awaitable<void> heartbeat_loop();
   boost::asio::awaitable<void> maintenance_loop();
-  boost::asio::awaitable<void> commit_groups();
   boost::asio::awaitable<void> settle(jobs::Job job, util::Gate::Holder settling);
   void end_written(const std::string& id, std::uint32_t attempt);
   boost::asio::awaitable<void> claim_once();
@@ -131,9 +129,7 @@ class Coordinator final : public jobs::SharedQueue {
   boost::asio::steady_timer beat_timer_;
   boost::asio::steady_timer maintenance_timer_;
 
-  std::vector<std::shared_ptr<PendingSubmit>> pending_;
-  bool committing_ = false;
-  util::Condition committed_;
+  GroupCommit accept_;
   util::Gate settling_;  // attempts' ends being committed or handed back
   util::Gate loops_;     // every coroutine the coordinator spawned
   ClusterCounters counters_;

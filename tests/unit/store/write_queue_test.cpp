@@ -1,0 +1,93 @@
+// The write queue's batches: what each takes, and in cluster mode that a
+// job's final snapshot is never written before the rows of its attempt.
+#include "store/write_queue.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <catch2/catch.hpp>
+
+namespace asio = boost::asio;
+using namespace crawld;
+
+namespace {
+
+jobs::Job job_in(jobs::JobState state) {
+  jobs::Job job;
+  job.id = "11111111-1111-4111-8111-111111111111";
+  job.attempt = 1;
+  job.state = state;
+  return job;
+}
+
+void add_pages(asio::io_context& ioc, store::WriteQueue& queue, const jobs::Job& job, int n) {
+  for (int i = 0; i < n; ++i) {
+    crawl::PageResult page;
+    page.url = "http://site/" + std::to_string(i);
+    asio::co_spawn(ioc, queue.add_page(job.id, job.attempt, page), asio::detached);
+  }
+  ioc.run();
+  ioc.restart();
+}
+
+DatabaseConfig small_batches() {
+  DatabaseConfig config;
+  config.batch_rows = 4;
+  return config;
+}
+
+}  // namespace
+
+TEST_CASE("cluster mode: a job's end waits for the batch of its last rows", "[store]") {
+  asio::io_context ioc;
+  store::WriteQueue queue(ioc, small_batches());
+  queue.fence("node-1");
+  auto job = job_in(jobs::JobState::succeeded);
+  add_pages(ioc, queue, job, 10);
+  queue.add_job(job);
+  CHECK(queue.end_pending());
+
+  auto first = queue.take_batch();
+  CHECK(first.owner == "node-1");
+  CHECK(first.pages.size() == 4);
+  CHECK(first.jobs.empty());  // six of its rows are still to come
+  queue.committed(first);
+  auto second = queue.take_batch();
+  CHECK(second.pages.size() == 4);
+  CHECK(second.jobs.empty());
+  queue.committed(second);
+  auto last = queue.take_batch();
+  CHECK(last.pages.size() == 2);
+  REQUIRE(last.jobs.size() == 1);  // in the batch of its last rows
+  CHECK(last.jobs[0].state == jobs::JobState::succeeded);
+  queue.committed(last);
+  CHECK(queue.empty());
+  CHECK_FALSE(queue.end_pending());
+}
+
+TEST_CASE("cluster mode: a failed batch's rows still count before the end", "[store]") {
+  asio::io_context ioc;
+  store::WriteQueue queue(ioc, small_batches());
+  queue.fence("node-1");
+  auto job = job_in(jobs::JobState::failed);
+  add_pages(ioc, queue, job, 6);
+  queue.add_job(job);
+  auto batch = queue.take_batch();
+  CHECK(batch.jobs.empty());
+  queue.failed(batch);  // nothing was written: all six rows still wait
+  auto again = queue.take_batch();
+  CHECK(again.pages.size() == 4);
+  CHECK(again.jobs.empty());
+}
+
+TEST_CASE("standalone: snapshots go in the next batch, nothing is fenced", "[store]") {
+  asio::io_context ioc;
+  store::WriteQueue queue(ioc, small_batches());
+  auto job = job_in(jobs::JobState::succeeded);
+  add_pages(ioc, queue, job, 10);
+  queue.add_job(job);
+  CHECK_FALSE(queue.end_pending());
+  auto batch = queue.take_batch();
+  CHECK(batch.owner.empty());
+  CHECK(batch.jobs.size() == 1);
+  CHECK(batch.pages.size() == 4);
+}
