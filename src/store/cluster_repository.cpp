@@ -88,7 +88,10 @@ ClusterRepository::ClusterRepository(asio::io_context& ioc, const DatabaseConfig
       health_(health),
       instance_id_(std::move(instance_id)),
       work_(std::make_unique<DbPool>(database.url, 2, database.statement_timeout_ms)),
-      beat_(std::make_unique<DbPool>(database.url, 1, cluster.lease_ms)) {}
+      beat_(std::make_unique<DbPool>(database.url, 1, cluster.lease_ms)) {
+  work_->set_idle_in_transaction_timeout(idle_in_transaction_ms(cluster));
+  beat_->set_idle_in_transaction_timeout(idle_in_transaction_ms(cluster));
+}
 
 ClusterRepository::~ClusterRepository() = default;
 

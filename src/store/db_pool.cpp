@@ -93,6 +93,7 @@ ThreadConnection& thread_connection() {
 DbPool::DbPool(std::string conninfo, unsigned threads, std::uint32_t statement_timeout_ms)
     : conninfo_(with_connect_timeout(conninfo, 5)),
       statement_timeout_ms_(statement_timeout_ms),
+      idle_in_transaction_ms_(statement_timeout_ms),
       pool_(std::max(1u, threads)) {}
 
 DbPool::~DbPool() { stop(); }
@@ -124,6 +125,10 @@ pqxx::connection& DbPool::this_thread_connection(bool& fresh) {
     // Every statement of the service is bounded; a slow database only makes
     // the writers wait, never forever.
     setup.exec_params("select set_config('statement_timeout', $1, false)", std::to_string(statement_timeout_ms_));
+    // A process stopped inside a transaction (SIGSTOP, a frozen VM) must not
+    // hold its row locks for long: the server ends such a session.
+    setup.exec_params("select set_config('idle_in_transaction_session_timeout', $1, false)",
+                      std::to_string(idle_in_transaction_ms_.load()));
     setup.exec("set application_name = 'crawld'");
     setup.commit();
     statements::prepare_all(*connection);

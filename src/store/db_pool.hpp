@@ -23,6 +23,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <pqxx/pqxx>
 
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -68,6 +69,9 @@ class DbPool {
   DbPool& operator=(const DbPool&) = delete;
 
   boost::asio::thread_pool::executor_type executor() { return pool_.get_executor(); }
+  // How long the server lets a session sit idle inside a transaction
+  // (default: statement_timeout). Applies to connections opened afterwards.
+  void set_idle_in_transaction_timeout(std::uint32_t ms) { idle_in_transaction_ms_ = ms; }
 
   // Runs body(connection) on a pool thread; the awaiting coroutine resumes
   // on its own executor.
@@ -133,6 +137,7 @@ class DbPool {
 
   std::string conninfo_;
   std::uint32_t statement_timeout_ms_;
+  std::atomic<std::uint32_t> idle_in_transaction_ms_;
   boost::asio::thread_pool pool_;
   bool stopped_ = false;
 };

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 
 namespace crawld::store {
@@ -123,11 +124,15 @@ std::unique_ptr<crawl::PageSink> Store::page_sink(const jobs::Job& job) {
 
 JobRepository& Store::repository() { return impl_->repository; }
 
+std::uint32_t idle_in_transaction_ms(const ClusterConfig& cluster) { return std::max(500U, cluster.lease_ms / 4); }
+
 ClusterRepository& Store::enable_cluster(const ClusterConfig& cluster) {
   Impl& impl = *impl_;
   impl.cluster = std::make_unique<ClusterRepository>(impl.ioc, impl.config, cluster, impl.health,
                                                      impl.health.instance_id());
   impl.queue.fence(impl.health.instance_id());
+  // Row locks of a stopped owner would keep its jobs from being rescued.
+  impl.pool.set_idle_in_transaction_timeout(idle_in_transaction_ms(cluster));
   impl.health.skip_recovery();
   return *impl.cluster;
 }

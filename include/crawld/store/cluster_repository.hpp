@@ -82,6 +82,10 @@ struct ClusterCounts {
 
 enum class ClusterCancel { cancelled, requested, ended, not_found };
 
+// How long a cluster instance's session may sit idle inside a transaction
+// before the server ends it (and its row locks): a fraction of the lease.
+std::uint32_t idle_in_transaction_ms(const ClusterConfig& cluster);
+
 class ClusterRepository {
  public:
   ClusterRepository(boost::asio::io_context& ioc, const DatabaseConfig& database, const ClusterConfig& cluster,
