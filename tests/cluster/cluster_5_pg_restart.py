@@ -7,7 +7,7 @@ jobs and /status from them the whole time. PostgreSQL is stopped ('fast',
 then 'immediate') and started again, twice, for about 2 s each time
 (shorter than the lease). Pass: every read answers 200, or 503 within
 read_timeout_ms (plus slack); POSTs get 503 (with Retry-After) only around
-the outages and 202 after each; every job that got a 202 is in the
+the outages, and 202 again within 10 s of each; every job that got a 202 is in the
 database and ends succeeded; each one's crawl ran exactly once (the
 counting site saw its seed once); no instance exits.
 """
@@ -20,6 +20,7 @@ from clusterlib import check, figure, note, wait_until, TIME_FACTOR
 import pg
 
 READ_TIMEOUT_MS = 1000
+RECOVERY_S = 10  # from PostgreSQL back to the first 202
 
 
 class Load(threading.Thread):
@@ -70,17 +71,19 @@ def main():
         posts.start()
         reads.start()
         time.sleep(1.5)
-        outages = []
+        outages, recoveries = [], []
         for mode in ("fast", "immediate"):
             t0 = time.monotonic()
             server.stop(mode)
             time.sleep(2.0)
             server.start()
-            outages.append((t0, time.monotonic()))
+            t1 = time.monotonic()
+            outages.append((t0, t1))
             note("PostgreSQL stopped (%s) and started again" % mode)
-            time.sleep(3.0)
-        wait_until(lambda: any(p[1] == 202 and p[0] > outages[-1][1] + 1 for p in posts.posts), 20 * TIME_FACTOR,
-                   what="a 202 after the last outage")
+            back = wait_until(lambda: [p[0] for p in list(posts.posts) if p[1] == 202 and p[0] > t1],
+                              RECOVERY_S * TIME_FACTOR, what="a 202 after the outage")
+            recoveries.append(back[0] - t1)
+            time.sleep(2.0)
         posts.stop = reads.stop = True
         posts.join(30)
         reads.join(30)
@@ -89,9 +92,12 @@ def main():
         statuses = collections.Counter(p[1] for p in posts.posts)
         check(set(statuses) <= {202, 503}, "POST answers: %s" % dict(statuses))
         check(all(p[3] for p in posts.posts if p[1] == 503), "a 503 without Retry-After")
-        for t0, t1 in outages:
-            after = [p for p in posts.posts if p[0] > t1 + 1.5 * TIME_FACTOR]
-            check(after and after[0][1] == 202, "no 202 soon after the outage ending at %.1f" % t1)
+        # 503s only around the outages (a connection lost mid-statement, the
+        # pool's reconnect backoff), never long after one.
+        for when, status, _, _ in posts.posts:
+            if status == 503:
+                check(any(t0 - 1 <= when <= t1 + RECOVERY_S * TIME_FACTOR for t0, t1 in outages),
+                      "a 503 at %.1f, away from the outages %s" % (when, outages))
         read_status = collections.Counter(r[0] for r in reads.reads)
         check(set(read_status) <= {200, 503}, "read answers: %s" % dict(read_status))
         slow = [r for r in reads.reads if r[1] > (READ_TIMEOUT_MS + 500) * TIME_FACTOR]
@@ -104,7 +110,8 @@ def main():
         check(states == {"succeeded": len(accepted)}, "end states: %s" % dict(states))
         twice = [rows[j][3] for j in accepted if site.seed_fetches(rows[j][3]) != 1]
         check(not twice, "crawls not run exactly once: %s" % twice[:5])
-        figure(5, outages=2, posts=len(posts.posts), accepted=len(accepted), refused_503=statuses[503],
+        note("first 202 after each outage: %s s" % ", ".join("%.2f" % r for r in recoveries))
+        figure(5, outages=2, recovery_s="/".join("%.2f" % r for r in recoveries), posts=len(posts.posts), accepted=len(accepted), refused_503=statuses[503],
                reads=len(reads.reads), reads_503=read_status[503], lost=len(missing), ran_twice=len(twice))
         for node in nodes:
             node.stop()
