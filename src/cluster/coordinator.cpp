@@ -142,17 +142,57 @@ asio::awaitable<SubmitResult> Coordinator::submit(jobs::Job job) {
   store::SubmitRow row;
   row.dedup_key = config_.jobs.on_duplicate == "reject" ? dedup_key(job.params) : std::string();
   row.job = job;
-  auto answer = co_await accept_.submit(std::move(row));
-  switch (answer.outcome) {
+  // A free slot here: the job is claimed as it is stored (no claim round
+  // trip, nothing for the others to look for). Not with "queue": whether the
+  // same crawl runs elsewhere is the claim's to check.
+  row.claim = registered_ && config_.jobs.on_duplicate != "queue" && busy() < config_.jobs.max_running;
+  if (row.claim) held_.try_emplace(job.id).first->second.reserved = true;
+  std::optional<store::SubmitAnswer> answer;
+  std::exception_ptr error;
+  try {
+    answer = co_await accept_.submit(std::move(row));
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (auto it = held_.find(job.id); it != held_.end() && it->second.reserved) {
+    held_.erase(it);
+    if (answer && answer->outcome == store::SubmitOutcome::claimed && !draining_) {
+      adopt_accepted(job);
+      co_return SubmitResult{SubmitStatus::created, jobs_.find_local(job.id)};
+    }
+    slot_freed();  // the one kept for it
+  }
+  if (error) std::rethrow_exception(error);
+  switch (answer->outcome) {
+    case store::SubmitOutcome::claimed:  // claimed while the stop began: handed back
+      held_.try_emplace(job.id).first->second.attempt = 1;
+      job.attempt = 1;
+      job.instance_id = repository_.instance_id();
+      spawn(settle(job, util::Gate::Holder(settling_)));
+      co_return SubmitResult{SubmitStatus::created, std::move(job)};
     case store::SubmitOutcome::created: co_return SubmitResult{SubmitStatus::created, std::move(job)};
     case store::SubmitOutcome::queue_full: co_return SubmitResult{SubmitStatus::queue_full, std::nullopt};
     case store::SubmitOutcome::mismatch: co_return SubmitResult{SubmitStatus::idempotency_mismatch, std::nullopt};
     case store::SubmitOutcome::replayed:
     case store::SubmitOutcome::duplicate: break;
   }
-  auto known = co_await jobs_.find(answer.job_id);
-  auto status = answer.outcome == store::SubmitOutcome::replayed ? SubmitStatus::replayed : SubmitStatus::duplicate;
+  auto known = co_await jobs_.find(answer->job_id);
+  auto status = answer->outcome == store::SubmitOutcome::replayed ? SubmitStatus::replayed : SubmitStatus::duplicate;
   co_return SubmitResult{status, std::move(known)};
+}
+
+// The job as the commit made it: running here, attempt 1, its deadline its
+// whole timeout from now.
+void Coordinator::adopt_accepted(jobs::Job job) {
+  job.state = jobs::JobState::running;
+  job.attempt = 1;
+  job.instance_id = repository_.instance_id();
+  job.started_at = jobs::Clock::now();
+  held_.try_emplace(job.id).first->second.attempt = 1;
+  ++counters_.claims;
+  if (claimed_) claimed_(std::chrono::duration<double>(jobs::Clock::now() - job.created_at).count());
+  auto timeout = std::chrono::seconds(job.params.timeout_s);
+  jobs_.adopt(std::move(job), timeout);
 }
 
 // --- cancel -----------------------------------------------------------------
@@ -171,7 +211,12 @@ asio::awaitable<CancelStatus> Coordinator::cancel(std::string id) {
 
 // --- claims -----------------------------------------------------------------
 
+void Coordinator::slot_freed() {
+  if (queue_hint_) wake_claims();
+}
+
 void Coordinator::wake_claims() {
+  queue_hint_ = true;
   claim_wanted_ = true;
   claim_timer_.cancel();
 }
@@ -193,10 +238,11 @@ asio::awaitable<void> Coordinator::claim_loop() {
 
 asio::awaitable<void> Coordinator::claim_once() {
   std::size_t slots = config_.jobs.max_running;
-  if (held_.size() >= slots) co_return;
+  if (busy() >= slots) co_return;
   std::vector<store::ClaimedJob> claimed;
+  std::size_t asked = slots - busy();
   try {
-    claimed = co_await repository_.claim(slots - held_.size(), config_.jobs.on_duplicate == "queue");
+    claimed = co_await repository_.claim(asked, config_.jobs.on_duplicate == "queue");
   } catch (const std::exception& error) {
     spdlog::debug("cluster: claim failed: {}", error.what());
     co_return;
@@ -215,8 +261,10 @@ asio::awaitable<void> Coordinator::claim_once() {
     held_.try_emplace(c.job.id).first->second.attempt = c.job.attempt;
     jobs_.adopt(std::move(c.job), c.time_left);
   }
-  // All the slots asked for were filled: there may be more for the next free one.
-  if (!claimed.empty() && held_.size() < slots) claim_wanted_ = true;
+  // Fewer than asked for: nothing is left queued (until a notification or
+  // the poll says otherwise). All of them: there may be more.
+  if (claimed.size() < asked) queue_hint_ = false;
+  if (!claimed.empty() && busy() < slots) claim_wanted_ = true;
 }
 
 // --- leases -----------------------------------------------------------------
@@ -228,7 +276,7 @@ void Coordinator::wake_heartbeat() {
 
 void Coordinator::lose(const std::string& id, const char* why) {
   auto it = held_.find(id);
-  if (it == held_.end() || it->second.lost) return;
+  if (it == held_.end() || it->second.lost || it->second.reserved) return;
   it->second.lost = true;
   ++counters_.lost_leases;
   spdlog::warn("cluster: job {} (attempt {}): lease lost ({}): stopping its crawl", id, it->second.attempt, why);
@@ -251,7 +299,7 @@ asio::awaitable<void> Coordinator::heartbeat_loop() {
 asio::awaitable<void> Coordinator::beat_once() {
   std::vector<store::HeldAttempt> asked;
   for (const auto& [id, held] : held_) {
-    if (!held.lost) asked.emplace_back(id, held.attempt);
+    if (!held.lost && !held.reserved) asked.emplace_back(id, held.attempt);
   }
   auto sent = Steady::now();
   try {
@@ -307,7 +355,7 @@ bool Coordinator::owns_end(const jobs::Job& job, const jobs::RunEnd& end) {
   if (it == held_.end()) return true;
   if (it->second.lost) {
     held_.erase(it);
-    wake_claims();
+    slot_freed();
     return false;
   }
   if (draining_ && end.stop_reason == jobs::StopReason::shutdown) {
@@ -319,17 +367,25 @@ bool Coordinator::owns_end(const jobs::Job& job, const jobs::RunEnd& end) {
 
 // The end is the final snapshot the service records: it is written behind,
 // fenced, after every row of the attempt (the store sees to the order).
-// Until it is committed the lease is renewed and the slot stays taken.
+// Until it is committed the lease is renewed; the slot is free at once.
 void Coordinator::ended(const jobs::Job& job) {
   auto it = held_.find(job.id);
-  if (it != held_.end()) it->second.ending.emplace(settling_);
+  if (it == held_.end()) return;
+  it->second.ending.emplace(settling_);
+  slot_freed();  // its crawl is over
+}
+
+// Slots taken: attempts whose crawl has not ended (or is being accepted).
+std::size_t Coordinator::busy() const {
+  std::size_t n = 0;
+  for (const auto& [id, held] : held_) n += held.ending ? 0 : 1;
+  return n;
 }
 
 void Coordinator::end_written(const std::string& id, std::uint32_t attempt) {
   auto it = held_.find(id);
   if (it == held_.end() || it->second.attempt != attempt) return;
   held_.erase(it);
-  wake_claims();
 }
 
 // A planned stop hands the attempt back: its rows first, then the job goes
@@ -357,7 +413,6 @@ asio::awaitable<void> Coordinator::settle(jobs::Job job, util::Gate::Holder) {
     co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
   }
   held_.erase(job.id);
-  wake_claims();
 }
 
 // --- stop -------------------------------------------------------------------

@@ -40,6 +40,7 @@ std::string submit_json(const std::vector<SubmitRow>& rows) {
     } else {
       util::append_json_string(out, job.idempotency_key);
     }
+    out += row.claim ? ",\"claim\":true" : ",\"claim\":false";
     out += ",\"dedup_key\":";
     if (row.dedup_key.empty()) {
       out += "null";
@@ -54,6 +55,7 @@ std::string submit_json(const std::vector<SubmitRow>& rows) {
 
 SubmitOutcome parse_outcome(const std::string& text) {
   if (text == "created") return SubmitOutcome::created;
+  if (text == "claimed") return SubmitOutcome::claimed;
   if (text == "replayed") return SubmitOutcome::replayed;
   if (text == "duplicate") return SubmitOutcome::duplicate;
   if (text == "mismatch") return SubmitOutcome::mismatch;
@@ -121,7 +123,8 @@ asio::awaitable<std::vector<SubmitAnswer>> ClusterRepository::submit(std::vector
   auto body = [this, json = submit_json(rows), count = rows.size(), max_queued](pqxx::connection& c) {
     pqxx::work tx(c);
     std::vector<std::optional<SubmitAnswer>> answers(count);
-    for (const auto& row : tx.exec_prepared(statements::submit_jobs, json, max_queued, instance_id_)) {
+    for (const auto& row :
+         tx.exec_prepared(statements::submit_jobs, json, max_queued, instance_id_, cluster_.lease_ms)) {
       auto n = row[0].as<std::size_t>();
       if (n < 1 || n > count) throw std::runtime_error("crawld_submit answered for row " + std::to_string(n));
       answers[n - 1] = {parse_outcome(row[1].as<std::string>()), row[2].is_null() ? "" : row[2].as<std::string>()};

@@ -80,7 +80,7 @@ void prepare_cluster(pqxx::connection& connection) {
   connection.prepare(lock_owned,
                      "select id::text, attempt from crawl_jobs where id = any($1::uuid[]) and instance_id = $2"
                      " and state <> 'queued' and lease_until > now() order by id for share");
-  connection.prepare(submit_jobs, "select o_n, o_outcome, o_job::text from crawld_submit($1::jsonb, $2, $3)");
+  connection.prepare(submit_jobs, "select o_n, o_outcome, o_job::text from crawld_submit($1::jsonb, $2, $3, $4)");
   connection.prepare(claim_job, claim_sql);
   connection.prepare(heartbeat, heartbeat_sql);
   connection.prepare(release_attempt, release_sql);

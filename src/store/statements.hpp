@@ -31,7 +31,7 @@ inline constexpr const char* select_events = "crawld_select_events";            
 // Registers every statement above on `connection`.
 // Cluster mode (cluster_statements.cpp).
 inline constexpr const char* lock_owned = "crawld_lock_owned";  // '{uuid,...}', owner -> (id, attempt), locked
-inline constexpr const char* submit_jobs = "crawld_submit_jobs";  // batch, max_queued, instance -> (n, outcome, job)
+inline constexpr const char* submit_jobs = "crawld_submit_jobs";  // batch, max_queued, instance, lease_ms -> (n, outcome, job)
 inline constexpr const char* claim_job = "crawld_claim_job";      // owner, lease_ms, one_per_crawl, n -> jobs + time left
 inline constexpr const char* heartbeat = "crawld_heartbeat";      // owner, lease_ms, '{uuid}', '{attempt}' -> kept
 inline constexpr const char* release_attempt = "crawld_release_attempt";  // id, owner, attempt, why

@@ -76,6 +76,16 @@ TEST_CASE("a group of submissions is answered row by row in one transaction", "[
     CHECK(db.scalar("select count(*) from crawl_jobs where state = 'queued'") == "2");
     CHECK(db.scalar("select count(*) from crawl_job_events where message = 'job accepted by node-1'") == "2");
 
+    // With a free slot, the accepting instance claims the job with its commit.
+    auto mine = queued_job(2010);
+    std::vector<store::SubmitRow> claiming{{mine, std::string(), true}};
+    auto claimed = co_await cluster.submit(claiming, 100);
+    REQUIRE(claimed.size() == 1);
+    CHECK(claimed[0].outcome == store::SubmitOutcome::claimed);
+    CHECK(db.scalar("select state || ' ' || instance_id || ' ' || attempt || ' ' || (lease_until > now())"
+                    " || ' ' || (deadline_at > now() + interval '59 seconds') from crawl_jobs where id = '" +
+                    mine.id + "'") == "running node-1 1 true true");
+
     // The queue bound counts what is queued cluster-wide.
     auto full = co_await cluster.submit(one(queued_job(2003)), 2);
     REQUIRE(full.size() == 1);

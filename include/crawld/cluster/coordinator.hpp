@@ -1,7 +1,8 @@
 // Cluster mode: this instance's part in the shared job queue.
 //
 // The coordinator is the JobService's SharedQueue. It
-//  - accepts jobs durably, in groups (GroupCommit);
+//  - accepts jobs durably, in groups (GroupCommit); with a free slot, a job
+//    is claimed by the instance that accepts it, in the same transaction;
 //  - claims queued jobs when it has free slots (woken by NOTIFY, polling
 //    every cluster.poll_ms as the backstop) and hands them to the service;
 //  - renews the leases of the attempts it holds every cluster.heartbeat_ms,
@@ -11,9 +12,9 @@
 //    polls again after every reconnection, so a cancel sent meanwhile is
 //    not lost;
 //  - rescues expired leases (one instance at a time does maintenance);
-//  - keeps an attempt's slot (and renews its lease) until its final
-//    snapshot is committed, fenced, after all its rows; a planned stop
-//    hands unfinished attempts back to the queue.
+//  - renews an attempt's lease until its final snapshot is committed,
+//    fenced, after all its rows; a planned stop hands unfinished attempts
+//    back to the queue.
 // All on the loop.
 #pragma once
 
@@ -93,6 +94,7 @@ class Coordinator final : public jobs::SharedQueue {
   struct Held {
     std::uint32_t attempt = 0;
     bool lost = false;
+    bool reserved = false;  // a slot kept for a job being accepted (claimed with its commit)
     std::optional<util::Gate::Holder> ending;  // ended; its final snapshot not yet committed
   };
 
@@ -102,10 +104,14 @@ class Coordinator final : public jobs::SharedQueue {
   boost::asio::awaitable<void> maintenance_loop();
   boost::asio::awaitable<void> settle(jobs::Job job, util::Gate::Holder settling);
   void end_written(const std::string& id, std::uint32_t attempt);
+  void adopt_accepted(jobs::Job job);
+  std::size_t busy() const;
   boost::asio::awaitable<void> claim_once();
   boost::asio::awaitable<void> beat_once();
   void lose(const std::string& id, const char* why);
   void wake_claims();
+  // A slot came free: a claim, if something may be queued.
+  void slot_freed();
   void wake_heartbeat();
   void spawn(boost::asio::awaitable<void> task);
 
@@ -123,6 +129,7 @@ class Coordinator final : public jobs::SharedQueue {
   bool draining_ = false;
   bool stopping_ = false;
   bool claim_wanted_ = true;
+  bool queue_hint_ = true;  // something may be queued: false after a claim found less than it asked for
   bool beat_wanted_ = false;
   std::chrono::steady_clock::time_point last_beat_ok_;
   boost::asio::steady_timer claim_timer_;

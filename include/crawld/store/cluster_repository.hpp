@@ -39,11 +39,14 @@ struct InstanceConflict : std::runtime_error {
 struct SubmitRow {
   jobs::Job job;
   std::string dedup_key;  // empty: no cluster-wide duplicate check
+  bool claim = false;     // this instance has a slot for it: claimed as it is stored
 };
-enum class SubmitOutcome { created, replayed, duplicate, mismatch, queue_full };
+// created: queued; claimed: running here (attempt 1, its lease and deadline
+// started with the commit).
+enum class SubmitOutcome { created, claimed, replayed, duplicate, mismatch, queue_full };
 struct SubmitAnswer {
   SubmitOutcome outcome = SubmitOutcome::created;
-  std::string job_id;  // created, replayed, mismatch: the job; duplicate: the active one
+  std::string job_id;  // created, claimed, replayed, mismatch: the job; duplicate: the active one
 };
 
 struct ClaimedJob {

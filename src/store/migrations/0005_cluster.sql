@@ -42,11 +42,13 @@ create table crawl_instances (
 
 -- Durable accept for a group of POST /start requests, in one transaction:
 -- each row is replayed (its Idempotency-Key is known), refused (the queue
--- is full, or an active job has its dedup key) or queued; answers carry the
--- row's position (o_n, from 1). Rows with neither key nor dedup key, the
--- common case, go in with one statement. One NOTIFY wakes the instances'
--- claim loops.
-create function crawld_submit(batch jsonb, max_queued bigint, accepted_by text)
+-- is full, or an active job has its dedup key), queued, or, when the
+-- accepting instance has a free slot for it (`claim`), claimed by that
+-- instance at once: attempt 1, its lease and its deadline start now.
+-- Answers carry the row's position (o_n, from 1). Rows with neither key nor
+-- dedup key, the common case, go in with one statement. One NOTIFY, when
+-- something was queued, wakes the instances' claim loops.
+create function crawld_submit(batch jsonb, max_queued bigint, accepted_by text, lease_ms bigint)
 returns table (o_n bigint, o_outcome text, o_job uuid)
 language plpgsql as $$
 declare
@@ -54,7 +56,7 @@ declare
     known record;
     room bigint;
     plain bigint[] := '{}';
-    inserted integer := 0;
+    queued integer := 0;
 begin
     -- Room left in the queue, counted no further than the bound.
     select max_queued - count(*) into room
@@ -62,22 +64,11 @@ begin
     for r in
         select * from rows from (jsonb_to_recordset(batch)
             as (id uuid, target text, season bigint, deep boolean, params jsonb, created_at timestamptz,
-                idempotency_key text, dedup_key text)) with ordinality
-            as j(id, target, season, deep, params, created_at, idempotency_key, dedup_key, n)
+                idempotency_key text, dedup_key text, claim boolean)) with ordinality
+            as j(id, target, season, deep, params, created_at, idempotency_key, dedup_key, claim, n)
         order by n
     loop
         o_n := r.n;
-        if r.idempotency_key is null and r.dedup_key is null then
-            if room <= 0 then
-                o_job := null;
-                o_outcome := 'queue_full';
-                return next;
-            else
-                room := room - 1;
-                plain := plain || r.n;
-            end if;
-            continue;
-        end if;
         if r.idempotency_key is not null then
             select k.job_id, k.params into known from crawl_idempotency_keys k where k.key = r.idempotency_key;
             if found then
@@ -87,16 +78,22 @@ begin
                 continue;
             end if;
         end if;
-        if room <= 0 then
+        if not r.claim and room <= 0 then
             o_job := null;
             o_outcome := 'queue_full';
             return next;
             continue;
         end if;
-        insert into crawl_jobs (id, target, season, deep, params, state, created_at, instance_id,
-                                idempotency_key, dedup_key)
-        values (r.id, r.target, r.season, r.deep, r.params, 'queued', r.created_at, '', r.idempotency_key,
-                r.dedup_key)
+        if r.idempotency_key is null and r.dedup_key is null then
+            -- Inserted together below.
+            plain := plain || r.n;
+            room := room - case when r.claim then 0 else 1 end;
+            continue;
+        end if;
+        insert into crawl_jobs (id, target, season, deep, params, created_at, state, instance_id, attempt,
+                                lease_until, started_at, deadline_at, idempotency_key, dedup_key)
+        select r.id, r.target, r.season, r.deep, r.params, r.created_at, s.*, r.idempotency_key, r.dedup_key
+            from crawld_start_columns(r.claim, accepted_by, lease_ms, r.params) s
         on conflict (dedup_key) where dedup_key is not null and state in ('queued', 'running') do nothing;
         if not found then
             -- The active job may be this key's own, committed meanwhile by
@@ -131,33 +128,51 @@ begin
         end if;
         insert into crawl_job_events (job_id, level, message)
             values (r.id, 'info', 'job accepted by ' || accepted_by);
-        room := room - 1;
-        inserted := inserted + 1;
+        room := room - case when r.claim then 0 else 1 end;
+        queued := queued + case when r.claim then 0 else 1 end;
         o_job := r.id;
-        o_outcome := 'created';
+        o_outcome := case when r.claim then 'claimed' else 'created' end;
         return next;
     end loop;
     if cardinality(plain) > 0 then
         return query
             with fresh as (
                 select * from rows from (jsonb_to_recordset(batch)
-                    as (id uuid, target text, season bigint, deep boolean, params jsonb, created_at timestamptz))
-                    with ordinality as j(id, target, season, deep, params, created_at, n)
+                    as (id uuid, target text, season bigint, deep boolean, params jsonb, created_at timestamptz,
+                        claim boolean))
+                    with ordinality as j(id, target, season, deep, params, created_at, claim, n)
                 where j.n = any(plain)),
             jobs as (
-                insert into crawl_jobs (id, target, season, deep, params, state, created_at, instance_id)
-                select id, target, season, deep, params, 'queued', created_at, '' from fresh
+                insert into crawl_jobs (id, target, season, deep, params, created_at, state, instance_id, attempt,
+                                        lease_until, started_at, deadline_at)
+                select f.id, f.target, f.season, f.deep, f.params, f.created_at, s.*
+                    from fresh f, crawld_start_columns(f.claim, accepted_by, lease_ms, f.params) s
                 returning id),
             events as (
                 insert into crawl_job_events (job_id, level, message)
                 select id, 'info', 'job accepted by ' || accepted_by from fresh order by n)
-            select fresh.n, 'created'::text, fresh.id from fresh;
-        inserted := inserted + cardinality(plain);
+            select fresh.n, case when fresh.claim then 'claimed' else 'created' end, fresh.id from fresh;
+        select queued + count(*) into queued from rows from (jsonb_to_recordset(batch) as (claim boolean))
+            with ordinality as j(claim, n) where j.n = any(plain) and not j.claim;
     end if;
-    if inserted > 0 then
+    if queued > 0 then
         perform pg_notify('crawld_jobs', '');
     end if;
 end
+$$;
+
+-- The columns a new job starts with: queued, or claimed by its accepting
+-- instance (state, instance_id, attempt, lease_until, started_at,
+-- deadline_at).
+create function crawld_start_columns(claim boolean, instance text, lease_ms bigint, params jsonb)
+returns table (state text, instance_id text, attempt integer, lease_until timestamptz,
+               started_at timestamptz, deadline_at timestamptz)
+language sql stable as $$
+    select case when claim then 'running' else 'queued' end,
+           case when claim then instance else '' end, case when claim then 1 else 0 end,
+           case when claim then now() + lease_ms * interval '1 millisecond' end,
+           case when claim then now() end,
+           case when claim then now() + (params->>'timeout')::bigint * interval '1 second' end
 $$;
 
 -- Cancel from any instance: a queued job is cancelled at once; a running one
