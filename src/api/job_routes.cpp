@@ -93,15 +93,13 @@ http::Handler start_handler(ApiContext* ctx) {
     auto params = parse_start_params(request.header("content-type").value_or(""), request.body, *defs);
     std::string key = idempotency_key(request);
     require_write_backlog_space(*ctx);
-    // Cluster mode answers once the job is committed to the shared queue.
-    // (Not a conditional expression around co_await: GCC 12 mishandles
-    // its temporaries.)
-    jobs::SubmitResult result;
-    if (ctx->jobs->shared()) {
-      result = co_await ctx->jobs->submit_shared(std::move(params), key);
-    } else {
-      result = ctx->jobs->submit(std::move(params), key);
+    if (!ctx->jobs->shared()) {
+      auto result = ctx->jobs->submit(std::move(params), key);
+      if (result.status == jobs::SubmitStatus::created) co_return job_response(202, *result.job);
+      co_return refused(result, ctx->jobs->config());
     }
+    // Cluster mode answers once the job is committed to the shared queue.
+    auto result = co_await ctx->jobs->submit_shared(std::move(params), key);
     if (result.status == jobs::SubmitStatus::created) co_return job_response(202, *result.job);
     co_return refused(result, ctx->jobs->config());
   };
