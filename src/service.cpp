@@ -104,24 +104,7 @@ struct Service::Impl {
     api_context.loop_lag = &loop_lag;
     api_context.metrics = &metrics;
     api_context.draining = [this] { return draining; };
-    api_context.snapshot = [this] {
-      metrics::Snapshot snapshot;
-      snapshot.jobs = jobs.counts();
-      snapshot.open_connections = server.open_connections();
-      if (store) {
-        auto db = store->status();
-        snapshot.db_configured = true;
-        snapshot.db_up = db.ready();
-        snapshot.db_backlog_rows = db.backlog_pages + db.backlog_events;
-        snapshot.db_rows_fenced = db.rows_fenced;
-      }
-      if (cluster) {
-        auto c = cluster->counters();
-        snapshot.cluster = metrics::ClusterSnapshot{c.claims, c.rescues, c.lost_leases, c.notify_reconnects,
-                                                    c.queue_depth, cluster->held()};
-      }
-      return snapshot;
-    };
+    api_context.snapshot = [this] { return metrics_snapshot(); };
     wire_store();
     wire_cluster();
     api::register_routes(router, api_context);
@@ -139,6 +122,26 @@ struct Service::Impl {
       }
     });
     loop_lag.on_sample([this](double seconds) { metrics.loop_lag(seconds); });
+  }
+
+  // The gauges /metrics samples at scrape time.
+  metrics::Snapshot metrics_snapshot() const {
+    metrics::Snapshot snapshot;
+    snapshot.jobs = jobs.counts();
+    snapshot.open_connections = server.open_connections();
+    if (store) {
+      auto db = store->status();
+      snapshot.db_configured = true;
+      snapshot.db_up = db.ready();
+      snapshot.db_backlog_rows = db.backlog_pages + db.backlog_events;
+      snapshot.db_rows_fenced = db.rows_fenced;
+    }
+    if (cluster) {
+      auto c = cluster->counters();
+      snapshot.cluster = metrics::ClusterSnapshot{c.claims,       c.rescues,         c.lost_leases,
+                                                  c.notify_reconnects, c.queue_depth, cluster->held()};
+    }
+    return snapshot;
   }
 
   // The store records jobs and events as a JobService observer, pages

@@ -139,60 +139,70 @@ asio::awaitable<void> Coordinator::run() {
 
 asio::awaitable<SubmitResult> Coordinator::submit(jobs::Job job) {
   if (draining_) co_return SubmitResult{SubmitStatus::shutting_down, std::nullopt};
-  store::SubmitRow row;
-  row.dedup_key = config_.jobs.on_duplicate == "reject" ? dedup_key(job.params) : std::string();
-  row.job = job;
-  // A free slot here: the job is claimed as it is stored (no claim round
-  // trip, nothing for the others to look for). Not with "queue": whether the
-  // same crawl runs elsewhere is the claim's to check.
-  row.claim = registered_ && config_.jobs.on_duplicate != "queue" && busy() < config_.jobs.max_running;
-  if (row.claim) held_.try_emplace(job.id).first->second.reserved = true;
-  std::optional<store::SubmitAnswer> answer;
-  std::exception_ptr error;
-  try {
-    answer = co_await accept_.submit(std::move(row));
-  } catch (...) {
-    error = std::current_exception();
-  }
-  if (auto it = held_.find(job.id); it != held_.end() && it->second.reserved) {
-    held_.erase(it);
-    if (answer && answer->outcome == store::SubmitOutcome::claimed && !draining_) {
-      adopt_accepted(job);
-      co_return SubmitResult{SubmitStatus::created, jobs_.find_local(job.id)};
-    }
-    slot_freed();  // the one kept for it
-  }
-  if (error) std::rethrow_exception(error);
-  switch (answer->outcome) {
-    case store::SubmitOutcome::claimed:  // claimed while the stop began: handed back
-      held_.try_emplace(job.id).first->second.attempt = 1;
-      job.attempt = 1;
-      job.instance_id = repository_.instance_id();
-      spawn(settle(job, util::Gate::Holder(settling_)));
-      co_return SubmitResult{SubmitStatus::created, std::move(job)};
+  auto answer = co_await accept(job);
+  switch (answer.outcome) {
+    case store::SubmitOutcome::claimed: co_return SubmitResult{SubmitStatus::created, start_accepted(std::move(job))};
     case store::SubmitOutcome::created: co_return SubmitResult{SubmitStatus::created, std::move(job)};
     case store::SubmitOutcome::queue_full: co_return SubmitResult{SubmitStatus::queue_full, std::nullopt};
     case store::SubmitOutcome::mismatch: co_return SubmitResult{SubmitStatus::idempotency_mismatch, std::nullopt};
     case store::SubmitOutcome::replayed:
     case store::SubmitOutcome::duplicate: break;
   }
-  auto known = co_await jobs_.find(answer->job_id);
-  auto status = answer->outcome == store::SubmitOutcome::replayed ? SubmitStatus::replayed : SubmitStatus::duplicate;
+  auto known = co_await jobs_.find(answer.job_id);
+  auto status = answer.outcome == store::SubmitOutcome::replayed ? SubmitStatus::replayed : SubmitStatus::duplicate;
   co_return SubmitResult{status, std::move(known)};
 }
 
-// The job as the commit made it: running here, attempt 1, its deadline its
-// whole timeout from now.
-void Coordinator::adopt_accepted(jobs::Job job) {
+// The job joins a group commit. With a free slot here it is claimed as it
+// is stored (no claim round trip, nothing for the others to look for); the
+// slot is kept for it meanwhile. Not with "queue": whether the same crawl
+// runs elsewhere is the claim's to check.
+asio::awaitable<store::SubmitAnswer> Coordinator::accept(const jobs::Job& job) {
+  store::SubmitRow row;
+  row.dedup_key = config_.jobs.on_duplicate == "reject" ? dedup_key(job.params) : std::string();
+  row.job = job;
+  row.claim = registered_ && config_.jobs.on_duplicate != "queue" && busy() < config_.jobs.max_running;
+  if (row.claim) held_.try_emplace(job.id).first->second.reserved = true;
+  try {
+    auto answer = co_await accept_.submit(std::move(row));
+    keep_reserved(job.id, answer.outcome == store::SubmitOutcome::claimed);
+    co_return answer;
+  } catch (...) {
+    keep_reserved(job.id, false);
+    throw;
+  }
+}
+
+// The slot kept for a job being accepted: its attempt 1 now, or free again.
+void Coordinator::keep_reserved(const std::string& id, bool claimed) {
+  auto it = held_.find(id);
+  if (it == held_.end() || !it->second.reserved) return;
+  if (claimed) {
+    it->second.reserved = false;
+    it->second.attempt = 1;
+    return;
+  }
+  held_.erase(it);
+  slot_freed();
+}
+
+// The job as its commit made it: running here, attempt 1, its deadline its
+// whole timeout from now. Claimed while the stop began: handed back.
+std::optional<jobs::Job> Coordinator::start_accepted(jobs::Job job) {
   job.state = jobs::JobState::running;
   job.attempt = 1;
   job.instance_id = repository_.instance_id();
   job.started_at = jobs::Clock::now();
-  held_.try_emplace(job.id).first->second.attempt = 1;
+  if (draining_) {
+    spawn(settle(job, util::Gate::Holder(settling_)));
+    return job;
+  }
   ++counters_.claims;
   if (claimed_) claimed_(std::chrono::duration<double>(jobs::Clock::now() - job.created_at).count());
-  auto timeout = std::chrono::seconds(job.params.timeout_s);
-  jobs_.adopt(std::move(job), timeout);
+  std::string id = job.id;
+  auto time_left = std::chrono::seconds(job.params.timeout_s);
+  jobs_.adopt(std::move(job), time_left);
+  return jobs_.find_local(id);
 }
 
 // --- cancel -----------------------------------------------------------------

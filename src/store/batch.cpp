@@ -110,7 +110,7 @@ std::size_t copy_pages(pqxx::work& tx, const std::vector<PageRow>& pages) {
 // (owner, attempt, and a lease that has not run out). Those job rows stay
 // locked until the transaction ends, taken in id order as the heartbeat
 // takes them, so no rescue can take a job between this check and the commit.
-Batch owned_rows(pqxx::work& tx, const Batch& batch, BatchResult& result) {
+std::set<std::pair<std::string, std::uint32_t>> lock_owned(pqxx::work& tx, const Batch& batch) {
   std::set<std::string> ids;
   for (const auto& job : batch.jobs) ids.insert(job.id);
   for (const auto& event : batch.events) ids.insert(event.job_id);
@@ -125,6 +125,11 @@ Batch owned_rows(pqxx::work& tx, const Batch& batch, BatchResult& result) {
   for (const auto& row : tx.exec_prepared(statements::lock_owned, list, batch.owner)) {
     owned.emplace(row[0].as<std::string>(), row[1].as<std::uint32_t>());
   }
+  return owned;
+}
+
+Batch owned_rows(pqxx::work& tx, const Batch& batch, BatchResult& result) {
+  auto owned = lock_owned(tx, batch);
   Batch kept;
   kept.owner = batch.owner;
   auto keep = [&](const auto& from, auto& to, auto id_of, auto attempt_of) {

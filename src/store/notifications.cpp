@@ -70,36 +70,41 @@ void NotificationListener::run() {
   bool was_connected = false;
   while (!stopping_) {
     try {
-      pqxx::connection c(conninfo_);
-      {
-        pqxx::nontransaction tx(c);
-        tx.exec_params("select set_config('application_name', $1, false)", name_);
-      }
-      Receiver jobs(c, "crawld_jobs", ioc_, [handle = handlers_.jobs](const std::string&) { handle(); });
-      Receiver cancels(c, "crawld_cancel", ioc_, handlers_.cancel);
-      if (was_connected) {
-        ++reconnects_;
-        spdlog::info("cluster: listening for notifications again");
-      }
-      was_connected = true;
-      backoff.reset();
-      // Whatever was sent while nobody listened is found by polling.
-      asio::post(ioc_, handlers_.connected);
-      // Asleep until the server sends something or stop() rings: an idle
-      // instance does not wake up for nothing.
-      while (!stopping_) {
-        pollfd fds[2] = {{c.sock(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "poll");
-        if (stopping_) break;
-        if (fds[0].revents != 0) c.get_notifs();
-        if (!c.is_open()) throw pqxx::broken_connection("the notification connection closed");
-      }
+      listen(was_connected, backoff);
     } catch (const std::exception& error) {
       if (stopping_) break;
       spdlog::warn("cluster: notification connection lost: {}", short_message(error));
       auto delay = backoff.next();
       for (auto waited = 0ms; waited < delay && !stopping_; waited += 50ms) std::this_thread::sleep_for(50ms);
     }
+  }
+}
+
+// One connection's life: until it breaks (an exception) or stop().
+void NotificationListener::listen(bool& was_connected, Backoff& backoff) {
+  pqxx::connection c(conninfo_);
+  {
+    pqxx::nontransaction tx(c);
+    tx.exec_params("select set_config('application_name', $1, false)", name_);
+  }
+  Receiver jobs(c, "crawld_jobs", ioc_, [handle = handlers_.jobs](const std::string&) { handle(); });
+  Receiver cancels(c, "crawld_cancel", ioc_, handlers_.cancel);
+  if (was_connected) {
+    ++reconnects_;
+    spdlog::info("cluster: listening for notifications again");
+  }
+  was_connected = true;
+  backoff.reset();
+  // Whatever was sent while nobody listened is found by polling.
+  asio::post(ioc_, handlers_.connected);
+  // Asleep until the server sends something or stop() rings: an idle
+  // instance does not wake up for nothing.
+  while (!stopping_) {
+    pollfd fds[2] = {{c.sock(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "poll");
+    if (stopping_) break;
+    if (fds[0].revents != 0) c.get_notifs();
+    if (!c.is_open()) throw pqxx::broken_connection("the notification connection closed");
   }
 }
 

@@ -104,7 +104,9 @@ class Coordinator final : public jobs::SharedQueue {
   boost::asio::awaitable<void> maintenance_loop();
   boost::asio::awaitable<void> settle(jobs::Job job, util::Gate::Holder settling);
   void end_written(const std::string& id, std::uint32_t attempt);
-  void adopt_accepted(jobs::Job job);
+  boost::asio::awaitable<store::SubmitAnswer> accept(const jobs::Job& job);
+  void keep_reserved(const std::string& id, bool claimed);
+  std::optional<jobs::Job> start_accepted(jobs::Job job);
   std::size_t busy() const;
   boost::asio::awaitable<void> claim_once();
   boost::asio::awaitable<void> beat_once();

@@ -9,7 +9,6 @@
 #include <deque>
 #include <list>
 #include <map>
-#include <ranges>
 #include <string>
 #include <unordered_map>
 
@@ -32,8 +31,9 @@ class RecentJobs {
   // Calls visit(job) newest first until it returns false.
   template <class Visit>
   void newest_first(Visit visit) const {
-    for (const auto& id : order_ | std::views::reverse) {
-      if (!visit(jobs_.at(id).job)) return;
+    // Not views::reverse: clang 14 (clang-tidy) cannot read libstdc++ 12's.
+    for (auto it = order_.rbegin(); it != order_.rend(); ++it) {  // NOLINT(modernize-loop-convert)
+      if (!visit(jobs_.at(*it).job)) return;
     }
   }
   std::map<JobState, std::size_t> counts() const;

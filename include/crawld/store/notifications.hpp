@@ -18,6 +18,8 @@
 
 namespace crawld::store {
 
+class Backoff;
+
 class NotificationListener {
  public:
   struct Handlers {
@@ -40,6 +42,7 @@ class NotificationListener {
 
  private:
   void run();
+  void listen(bool& was_connected, Backoff& backoff);
 
   boost::asio::io_context& ioc_;
   std::string conninfo_;
