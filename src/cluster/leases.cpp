@@ -1,0 +1,172 @@
+// The coordinator's leases: the heartbeat, a lost lease, rescue by the
+// maintenance tick, and the end of an attempt (its final snapshot written,
+// or a planned stop's hand-back). Part of Coordinator (coordinator.hpp).
+#include "crawld/cluster/coordinator.hpp"
+
+#include "crawld/store/store.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+namespace crawld::cluster {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using Steady = std::chrono::steady_clock;
+
+namespace {
+
+std::chrono::milliseconds ms(std::uint32_t value) { return std::chrono::milliseconds(value); }
+
+}  // namespace
+
+void Coordinator::wake_heartbeat() {
+  beat_wanted_ = true;
+  beat_timer_.cancel();
+}
+
+void Coordinator::lose(const std::string& id, const char* why) {
+  auto it = held_.find(id);
+  if (it == held_.end() || it->second.lost || it->second.reserved) return;
+  it->second.lost = true;
+  ++counters_.lost_leases;
+  spdlog::warn("cluster: job {} (attempt {}): lease lost ({}): stopping its crawl", id, it->second.attempt, why);
+  // Nothing it writes lands any more; the crawl is stopped at once.
+  if (!jobs_.stop_local(id, jobs::StopReason::shutdown)) held_.erase(it);
+}
+
+asio::awaitable<void> Coordinator::heartbeat_loop() {
+  while (!stopping_) {
+    beat_wanted_ = false;
+    co_await beat_once();
+    if (stopping_) break;
+    if (!beat_wanted_) {
+      beat_timer_.expires_after(ms(config_.cluster.heartbeat_ms));
+      co_await beat_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+}
+
+asio::awaitable<void> Coordinator::beat_once() {
+  std::vector<store::HeldAttempt> asked;
+  for (const auto& [id, held] : held_) {
+    if (!held.lost && !held.reserved) asked.emplace_back(id, held.attempt);
+  }
+  auto sent = Steady::now();
+  try {
+    auto beat = co_await repository_.heartbeat(asked, config_.jobs.max_running, draining_);
+    last_beat_ok_ = sent;
+    std::set<std::string> kept(beat.kept.begin(), beat.kept.end());
+    for (const auto& [id, attempt] : asked) {
+      if (!kept.contains(id)) lose(id, "the database no longer gives it to this instance");
+    }
+    for (const auto& id : beat.cancel_requested) {
+      if (jobs_.stop_local(id, jobs::StopReason::user_request)) {
+        spdlog::info("cluster: job {}: cancel requested (heartbeat)", id);
+      }
+    }
+  } catch (const store::InstanceConflict& conflict) {
+    spdlog::critical("cluster: {}", conflict.what());
+    for (const auto& [id, attempt] : asked) lose(id, "another process took this instance id");
+  } catch (const std::exception& error) {
+    spdlog::warn("cluster: heartbeat failed: {}", error.what());
+    // Cut off from the database for a whole lease: the jobs are someone
+    // else's by now (or will be); stop them instead of working for nothing.
+    if (Steady::now() - last_beat_ok_ > ms(config_.cluster.lease_ms)) {
+      for (const auto& [id, attempt] : asked) lose(id, "no heartbeat got through for a whole lease");
+    }
+  }
+}
+
+asio::awaitable<void> Coordinator::maintenance_loop() {
+  while (!stopping_) {
+    maintenance_timer_.expires_after(ms(config_.cluster.poll_ms));
+    co_await maintenance_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (stopping_) break;
+    try {
+      auto rescue = co_await repository_.rescue(false, config_.jobs.idempotency_ttl_s);
+      for (const auto& job : rescue.jobs) {
+        spdlog::warn("cluster: job {}: the lease of {} on attempt {} ran out: {}", job.id, job.previous_owner,
+                     job.attempt, job.state);
+      }
+      counters_.rescues += rescue.jobs.size();
+      counters_.queue_depth = rescue.queued;
+      // The poll: a claim, should a notification have been missed.
+      if (rescue.queued > 0) wake_claims();
+    } catch (const std::exception& error) {
+      spdlog::debug("cluster: maintenance failed: {}", error.what());
+    }
+  }
+}
+
+// --- the end of an attempt --------------------------------------------------
+
+bool Coordinator::owns_end(const jobs::Job& job, const jobs::RunEnd& end) {
+  auto it = held_.find(job.id);
+  if (it == held_.end()) return true;
+  if (it->second.lost) {
+    held_.erase(it);
+    slot_freed();
+    return false;
+  }
+  if (draining_ && end.stop_reason == jobs::StopReason::shutdown) {
+    spawn(settle(job, util::Gate::Holder(settling_)));
+    return false;
+  }
+  return true;
+}
+
+// The end is the final snapshot the service records: it is written behind,
+// fenced, after every row of the attempt (the store sees to the order).
+// Until it is committed the lease is renewed; the slot is free at once.
+void Coordinator::ended(const jobs::Job& job) {
+  auto it = held_.find(job.id);
+  if (it == held_.end()) return;
+  it->second.ending.emplace(settling_);
+  slot_freed();  // its crawl is over
+}
+
+// Slots taken: attempts whose crawl has not ended (or is being accepted).
+std::size_t Coordinator::busy() const {
+  std::size_t n = 0;
+  for (const auto& [id, held] : held_) n += held.ending ? 0 : 1;
+  return n;
+}
+
+void Coordinator::end_written(const std::string& id, std::uint32_t attempt) {
+  auto it = held_.find(id);
+  if (it == held_.end() || it->second.attempt != attempt) return;
+  held_.erase(it);
+}
+
+// A planned stop hands the attempt back: its rows first, then the job goes
+// back to the queue without counting the attempt. The lease is renewed
+// meanwhile: the job stays in held_ until this is done.
+asio::awaitable<void> Coordinator::settle(jobs::Job job, util::Gate::Holder) {
+  auto give_up = Steady::now() + ms(config_.cluster.lease_ms);
+  co_await store_.flush(ms(config_.cluster.lease_ms));
+  while (true) {
+    auto it = held_.find(job.id);
+    if (it == held_.end() || it->second.lost) break;
+    try {
+      std::string why = "handed back to the queue by " + repository_.instance_id() + " (planned stop)";
+      if (!co_await repository_.release(job, std::move(why))) {
+        spdlog::warn("cluster: job {} (attempt {}): no longer this instance's; not handed back", job.id, job.attempt);
+      }
+      break;
+    } catch (const std::exception& error) {
+      if (Steady::now() > give_up) {
+        spdlog::error("cluster: job {}: could not be handed back: {}", job.id, error.what());
+        break;
+      }
+    }
+    asio::steady_timer pause(ioc_, 200ms);
+    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  held_.erase(job.id);
+}
+
+}  // namespace crawld::cluster
