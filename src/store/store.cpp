@@ -137,7 +137,6 @@ ClusterRepository& Store::enable_cluster(const ClusterConfig& cluster) {
   return *impl.cluster;
 }
 
-ClusterRepository* Store::cluster() { return impl_->cluster.get(); }
 
 void Store::on_batch(BatchCallback callback) { impl_->writer.on_batch(std::move(callback)); }
 

@@ -70,7 +70,6 @@ class Store : public jobs::JobObserver {
   // fenced by this instance's attempts, and no standalone restart recovery
   // (the cluster rescues this instance's old jobs instead).
   ClusterRepository& enable_cluster(const ClusterConfig& cluster);
-  ClusterRepository* cluster();
 
   // Called on the loop after every batch attempt (for metrics).
   using BatchCallback = std::function<void(double seconds, std::size_t rows, bool ok)>;
