@@ -1,5 +1,6 @@
 #include "crawld/config.hpp"
 
+#include "crawld/crawl/url.hpp"
 #include "crawld/version.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -56,8 +57,8 @@ class ObjectReader {
       n = value->get<std::int64_t>();
     }
     if (!ok || n < min || n > max) {
-      fail(path_of(key), "expected integer " + std::to_string(min) + "-" + std::to_string(max) + ", got " +
-                             describe(*value));
+      fail(path_of(key),
+           "expected integer " + std::to_string(min) + "-" + std::to_string(max) + ", got " + describe(*value));
     }
     out = static_cast<Int>(n);
   }
@@ -147,8 +148,8 @@ void read_target(const json& j, const std::string& path, TargetConfig& t) {
   r.string("name", t.name);
   r.string_list("seeds", t.seeds);
   r.string_list("allowed_hosts", t.allowed_hosts);
-  r.integer("shallow_depth", t.shallow_depth, 0, 100);
-  r.integer("deep_depth", t.deep_depth, 0, 100);
+  r.integer("shallow_depth", t.shallow_depth, 0, 10'000);
+  r.integer("deep_depth", t.deep_depth, 0, 10'000);
   r.integer("max_pages", t.max_pages, 1, 10'000'000);
   r.finish();
   if (t.name.empty()) fail(path + ".name", "expected a non-empty name");
@@ -163,6 +164,18 @@ void read_target(const json& j, const std::string& path, TargetConfig& t) {
     if (seed.rfind("http://", 0) != 0 && seed.rfind("https://", 0) != 0) {
       fail(path + ".seeds[" + std::to_string(i) + "]", "expected an http:// or https:// URL, got \"" + seed + "\"");
     }
+  }
+  // Hosts are compared as URLs name them: lower-case, A-labels for
+  // international names ("bücher.de" is "xn--bcher-kva.de"), no default port.
+  for (std::size_t i = 0; i < t.allowed_hosts.size(); ++i) {
+    auto& host = t.allowed_hosts[i];
+    const auto url = crawl::normalize_url("http://" + host + "/");
+    const auto key = url ? crawl::url_key(*url) : std::nullopt;
+    if (!key || key->target != "/" || host.find_first_of("/?#@") != std::string::npos) {
+      fail(path + ".allowed_hosts[" + std::to_string(i) + "]",
+           "expected a host name or host:port, got \"" + host + "\"");
+    }
+    host = key->host;
   }
   if (t.shallow_depth > t.deep_depth) {
     fail(path + ".shallow_depth", "must not exceed deep_depth (" + std::to_string(t.deep_depth) + ")");

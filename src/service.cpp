@@ -12,8 +12,8 @@
 #include "crawld/store/store.hpp"
 #include "crawld/version.hpp"
 
-#include <boost/asio.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio.hpp>
 
 #include <unistd.h>
 
@@ -28,17 +28,22 @@ namespace {
 
 // Counts every page for /metrics, then hands it on (to the database writer
 // when one is configured and the job logs to it).
+// The crawl's own events go to the job's log.
 class ObservedSink : public crawl::PageSink {
  public:
-  ObservedSink(metrics::Metrics& metrics, crawl::PageSink* next) : metrics_(metrics), next_(next) {}
+  ObservedSink(metrics::Metrics& metrics, crawl::PageSink* next, jobs::JobService& jobs, std::string job_id)
+      : metrics_(metrics), next_(next), jobs_(jobs), job_id_(std::move(job_id)) {}
   asio::awaitable<void> on_page(crawl::PageResult page) override {
     metrics_.page_fetched(page);
     if (next_ != nullptr) co_await next_->on_page(std::move(page));
   }
+  void on_event(std::string_view level, const std::string& message) override { jobs_.event(job_id_, level, message); }
 
  private:
   metrics::Metrics& metrics_;
   crawl::PageSink* next_;
+  jobs::JobService& jobs_;
+  std::string job_id_;
 };
 
 std::size_t compute_threads(const CrawlConfig& config) {
@@ -117,8 +122,7 @@ struct Service::Impl {
         std::string redacted;
         std::string_view target = r.target;
         if (target.find('?') != std::string_view::npos) target = redacted = http::redact_target(target);
-        spdlog::info("access {} {} {} {} {} {:.3f}ms", r.remote, r.method, target, r.status, r.bytes,
-                     r.seconds * 1000);
+        spdlog::info("access {} {} {} {} {} {:.3f}ms", r.remote, r.method, target, r.status, r.bytes, r.seconds * 1000);
       }
     });
     loop_lag.on_sample([this](double seconds) { metrics.loop_lag(seconds); });
@@ -138,8 +142,8 @@ struct Service::Impl {
     }
     if (cluster) {
       auto c = cluster->counters();
-      snapshot.cluster = metrics::ClusterSnapshot{c.claims,       c.rescues,         c.lost_leases,
-                                                  c.notify_reconnects, c.queue_depth, cluster->held()};
+      snapshot.cluster = metrics::ClusterSnapshot{c.claims,      c.rescues,      c.lost_leases, c.notify_reconnects,
+                                                  c.queue_depth, cluster->held()};
     }
     return snapshot;
   }
@@ -173,7 +177,7 @@ struct Service::Impl {
     if (target == nullptr) throw std::runtime_error("unknown target " + job.params.target);
     crawl::CrawlRequest request{*target, job.params.season, job.params.deep};
     std::unique_ptr<crawl::PageSink> db_sink = store ? store->page_sink(job) : nullptr;
-    ObservedSink sink(metrics, db_sink.get());
+    ObservedSink sink(metrics, db_sink.get(), jobs, job.id);
     co_return co_await engine.run(std::move(request), sink, std::move(control));
   }
 
@@ -241,9 +245,10 @@ struct Service::Impl {
     spdlog::log(std::max(spdlog::level::info, spdlog::default_logger()->level()), "crawld {} listening on {}", version,
                 where);
     if (!auth.enabled() && !is_loopback(config.server.listen)) {
-      spdlog::warn("*** no API token configured and listening on {}: anyone who can reach this address can start "
-                   "and cancel crawls; set auth.tokens or CRAWLD_API_TOKEN ***",
-                   config.server.listen);
+      spdlog::warn(
+          "*** no API token configured and listening on {}: anyone who can reach this address can start "
+          "and cancel crawls; set auth.tokens or CRAWLD_API_TOKEN ***",
+          config.server.listen);
     }
     if (store) store->start();
     if (cluster) cluster->start();

@@ -30,6 +30,7 @@ json page_json(const store::PageRecord& record) {
           {"truncated", page.truncated},
           {"title", text_or_null(page.title)},
           {"sha256", text_or_null(page.sha256)},
+          {"canonical", text_or_null(page.canonical)},
           {"elapsed_ms", page.elapsed_ms},
           {"error", text_or_null(page.error)},
           {"fetched_at", jobs::format_time(record.fetched_at)}};
@@ -94,13 +95,14 @@ namespace {
 // The answer for one page of a job's rows: the list, its size and the link
 // to the next page (null on the last one).
 template <class Record, class Render>
-Response window_response(const std::string& id, const char* what, const std::vector<Record>& records,
-                         std::size_t limit, Render render) {
+Response window_response(const std::string& id, const char* what, const std::vector<Record>& records, std::size_t limit,
+                         Render render) {
   json list = json::array();
   for (const auto& record : records) list.push_back(render(record));
   json next = nullptr;
   if (records.size() == limit) {
-    next = "/jobs/" + id + "/" + what + "?after=" + std::to_string(records.back().id) + "&limit=" + std::to_string(limit);
+    next =
+        "/jobs/" + id + "/" + what + "?after=" + std::to_string(records.back().id) + "&limit=" + std::to_string(limit);
   }
   return json_response({{"job_id", id}, {what, std::move(list)}, {"count", records.size()}, {"next", next}});
 }
@@ -124,13 +126,19 @@ void register_database_routes(http::Router& router, ApiContext& context) {
     };
   };
   router.add("GET", "/jobs/{id}/pages",
-             window("pages", 100, 1000, [](store::JobRepository& r, std::string id, std::int64_t after,
-                                           std::size_t limit) { return r.pages(std::move(id), after, limit); },
-                    page_json));
+             window(
+                 "pages", 100, 1000,
+                 [](store::JobRepository& r, std::string id, std::int64_t after, std::size_t limit) {
+                   return r.pages(std::move(id), after, limit);
+                 },
+                 page_json));
   router.add("GET", "/jobs/{id}/events",
-             window("events", 1000, 1000, [](store::JobRepository& r, std::string id, std::int64_t after,
-                                             std::size_t limit) { return r.events(std::move(id), after, limit); },
-                    event_json));
+             window(
+                 "events", 1000, 1000,
+                 [](store::JobRepository& r, std::string id, std::int64_t after, std::size_t limit) {
+                   return r.events(std::move(id), after, limit);
+                 },
+                 event_json));
 }
 
 }  // namespace crawld::api

@@ -57,11 +57,8 @@ void append_links(std::string& out, const std::string& id) {
 
 void append_progress(std::string& out, const crawl::CrawlProgress& p) {
   // Keys in sorted order, as everywhere in the job's JSON.
-  const std::pair<std::string_view, std::uint64_t> counters[] = {
-      {"bytes", p.bytes},   {"failed", p.failed},   {"fetched", p.fetched},
-      {"http_errors", p.http_errors}, {"queued", p.queued}, {"skipped", p.skipped}};
   out += '{';
-  for (const auto& [name, value] : counters) append_member(out, name, value);
+  for (const auto& field : crawl::progress_fields) append_member(out, field.name, p.*field.member);
   close_object(out);
 }
 
@@ -99,8 +96,9 @@ void append_job_json(std::string& out, const jobs::Job& job) {
   append_member(out, "season", job.params.season);
   append_time_member(out, "started_at", job.started_at);
   append_string_member(out, "state", jobs::to_string(job.state));
-  append_text_or_null(out, "stop_reason",
-                      job.stop_reason == jobs::StopReason::none ? std::string_view() : jobs::to_string(job.stop_reason));
+  append_text_or_null(
+      out, "stop_reason",
+      job.stop_reason == jobs::StopReason::none ? std::string_view() : jobs::to_string(job.stop_reason));
   append_string_member(out, "target", job.params.target);
   close_object(out);
 }

@@ -18,12 +18,6 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  return text;
-}
-
 }  // namespace
 
 Crawl::Crawl(asio::any_io_executor executor, Shared shared, CrawlRequest request, PageSink& sink,
@@ -115,7 +109,8 @@ void Crawl::add_seeds() {
     if (request_.target.allowed_hosts.empty()) allowed_hosts_.insert(normalized->host);
     frontier_.add({normalized->url, normalized->host, 0, std::nullopt});
   }
-  for (const auto& host : request_.target.allowed_hosts) allowed_hosts_.insert(lower(host));
+  // Canonical already (config.cpp): as url_key names hosts.
+  for (const auto& host : request_.target.allowed_hosts) allowed_hosts_.insert(host);
 }
 
 asio::awaitable<CrawlResult> Crawl::run() {

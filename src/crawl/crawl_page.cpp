@@ -17,6 +17,9 @@ namespace {
 // Links added to the frontier between two yields to the loop: a page with
 // 100,000 links must not hold the loop for the whole batch.
 constexpr std::size_t links_per_turn = 1024;
+// Pages named one by one in the job's log for a kind of trouble (a body cut
+// at max_body_bytes); past it one line says the rest are only counted.
+constexpr std::uint64_t events_per_kind = 20;
 
 }  // namespace
 
@@ -30,9 +33,12 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
 
   if (config_.obey_robots) {
     switch (co_await check_robots(entry, page, slot)) {
-      case RobotsStep::allowed: break;
-      case RobotsStep::requeued: co_return;
-      case RobotsStep::refused: co_return co_await record(std::move(page));
+      case RobotsStep::allowed:
+        break;
+      case RobotsStep::requeued:
+        co_return;
+      case RobotsStep::refused:
+        co_return co_await record(std::move(page));
     }
   }
   if (!may_start()) {
@@ -95,6 +101,7 @@ asio::awaitable<Crawl::RobotsStep> Crawl::check_robots(FrontierEntry& entry, Pag
   // A disallowed link is skipped; a disallowed redirect target is the
   // redirecting page's failure, as when it is refused within one fetch.
   page.error = entry.origin ? "redirect to " + entry.url + " not followed: " + why : why;
+  page.skipped = !entry.origin;
   ++(entry.origin ? progress_.failed : progress_.skipped);
   if (seed_error_.empty() && seeds_.contains(page.url)) seed_error_ = page.url + ": " + page.error;
   slot.release();
@@ -130,6 +137,8 @@ asio::awaitable<void> Crawl::analyze(FetchResponse& response, const FrontierEntr
   auto analysis = co_await asio::co_spawn(shared_.compute_pool, std::move(task), asio::use_awaitable);
   page.title = std::move(analysis.title);
   page.sha256 = std::move(analysis.sha256);
+  page.canonical = std::move(analysis.canonical);
+  progress_.links_dropped += analysis.links_dropped;
   for (std::size_t i = 0; i < analysis.links.size(); ++i) {
     if (i > 0 && i % links_per_turn == 0) co_await asio::post(executor_, asio::use_awaitable);
     // The frontier holds no more URLs than the crawl may still start, so a
@@ -143,6 +152,15 @@ asio::awaitable<void> Crawl::analyze(FetchResponse& response, const FrontierEntr
 
 void Crawl::count(const PageResult& page, const FrontierEntry& entry) {
   progress_.bytes += page.bytes;
+  if (page.truncated) {
+    ++progress_.truncated;
+    if (progress_.truncated <= events_per_kind) {
+      sink_.on_event("warn", "page truncated at max_body_bytes (" + std::to_string(config_.max_body_bytes) +
+                                 " bytes), links past the cut not followed: " + page.final_url);
+    } else if (progress_.truncated == events_per_kind + 1) {
+      sink_.on_event("warn", "more pages truncated at max_body_bytes: counted in progress.truncated, not listed");
+    }
+  }
   ++(page.error.empty() ? progress_.fetched : progress_.failed);
   if (page.error.empty() && page.status >= 400) ++progress_.http_errors;
   if (!seeds_.contains(page.url)) return;

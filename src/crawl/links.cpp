@@ -52,6 +52,39 @@ std::optional<std::string_view> attribute(const xmlChar** atts, std::string_view
   return std::nullopt;
 }
 
+// The URL of a <meta http-equiv="refresh"> content ("5; url='next.html'"),
+// read as the HTML standard's declarative refresh does: a delay, then ";"
+// or ",", then an optional "url=", then the URL, quoted or not. Nullopt for
+// a plain delay (a refresh of the page itself).
+std::optional<std::string_view> refresh_url(std::string_view content) {
+  auto skip_space = [&content] {
+    while (!content.empty() && is_ascii_space(content.front())) content.remove_prefix(1);
+  };
+  skip_space();
+  while (!content.empty() && ((content.front() >= '0' && content.front() <= '9') || content.front() == '.')) {
+    content.remove_prefix(1);
+  }
+  skip_space();
+  if (!content.empty() && (content.front() == ';' || content.front() == ',')) content.remove_prefix(1);
+  skip_space();
+  if (content.size() >= 3 && iequals(content.substr(0, 3), "url")) {
+    auto rest = content.substr(3);
+    while (!rest.empty() && is_ascii_space(rest.front())) rest.remove_prefix(1);
+    if (!rest.empty() && rest.front() == '=') {
+      content = rest.substr(1);
+      skip_space();
+    }
+  }
+  if (!content.empty() && (content.front() == '\'' || content.front() == '"')) {
+    const char quote = content.front();
+    content.remove_prefix(1);
+    content = content.substr(0, content.find(quote));
+  }
+  while (!content.empty() && is_ascii_space(content.back())) content.remove_suffix(1);
+  if (content.empty()) return std::nullopt;
+  return content;
+}
+
 // Collapses runs of ASCII whitespace into one space while appending, so the
 // title never grows past its cap whatever the page holds.
 class TitleBuilder {
@@ -100,24 +133,49 @@ struct Collector {
   bool title_done = false;
 
   void start_element(std::string_view name, const xmlChar** atts) {
-    if (name == "a") {
-      if (result.nofollow || result.hrefs.size() >= max_links) return;
-      const auto href = attribute(atts, "href");
-      if (!href) return;
+    if (name == "a" || name == "area") {
+      // rel="nofollow" is the author's wish not to vouch for the target.
       if (const auto rel = attribute(atts, "rel"); rel && has_token(*rel, "nofollow")) return;
-      result.hrefs.emplace_back(*href);
+      add(attribute(atts, "href"));
+    } else if (name == "frame" || name == "iframe") {
+      add(attribute(atts, "src"));
+    } else if (name == "link") {
+      link_element(atts);
     } else if (name == "base") {
       if (result.base_href) return;
       if (const auto href = attribute(atts, "href")) result.base_href.emplace(*href);
     } else if (name == "meta") {
-      const auto meta_name = attribute(atts, "name");
-      if (!meta_name || !iequals(*meta_name, "robots")) return;
-      const auto content = attribute(atts, "content");
-      // "none" is shorthand for "noindex, nofollow".
-      if (content && (has_token(*content, "nofollow") || has_token(*content, "none"))) result.nofollow = true;
+      meta_element(atts);
     } else if (name == "title" && !title_done) {
       in_title = true;
     }
+  }
+
+  void add(std::optional<std::string_view> href) {
+    if (!href || result.nofollow || result.hrefs.size() >= max_links) return;
+    result.hrefs.emplace_back(*href);
+  }
+
+  // <link rel="next|prev|alternate"> leads to pages; rel="canonical" names
+  // the page's own preferred URL (recorded, not followed).
+  void link_element(const xmlChar** atts) {
+    const auto rel = attribute(atts, "rel");
+    const auto href = attribute(atts, "href");
+    if (!rel || !href) return;
+    if (has_token(*rel, "canonical") && !result.canonical) result.canonical.emplace(*href);
+    if (has_token(*rel, "next") || has_token(*rel, "prev") || has_token(*rel, "alternate")) add(href);
+  }
+
+  void meta_element(const xmlChar** atts) {
+    if (const auto equiv = attribute(atts, "http-equiv"); equiv && iequals(*equiv, "refresh")) {
+      if (const auto content = attribute(atts, "content")) add(refresh_url(*content));
+      return;
+    }
+    const auto meta_name = attribute(atts, "name");
+    if (!meta_name || !iequals(*meta_name, "robots")) return;
+    const auto content = attribute(atts, "content");
+    // "none" is shorthand for "noindex, nofollow".
+    if (content && (has_token(*content, "nofollow") || has_token(*content, "none"))) result.nofollow = true;
   }
 
   void end_element(std::string_view name) {

@@ -2,6 +2,7 @@
 
 #include "crawld/crawl/links.hpp"
 #include "crawld/crawl/url.hpp"
+#include "url_text.hpp"
 
 #include <openssl/evp.h>
 
@@ -27,14 +28,19 @@ PageAnalysis analyze_page(std::string_view body, const AnalysisRequest& request)
   if (!request.html) return analysis;
   auto extracted = extract_links(body);
   analysis.title = std::move(extracted.title);
-  if (!request.want_links || extracted.nofollow) return analysis;
   std::string base = request.page_url;
   if (extracted.base_href) {
     if (auto resolved = resolve_url(request.page_url, *extracted.base_href)) base = std::move(*resolved);
   }
+  if (extracted.canonical) analysis.canonical = resolve_url(base, *extracted.canonical).value_or("");
+  if (!request.want_links || extracted.nofollow) return analysis;
   for (const auto& href : extracted.hrefs) {
     auto url = resolve_url(base, href);
-    if (!url) continue;
+    if (!url) {
+      // mailto:, tel: and the like were never meant for a crawler.
+      if (url_text::web_reference(href)) ++analysis.links_dropped;
+      continue;
+    }
     auto key = url_key(*url);
     if (!key || request.allowed_hosts == nullptr || !request.allowed_hosts->contains(key->host)) continue;
     analysis.links.push_back({std::move(*url), std::move(key->host), request.depth, std::nullopt});

@@ -45,7 +45,9 @@ bool is_unreserved(unsigned char c) {
 
 // One spelling for patterns and paths, so that "/%7Ejoe", "/%7ejoe" and
 // "/~joe" compare equal and a UTF-8 pattern matches its escaped form in a
-// URL. Reserved characters stay escaped: "%2F" is not "/".
+// URL: unreserved characters decoded, everything a URL cannot hold raw as
+// upper-case "%XX" of its UTF-8 bytes. Reserved characters stay as they are
+// written: "%2F" is not "/".
 std::string canonical_path(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -64,7 +66,9 @@ std::string canonical_path(std::string_view s) {
         append_escaped(decoded);
       }
       i += 2;
-    } else if (c <= 0x20 || c >= 0x7F) {
+    } else if (c <= 0x20 || c >= 0x7F || c == '"' || c == '<' || c == '>' || c == '\\' || c == '^' || c == '`' ||
+               c == '{' || c == '|' || c == '}') {
+      // What a URL cannot hold raw: the crawl's URLs carry it escaped.
       append_escaped(c);
     } else {
       out += static_cast<char>(c);
@@ -146,7 +150,10 @@ struct Group {
 // The part of a robots.txt that is read: without a byte order mark, cut at
 // the last line break inside the cap so no rule is read half.
 std::string_view readable_part(std::string_view text) {
-  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  // A byte order mark, or the start of one (a file cut by a broken editor),
+  // is skipped, as Google's parser does.
+  constexpr std::string_view bom = "\xEF\xBB\xBF";
+  for (std::size_t i = 0; i < bom.size() && !text.empty() && text.front() == bom[i]; ++i) text.remove_prefix(1);
   if (text.size() > kMaxRobotsBytes) {
     text = text.substr(0, kMaxRobotsBytes);
     if (const auto last_break = text.find_last_of("\r\n"); last_break != std::string_view::npos) {
@@ -156,6 +163,20 @@ std::string_view readable_part(std::string_view text) {
   return text;
 }
 
+// "key: value", or "key value" without the colon (as Google's parser
+// accepts: exactly two words). An empty key when the line is neither.
+std::pair<std::string_view, std::string_view> split_line(std::string_view line) {
+  line = trim(line);
+  if (const auto colon = line.find(':'); colon != std::string_view::npos) {
+    return {trim(line.substr(0, colon)), trim(line.substr(colon + 1))};
+  }
+  const auto space = line.find_first_of(" \t");
+  if (space == std::string_view::npos) return {};
+  const auto value = trim(line.substr(space));
+  if (value.find_first_of(" \t") != std::string_view::npos) return {};
+  return {line.substr(0, space), value};
+}
+
 // Reads robots.txt line by line into groups. A group opens with one or more
 // consecutive user-agent lines; the next user-agent line after a rule opens
 // the following group.
@@ -163,10 +184,9 @@ class GroupParser {
  public:
   void line(std::string_view line) {
     if (const auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
-    const auto colon = line.find(':');
-    if (colon == std::string_view::npos) return;  // blank or garbage
-    const auto key = key_of(line.substr(0, colon));
-    const auto value = trim(line.substr(colon + 1));
+    const auto [raw_key, value] = split_line(line);
+    if (raw_key.empty()) return;  // blank or garbage
+    const auto key = key_of(raw_key);
     switch (key) {
       case Key::user_agent:
         if (!reading_agents_) groups_.emplace_back();
@@ -222,20 +242,15 @@ RobotsRules RobotsRules::parse(std::string_view text, std::string_view user_agen
   const auto groups = parse_groups(text);
   const auto token = product_token(user_agent);
 
-  // The most specific group is the one with the longest name found in our
-  // product token (a substring match, as the original robots.txt
-  // convention recommends). Without one, the "*" group applies.
-  std::size_t best = 0;
-  for (const auto& group : groups) {
-    for (const auto& agent : group.agents) {
-      if (agent != "*" && !token.empty() && token.find(agent) != std::string::npos) best = std::max(best, agent.size());
-    }
-  }
+  // RFC 9309 2.2.1: the group whose name equals our product token,
+  // case-insensitively ("crawl" does not name "crawld"); without one, the
+  // "*" group.
+  const bool named = !token.empty() && std::any_of(groups.begin(), groups.end(), [&](const Group& group) {
+    return std::find(group.agents.begin(), group.agents.end(), token) != group.agents.end();
+  });
+  const std::string_view wanted = named ? std::string_view(token) : std::string_view("*");
   auto selected = [&](const Group& group) {
-    return std::any_of(group.agents.begin(), group.agents.end(), [&](const std::string& agent) {
-      if (best == 0) return agent == "*";
-      return agent != "*" && agent.size() == best && token.find(agent) != std::string::npos;
-    });
+    return std::find(group.agents.begin(), group.agents.end(), wanted) != group.agents.end();
   };
 
   // RFC 9309 2.2.1: several groups naming the same agent are merged.

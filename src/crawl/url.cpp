@@ -1,5 +1,7 @@
 #include "crawld/crawl/url.hpp"
 
+#include "url_text.hpp"
+
 #include <boost/url.hpp>
 
 #include <algorithm>
@@ -16,92 +18,16 @@ namespace urls = boost::urls;
 constexpr std::size_t kMaxInputLength = std::size_t{64} * 1024;
 constexpr std::size_t kMaxUrlLength = std::size_t{8} * 1024;
 
-constexpr char kHex[] = "0123456789ABCDEF";
-
 bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool is_unreserved(unsigned char c) {
   return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool is_pct_triplet(std::string_view s, std::size_t i) {
-  return i + 2 < s.size() && s[i] == '%' && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0;
-}
-
-void append_pct(std::string& out, unsigned char c) {
-  out += '%';
-  out += kHex[c >> 4];
-  out += kHex[c & 0xF];
-}
-
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// Offset just past "scheme:" when `s` starts with a scheme, else 0.
-std::size_t scheme_end(std::string_view s) {
-  if (s.empty() || !is_alpha(s[0])) return 0;
-  for (std::size_t i = 1; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == ':') return i + 1;
-    if (!is_alpha(c) && !is_digit(c) && c != '+' && c != '-' && c != '.') return 0;
-  }
-  return 0;
-}
-
-// Hrefs in real pages are written for browsers, not for RFC 3986: they carry
-// surrounding whitespace, raw spaces and UTF-8, stray '%' and '[]' in queries.
-// Browsers repair these the WHATWG way; we do the same so that such links are
-// followed rather than dropped. The fragment is cut here: it never reaches
-// the server and the frontier ignores it.
-// Trims C0 controls and spaces, cuts the fragment, and drops tabs and
-// newlines anywhere (markup wraps long hrefs), as browsers do.
-std::string strip_reference(std::string_view raw) {
-  auto is_c0_or_space = [](char c) { return static_cast<unsigned char>(c) <= 0x20; };
-  while (!raw.empty() && is_c0_or_space(raw.front())) raw.remove_prefix(1);
-  while (!raw.empty() && is_c0_or_space(raw.back())) raw.remove_suffix(1);
-  if (const auto hash = raw.find('#'); hash != std::string_view::npos) raw = raw.substr(0, hash);
-  std::string text;
-  text.reserve(raw.size());
-  for (char c : raw) {
-    if (c != '\t' && c != '\n' && c != '\r') text += c;
-  }
-  return text;
-}
-
-// Percent-encodes what RFC 3986 does not allow where it stands: spaces,
-// controls, non-ASCII, a stray '%', and '[' ']' outside the authority (they
-// are legal only around an IPv6 literal there).
-std::string encode_invalid(std::string_view text) {
-  std::size_t authority_begin = std::string_view::npos;
-  std::size_t authority_end = std::string_view::npos;
-  if (const auto start = scheme_end(text); text.compare(start, 2, "//") == 0) {
-    authority_begin = start + 2;
-    authority_end = std::min(text.find_first_of("/?", authority_begin), text.size());
-  }
-  std::string out;
-  out.reserve(text.size() + text.size() / 8);
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    const bool in_authority = i >= authority_begin && i < authority_end;
-    if (c == '%') {
-      out += is_pct_triplet(text, i) ? "%" : "%25";
-    } else if (c <= 0x20 || c >= 0x7F || c == '"' || c == '<' || c == '>' || c == '\\' || c == '^' || c == '`' ||
-               c == '{' || c == '|' || c == '}' || ((c == '[' || c == ']') && !in_authority)) {
-      append_pct(out, c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
-std::string clean_reference(std::string_view raw) { return encode_invalid(strip_reference(raw)); }
+using url_text::append_pct;
+using url_text::clean_reference;
+using url_text::hex_value;
+using url_text::is_pct_triplet;
 
 // RFC 3986 6.2.2.1-2: hex digits upper-case, unreserved characters decoded.
 // Reserved ones (%2F, %3F, %26...) stay encoded: decoding them would change
@@ -177,18 +103,8 @@ std::optional<std::string> normalize_host(const urls::url_view& url) {
       return url.host_ipv4_address().to_string();
     case urls::host_type::ipv6:
       return url.host_ipv6_address().to_string();
-    case urls::host_type::name: {
-      std::string host = normalize_percent(url.encoded_host());
-      std::transform(host.begin(), host.end(), host.begin(), to_lower);
-      // Whatever is still escaped, or is a sub-delimiter, cannot be a DNS
-      // name; IDNs must arrive in punycode.
-      const bool dns_like = !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return is_alpha(u) || is_digit(u) || c == '-' || c == '.' || c == '_';
-      });
-      if (!dns_like) return std::nullopt;
-      return host;
-    }
+    case urls::host_type::name:
+      return url_text::canonical_host(url.encoded_host());
     default:  // no host, or IPvFuture
       return std::nullopt;
   }
@@ -265,7 +181,7 @@ std::optional<std::string> checked_string(const std::optional<NormalizedUrl>& ur
 
 std::optional<std::string> normalize_url(std::string_view url) {
   if (url.size() > kMaxInputLength) return std::nullopt;
-  return checked_string(normalize_clean(clean_reference(url)));
+  return checked_string(normalize_clean(clean_reference(url, {})));
 }
 
 namespace {
@@ -307,12 +223,12 @@ void append_merged_path(std::string& target, const urls::url_view& b, const urls
 // %2F, which changes the resource. Parsing itself is left to Boost.URL.
 std::optional<std::string> resolve_url(std::string_view base, std::string_view reference) {
   if (base.size() > kMaxInputLength || reference.size() > kMaxInputLength) return std::nullopt;
-  const auto base_text = clean_reference(base);
+  const auto base_text = clean_reference(base, {});
   const auto base_parsed = urls::parse_uri(base_text);
   if (!base_parsed || !normalize_clean(base_text)) return std::nullopt;
   const urls::url_view& b = *base_parsed;
 
-  const auto ref_text = clean_reference(reference);
+  const auto ref_text = clean_reference(reference, b.scheme_id() == urls::scheme::https ? "https" : "http");
   const auto ref_parsed = urls::parse_uri_reference(ref_text);
   if (!ref_parsed) return std::nullopt;
   const urls::url_view& r = *ref_parsed;
@@ -334,7 +250,7 @@ std::optional<std::string> resolve_url(std::string_view base, std::string_view r
 
 std::optional<UrlParts> split_url(std::string_view url) {
   if (url.size() > kMaxInputLength) return std::nullopt;
-  auto normalized = normalize_clean(clean_reference(url));
+  auto normalized = normalize_clean(clean_reference(url, {}));
   if (!normalized) return std::nullopt;
   return UrlParts{std::move(normalized->scheme), std::move(normalized->host), normalized->port,
                   std::move(normalized->target)};

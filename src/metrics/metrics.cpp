@@ -30,10 +30,11 @@ std::string method_label(std::string_view method) {
   return "other";
 }
 
-constexpr const char* page_outcomes[] = {"error", "ok", "redirect", "http_error"};
+constexpr const char* page_outcomes[] = {"error", "ok", "redirect", "http_error", "skipped"};
 
 // Index into page_outcomes.
 std::size_t page_outcome(const crawl::PageResult& page) {
+  if (page.skipped) return 4;
   if (!page.error.empty()) return 0;
   if (page.status >= 200 && page.status < 300) return 1;
   if (page.status >= 300 && page.status < 400) return 2;
@@ -69,12 +70,10 @@ struct Metrics::Impl {
                                                  .Name("crawld_http_request_duration_seconds")
                                                  .Help("Time from the first request byte to the answer, by route")
                                                  .Register(*registry);
-  pm::Family<pm::Gauge>& jobs_by_state = pm::BuildGauge().Name("crawld_jobs").Help("Jobs known to this instance, by state").Register(*registry);
-  pm::Counter& jobs_started = pm::BuildCounter()
-                                  .Name("crawld_jobs_started_total")
-                                  .Help("Crawls started")
-                                  .Register(*registry)
-                                  .Add({});
+  pm::Family<pm::Gauge>& jobs_by_state =
+      pm::BuildGauge().Name("crawld_jobs").Help("Jobs known to this instance, by state").Register(*registry);
+  pm::Counter& jobs_started =
+      pm::BuildCounter().Name("crawld_jobs_started_total").Help("Crawls started").Register(*registry).Add({});
   pm::Family<pm::Counter>& jobs_finished =
       pm::BuildCounter().Name("crawld_jobs_finished_total").Help("Jobs finished, by result").Register(*registry);
   pm::Histogram& job_duration = pm::BuildHistogram()
@@ -82,12 +81,16 @@ struct Metrics::Impl {
                                     .Help("Run time of finished crawls")
                                     .Register(*registry)
                                     .Add({}, job_buckets);
-  pm::Family<pm::Counter>& pages = pm::BuildCounter()
-                                       .Name("crawld_pages_fetched_total")
-                                       .Help("Pages fetched, by outcome (ok, redirect, http_error, error)")
-                                       .Register(*registry);
-  pm::Counter& fetch_bytes =
-      pm::BuildCounter().Name("crawld_fetch_bytes_total").Help("Body bytes received by crawls").Register(*registry).Add({});
+  pm::Family<pm::Counter>& pages =
+      pm::BuildCounter()
+          .Name("crawld_pages_fetched_total")
+          .Help("Pages fetched, by outcome (ok, redirect, http_error, error; skipped: disallowed by robots.txt)")
+          .Register(*registry);
+  pm::Counter& fetch_bytes = pm::BuildCounter()
+                                 .Name("crawld_fetch_bytes_total")
+                                 .Help("Body bytes received by crawls")
+                                 .Register(*registry)
+                                 .Add({});
   pm::Histogram& fetch_duration = pm::BuildHistogram()
                                       .Name("crawld_fetch_duration_seconds")
                                       .Help("Time to fetch one page")
@@ -118,11 +121,8 @@ struct Metrics::Impl {
                                 .Help("How late the 100 ms loop timer fired")
                                 .Register(*registry)
                                 .Add({}, lag_buckets);
-  pm::Gauge& open_connections = pm::BuildGauge()
-                                    .Name("crawld_open_connections")
-                                    .Help("Open HTTP connections")
-                                    .Register(*registry)
-                                    .Add({});
+  pm::Gauge& open_connections =
+      pm::BuildGauge().Name("crawld_open_connections").Help("Open HTTP connections").Register(*registry).Add({});
   pm::Gauge& resident_memory = pm::BuildGauge()
                                    .Name("process_resident_memory_bytes")
                                    .Help("Resident memory size in bytes")
@@ -130,13 +130,15 @@ struct Metrics::Impl {
                                    .Add({});
   // Cluster mode. Counters the coordinator keeps are carried over at scrape
   // time (by what they grew since the last one).
-  pm::Counter& cluster_claims = counter("crawld_cluster_claims_total", "Jobs this instance claimed from the shared queue");
+  pm::Counter& cluster_claims =
+      counter("crawld_cluster_claims_total", "Jobs this instance claimed from the shared queue");
   pm::Histogram& cluster_claim_latency = pm::BuildHistogram()
                                              .Name("crawld_cluster_claim_latency_seconds")
                                              .Help("From a job's accept to its claim")
                                              .Register(*registry)
                                              .Add({}, fetch_buckets);
-  pm::Counter& cluster_rescues = counter("crawld_cluster_rescues_total", "Jobs whose lease ran out, rescued by this instance");
+  pm::Counter& cluster_rescues =
+      counter("crawld_cluster_rescues_total", "Jobs whose lease ran out, rescued by this instance");
   pm::Counter& cluster_lost = counter("crawld_cluster_lost_leases_total", "Attempts this instance lost its lease on");
   pm::Counter& cluster_reconnects =
       counter("crawld_cluster_notify_reconnects_total", "Times the LISTEN connection was made again");
@@ -197,6 +199,8 @@ void Metrics::page_fetched(const crawl::PageResult& page) {
   auto*& counter = impl_->pages_by_outcome[outcome];
   if (counter == nullptr) counter = &impl_->pages.Add({{"outcome", page_outcomes[outcome]}});
   counter->Increment();
+  // A page robots.txt kept us from fetching took no fetch to observe.
+  if (page.skipped) return;
   impl_->fetch_bytes.Increment(static_cast<double>(page.bytes));
   impl_->fetch_duration.Observe(page.elapsed_ms / 1000.0);
 }

@@ -40,9 +40,9 @@ namespace {
 // Rows per statement: keeps each JSON parameter well below protocol limits.
 constexpr std::size_t rows_per_statement = 500;
 
-const std::array<std::string, 14> page_columns{"job_id", "url",       "final_url", "depth",      "status",
-                                               "content_type", "bytes", "truncated", "title",      "sha256",
-                                               "elapsed_ms",   "error", "fetched_at", "attempt"};
+const std::array<std::string, 15> page_columns{"job_id",       "url",   "final_url",  "depth",   "status",
+                                               "content_type", "bytes", "truncated",  "title",   "sha256",
+                                               "elapsed_ms",   "error", "fetched_at", "attempt", "canonical"};
 
 CopyField copy_text(std::string_view text) { return {sanitize_text(text), false}; }
 CopyField copy_text_or_null(std::string_view text) { return text.empty() ? CopyField{{}, true} : copy_text(text); }
@@ -62,7 +62,8 @@ std::array<CopyField, page_columns.size()> page_fields(const PageRow& row) {
           CopyField{std::to_string(page.elapsed_ms)},
           copy_text_or_null(page.error),
           CopyField{jobs::format_time(row.fetched_at)},
-          CopyField{std::to_string(row.attempt)}};
+          CopyField{std::to_string(row.attempt)},
+          copy_text_or_null(page.canonical)};
 }
 
 // Runs `statement` over `rows`, rows_per_statement at a time, each chunk as
@@ -141,10 +142,13 @@ Batch owned_rows(pqxx::work& tx, const Batch& batch, BatchResult& result) {
       }
     }
   };
-  keep(batch.jobs, kept.jobs, [](const jobs::Job& j) { return j.id; }, [](const jobs::Job& j) { return j.attempt; });
-  keep(batch.events, kept.events, [](const EventRow& e) { return e.job_id; },
-       [](const EventRow& e) { return e.attempt; });
-  keep(batch.pages, kept.pages, [](const PageRow& p) { return p.job_id; }, [](const PageRow& p) { return p.attempt; });
+  keep(
+      batch.jobs, kept.jobs, [](const jobs::Job& j) { return j.id; }, [](const jobs::Job& j) { return j.attempt; });
+  keep(
+      batch.events, kept.events, [](const EventRow& e) { return e.job_id; },
+      [](const EventRow& e) { return e.attempt; });
+  keep(
+      batch.pages, kept.pages, [](const PageRow& p) { return p.job_id; }, [](const PageRow& p) { return p.attempt; });
   return kept;
 }
 
@@ -152,7 +156,8 @@ Batch owned_rows(pqxx::work& tx, const Batch& batch, BatchResult& result) {
 // it may claim it.
 void notify_ends(pqxx::work& tx, const Batch& batch) {
   if (batch.owner.empty()) return;
-  bool ended = std::any_of(batch.jobs.begin(), batch.jobs.end(), [](const jobs::Job& j) { return jobs::is_terminal(j.state); });
+  bool ended =
+      std::any_of(batch.jobs.begin(), batch.jobs.end(), [](const jobs::Job& j) { return jobs::is_terminal(j.state); });
   if (ended) tx.exec("select pg_notify('crawld_jobs', '')");
 }
 
@@ -207,8 +212,8 @@ class Savepoint {
 // Runs one row in a savepoint; a permanent error is reported and skipped,
 // a transient one is thrown (the whole batch is retried later).
 template <class Row>
-bool try_row(pqxx::dbtransaction& tx, const char* statement, const Row& row, RejectedRow rejected,
-             BatchResult& result, std::size_t* affected = nullptr) {
+bool try_row(pqxx::dbtransaction& tx, const char* statement, const Row& row, RejectedRow rejected, BatchResult& result,
+             std::size_t* affected = nullptr) {
   try {
     Savepoint savepoint(tx);
     auto r = tx.exec_prepared(statement, rows_json(row));
@@ -236,8 +241,8 @@ BatchResult write_row_by_row(pqxx::connection& connection, const Batch& all) {
     try_row(tx, statements::insert_events, event, {event.job_id, "event", {}}, result);
   }
   for (const auto& page : batch.pages) {
-    try_row(tx, statements::insert_pages, page, {page.job_id, "page " + sanitize_text(page.page.url.substr(0, 200)), {}},
-            result, &result.pages_inserted);
+    try_row(tx, statements::insert_pages, page,
+            {page.job_id, "page " + sanitize_text(page.page.url.substr(0, 200)), {}}, result, &result.pages_inserted);
   }
   // The job's own log says which rows were not recorded and why.
   for (const auto& rejected : result.rejected) {

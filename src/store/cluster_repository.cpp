@@ -70,8 +70,8 @@ jobs::Clock::time_point from_ms(const pqxx::field& field) {
 void hold_instance_lock(pqxx::connection& c, const std::string& id, std::atomic<int>& locked_pid) {
   if (locked_pid.load() == c.backendpid()) return;
   pqxx::nontransaction tx(c);
-  bool got = tx.exec_params1("select pg_try_advisory_lock($1::integer, hashtext($2))", instance_lock_class, id)[0]
-                 .as<bool>();
+  bool got =
+      tx.exec_params1("select pg_try_advisory_lock($1::integer, hashtext($2))", instance_lock_class, id)[0].as<bool>();
   if (!got) {
     throw InstanceConflict("another live crawld instance uses instance_id \"" + id +
                            "\"; give each instance its own database.instance_id");
@@ -137,7 +137,8 @@ asio::awaitable<std::vector<SubmitAnswer>> ClusterRepository::submit(std::vector
     }
     return out;
   };
-  co_return co_await work_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(database_.statement_timeout_ms));
+  co_return co_await work_->run_bounded(ioc_, std::move(body),
+                                        std::chrono::milliseconds(database_.statement_timeout_ms));
 }
 
 asio::awaitable<std::vector<ClaimedJob>> ClusterRepository::claim(std::size_t slots, bool one_per_crawl) {
@@ -153,18 +154,20 @@ asio::awaitable<std::vector<ClaimedJob>> ClusterRepository::claim(std::size_t sl
       std::size_t take = one_per_crawl ? 1 : slots - claimed.size();
       auto rows = tx.exec_prepared(statements::claim_job, instance_id_, cluster_.lease_ms, one_per_crawl, take);
       for (const auto& row : rows) {
-        claimed.push_back({job_from_row(row), std::chrono::milliseconds(row[20].as<std::int64_t>())});
+        claimed.push_back(
+            {job_from_row(row), std::chrono::milliseconds(row[statements::job_field_count()].as<std::int64_t>())});
       }
       if (rows.size() < take) break;
     }
     tx.commit();
     return claimed;
   };
-  co_return co_await work_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(database_.statement_timeout_ms));
+  co_return co_await work_->run_bounded(ioc_, std::move(body),
+                                        std::chrono::milliseconds(database_.statement_timeout_ms));
 }
 
 asio::awaitable<Heartbeat> ClusterRepository::heartbeat(std::vector<HeldAttempt> held, std::uint32_t slots,
-                                                         bool stopping) {
+                                                        bool stopping) {
   health_.require_ready();
   auto body = [this, held = std::move(held), slots, stopping](pqxx::connection& c) {
     hold_instance_lock(c, instance_id_, locked_pid_);
@@ -202,7 +205,8 @@ asio::awaitable<bool> ClusterRepository::release(jobs::Job job, std::string why)
     tx.commit();
     return result.size() == 1;
   };
-  co_return co_await work_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(database_.statement_timeout_ms));
+  co_return co_await work_->run_bounded(ioc_, std::move(body),
+                                        std::chrono::milliseconds(database_.statement_timeout_ms));
 }
 
 asio::awaitable<ClusterRepository::Rescue> ClusterRepository::rescue(bool own, std::uint32_t key_ttl_s) {
@@ -217,16 +221,17 @@ asio::awaitable<ClusterRepository::Rescue> ClusterRepository::rescue(bool own, s
                                   maintenance_lock)[0]
                       .as<bool>();
     auto count_queued = [&] {
-      result.queued = tx.exec1("select count(*) from (select 1 from crawl_jobs where state = 'queued' limit 100000) q")[0]
-                          .as<std::uint64_t>();
+      result.queued =
+          tx.exec1("select count(*) from (select 1 from crawl_jobs where state = 'queued' limit 100000) q")[0]
+              .as<std::uint64_t>();
     };
     if (!leader && !own) {
       count_queued();
       return result;
     }
     for (const auto& row : tx.exec_prepared(statements::rescue_expired, instance_id_, cluster_.max_attempts, own)) {
-      rescued.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
-                         row[3].as<std::uint32_t>()});
+      rescued.push_back(
+          {row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(), row[3].as<std::uint32_t>()});
     }
     if (leader) {
       tx.exec_params("delete from crawl_idempotency_keys where created_at < now() - $1 * interval '1 second'",
@@ -238,7 +243,8 @@ asio::awaitable<ClusterRepository::Rescue> ClusterRepository::rescue(bool own, s
     tx.commit();
     return result;
   };
-  co_return co_await work_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(database_.statement_timeout_ms));
+  co_return co_await work_->run_bounded(ioc_, std::move(body),
+                                        std::chrono::milliseconds(database_.statement_timeout_ms));
 }
 
 asio::awaitable<ClusterCancel> ClusterRepository::cancel(std::string id) {
@@ -253,7 +259,8 @@ asio::awaitable<ClusterCancel> ClusterRepository::cancel(std::string id) {
     if (outcome == "ended") answer = ClusterCancel::ended;
     return answer;
   };
-  co_return co_await work_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(database_.statement_timeout_ms));
+  co_return co_await work_->run_bounded(ioc_, std::move(body),
+                                        std::chrono::milliseconds(database_.statement_timeout_ms));
 }
 
 asio::awaitable<std::vector<InstanceRecord>> ClusterRepository::instances() {

@@ -3,6 +3,7 @@
 #include "db_pool.hpp"
 #include "health.hpp"
 #include "queries.hpp"
+#include "rows.hpp"
 #include "statements.hpp"
 
 namespace crawld::store {
@@ -54,12 +55,13 @@ asio::awaitable<void> JobRepository::insert(jobs::Job job) {
 asio::awaitable<bool> JobRepository::change_state(jobs::Job job) {
   auto body = [job = std::move(job)](pqxx::connection& c) {
     pqxx::work tx(c);
-    std::string stop = job.stop_reason == jobs::StopReason::none ? std::string() : std::string(to_string(job.stop_reason));
+    std::string stop =
+        job.stop_reason == jobs::StopReason::none ? std::string() : std::string(to_string(job.stop_reason));
     std::string started = time_or_empty(job.started_at);
     std::string finished = time_or_empty(job.finished_at);
-    auto result = tx.exec_prepared(statements::change_state, job.id, std::string(to_string(job.state)),
-                                   text_or_null(stop), text_or_null(job.error), text_or_null(started),
-                                   text_or_null(finished));
+    auto result =
+        tx.exec_prepared(statements::change_state, job.id, std::string(to_string(job.state)), text_or_null(stop),
+                         text_or_null(job.error), text_or_null(started), text_or_null(finished));
     tx.commit();
     return result.affected_rows() == 1;
   };
@@ -67,10 +69,9 @@ asio::awaitable<bool> JobRepository::change_state(jobs::Job job) {
 }
 
 asio::awaitable<bool> JobRepository::record_progress(std::string id, crawl::CrawlProgress progress) {
-  auto body = [id = std::move(id), p = progress](pqxx::connection& c) {
+  auto body = [id = std::move(id), progress = progress_json(progress)](pqxx::connection& c) {
     pqxx::work tx(c);
-    auto result = tx.exec_prepared(statements::record_progress, id, p.queued, p.fetched, p.failed, p.skipped, p.bytes,
-                                   p.http_errors);
+    auto result = tx.exec_prepared(statements::record_progress, id, progress);
     tx.commit();
     return result.affected_rows() == 1;
   };
@@ -97,7 +98,9 @@ asio::awaitable<std::vector<PageRecord>> JobRepository::pages(std::string job_id
 
 asio::awaitable<std::vector<EventRecord>> JobRepository::events(std::string job_id, std::int64_t after,
                                                                 std::size_t limit) {
-  auto body = [id = std::move(job_id), after, limit](pqxx::connection& c) { return select_events(c, id, after, limit); };
+  auto body = [id = std::move(job_id), after, limit](pqxx::connection& c) {
+    return select_events(c, id, after, limit);
+  };
   co_return co_await bounded(pool_, ioc_, health_, std::move(body), read_timeout_);
 }
 

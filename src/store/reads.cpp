@@ -41,15 +41,11 @@ jobs::Job job_from_row(const pqxx::row& row) {
   job.created_at = from_ms(row[8]);
   job.started_at = optional_time(row[9]);
   job.finished_at = optional_time(row[10]);
-  job.progress.queued = row[11].as<std::uint64_t>();
-  job.progress.fetched = row[12].as<std::uint64_t>();
-  job.progress.failed = row[13].as<std::uint64_t>();
-  job.progress.bytes = row[14].as<std::uint64_t>();
-  job.instance_id = text(row[15]);
-  job.idempotency_key = text(row[16]);
-  job.progress.skipped = row[17].as<std::uint64_t>();
-  job.progress.http_errors = row[18].as<std::uint64_t>();
-  job.attempt = row[19].as<std::uint32_t>();
+  job.instance_id = text(row[11]);
+  job.idempotency_key = text(row[12]);
+  job.attempt = row[13].as<std::uint32_t>();
+  auto column = statements::job_fixed_count;
+  for (const auto& field : crawl::progress_fields) job.progress.*field.member = row[column++].as<std::uint64_t>();
   return job;
 }
 
@@ -90,6 +86,7 @@ PageRecord page_from_row(const pqxx::row& row, const std::string& job_id) {
   page.elapsed_ms = row[10].as<std::uint32_t>();
   page.error = text(row[11]);
   record.fetched_at = from_ms(row[12]);
+  page.canonical = text(row[13]);
   return record;
 }
 

@@ -62,8 +62,11 @@ class Object {
   bool first_ = true;
 };
 
+void append_progress(Object& object, const crawl::CrawlProgress& p) {
+  for (const auto& field : crawl::progress_fields) object.number(field.name, static_cast<long long>(p.*field.member));
+}
+
 void append_job(std::string& out, const jobs::Job& job) {
-  const auto& p = job.progress;
   Object row(out);
   row.text("id", job.id)
       .text("target", job.params.target)
@@ -77,15 +80,10 @@ void append_job(std::string& out, const jobs::Job& job) {
       .time("created_at", job.created_at)
       .time_or_null("started_at", job.started_at)
       .time_or_null("finished_at", job.finished_at)
-      .number("queued", static_cast<long long>(p.queued))
-      .number("fetched", static_cast<long long>(p.fetched))
-      .number("failed", static_cast<long long>(p.failed))
-      .number("skipped", static_cast<long long>(p.skipped))
-      .number("bytes", static_cast<long long>(p.bytes))
-      .number("http_errors", static_cast<long long>(p.http_errors))
       .text("instance_id", job.instance_id)
       .number("attempt", job.attempt)
       .text_or_null("idempotency_key", job.idempotency_key);
+  append_progress(row, job.progress);
 }
 
 void append_event(std::string& out, const EventRow& event) {
@@ -109,7 +107,8 @@ void append_page(std::string& out, const PageRow& row) {
       .number("elapsed_ms", page.elapsed_ms)
       .text_or_null("error", page.error)
       .time("fetched_at", row.fetched_at)
-      .number("attempt", row.attempt);
+      .number("attempt", row.attempt)
+      .text_or_null("canonical", page.canonical);
 }
 
 template <class Row, class Append>
@@ -135,6 +134,15 @@ std::string params_json(const jobs::JobParams& params) {
         .number("season", params.season)
         .text("target", params.target)
         .number("timeout", params.timeout_s);
+  }
+  return out;
+}
+
+std::string progress_json(const crawl::CrawlProgress& progress) {
+  std::string out;
+  {
+    Object object(out);  // closed at the end of this block, before `out` is returned
+    append_progress(object, progress);
   }
   return out;
 }

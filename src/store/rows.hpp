@@ -34,11 +34,20 @@ std::string pages_json(const PageRow* first, const PageRow* last);
 template <class Row>
 std::string rows_json(const Row& row);
 template <>
-inline std::string rows_json(const jobs::Job& row) { return jobs_json(&row, &row + 1); }
+inline std::string rows_json(const jobs::Job& row) {
+  return jobs_json(&row, &row + 1);
+}
 template <>
-inline std::string rows_json(const EventRow& row) { return events_json(&row, &row + 1); }
+inline std::string rows_json(const EventRow& row) {
+  return events_json(&row, &row + 1);
+}
 template <>
-inline std::string rows_json(const PageRow& row) { return pages_json(&row, &row + 1); }
+inline std::string rows_json(const PageRow& row) {
+  return pages_json(&row, &row + 1);
+}
+
+// The progress counters as one JSON object (crawl::progress_fields' names).
+std::string progress_json(const crawl::CrawlProgress& progress);
 
 // The params column: what was asked for, as a JSON object.
 std::string params_json(const jobs::JobParams& params);

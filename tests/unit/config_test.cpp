@@ -237,6 +237,24 @@ TEST_CASE("target rules", "[config]") {
              Equals("crawl.targets[0].shallow_depth: must not exceed deep_depth (3)"));
   CHECK_THAT(error_of(with_targets(std::string(one_target) + ", " + one_target)),
              Equals(R"(crawl.targets[1].name: duplicate target name "league")"));
+  CHECK_THAT(error_of(with_targets(R"({"name": "a", "seeds": ["http://a.test/"], "allowed_hosts": ["a.test/x"]})")),
+             Equals(R"(crawl.targets[0].allowed_hosts[0]: expected a host name or host:port, got "a.test/x")"));
+  CHECK_THAT(error_of(with_targets(R"({"name": "a", "seeds": ["http://a.test/"], "allowed_hosts": ["a b"]})")),
+             Equals(R"(crawl.targets[0].allowed_hosts[0]: expected a host name or host:port, got "a b")"));
+  CHECK_THAT(error_of(with_targets(R"({"name": "a", "seeds": ["http://a.test/"], "allowed_hosts": [""]})")),
+             Equals(R"(crawl.targets[0].allowed_hosts[0]: expected a host name or host:port, got "")"));
+  CHECK_THAT(error_of(with_targets(R"({"name": "a", "seeds": ["http://a.test/"], "deep_depth": 10001})")),
+             Equals("crawl.targets[0].deep_depth: expected integer 0-10000, got 10001"));
+}
+
+TEST_CASE("allowed hosts are kept as URLs name them", "[config]") {
+  Config c = parse_config(with_targets(
+      R"({"name": "a", "seeds": ["http://a.test/"], "deep_depth": 10000,
+          "allowed_hosts": ["A.Test", "b\u00fccher.de", "c.test:8080", "d.test:80", "[::1]:9000"]})"));
+  const auto& t = c.crawl.targets.at(0);
+  CHECK(t.allowed_hosts ==
+        std::vector<std::string>{"a.test", "xn--bcher-kva.de", "c.test:8080", "d.test", "[::1]:9000"});
+  CHECK(t.deep_depth == 10000);
 }
 
 TEST_CASE("rules that span several keys", "[config]") {
@@ -269,7 +287,8 @@ TEST_CASE("cluster mode: defaults, values and the rules between them", "[config]
   CHECK_NOTHROW(crawld::validate_complete(set));
   CHECK_THAT(error_of(R"({"cluster": {"heartbeat_ms": 6000}})"),
              StartsWith("cluster.heartbeat_ms: must be at most half of cluster.lease_ms (10000)"));
-  CHECK_THAT(error_of(R"({"cluster": {"max_attempts": 0}})"), Equals("cluster.max_attempts: expected integer 1-100, got 0"));
+  CHECK_THAT(error_of(R"({"cluster": {"max_attempts": 0}})"),
+             Equals("cluster.max_attempts: expected integer 1-100, got 0"));
   CHECK_THAT(error_of(R"({"cluster": {"leases": 1}})"), Contains("cluster.leases"));
   // The database may come from the environment: required only of the whole.
   auto without_database = parse_config(R"({"cluster": {"enabled": true}})");

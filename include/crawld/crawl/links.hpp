@@ -16,10 +16,13 @@ namespace crawld::crawl {
 struct ExtractedLinks {
   std::string title;                     // text of the first <title>, whitespace collapsed
   std::optional<std::string> base_href;  // first <base href>
-  std::vector<std::string> hrefs;        // raw <a href> values in document order,
-                                         // without rel="nofollow" ones
-  bool nofollow = false;                 // <meta name="robots" content="...nofollow...">:
-                                         // hrefs is then empty
+  std::optional<std::string> canonical;  // first <link rel="canonical" href>
+  // Raw link values in document order: <a href> and <area href> (without
+  // rel="nofollow" ones), <frame src>, <iframe src>, <link
+  // rel="next|prev|alternate" href>, and <meta http-equiv="refresh"> URLs.
+  std::vector<std::string> hrefs;
+  bool nofollow = false;  // <meta name="robots" content="...nofollow...">:
+                          // hrefs is then empty
 };
 
 // Never throws on malformed input. Stops collecting hrefs after max_links.

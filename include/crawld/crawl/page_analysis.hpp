@@ -18,6 +18,8 @@ struct PageAnalysis {
   std::string title;
   std::vector<FrontierEntry> links;  // at `depth`
   std::string sha256;                // lower-case hex
+  std::string canonical;             // <link rel="canonical">, resolved; empty without one
+  std::uint64_t links_dropped = 0;   // http(s) or relative hrefs that did not resolve to a URL
 };
 
 struct AnalysisRequest {

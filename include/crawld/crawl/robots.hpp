@@ -1,7 +1,7 @@
 // robots.txt rules for one host, as seen by one user agent.
 //
-// Groups are chosen by user-agent (the most specific group naming our product
-// token, else "*"); Allow/Disallow use longest-match precedence with "*" and
+// Groups are chosen by user-agent (the groups naming our product token,
+// else "*"); Allow/Disallow use longest-match precedence with "*" and
 // "$" patterns (Allow wins a tie), as in RFC 9309. Groups naming the same
 // agent are merged. Only the first 500 KiB of a file are read. Patterns and
 // paths are compared after percent-encoding normalization ("%7E" == "~",
@@ -26,10 +26,12 @@ class RobotsRules {
   static RobotsRules allow_all();
   static RobotsRules disallow_all();
   // `user_agent` is our full User-Agent; its product token ("crawld") is
-  // what groups are matched against, case-insensitively: a group applies when
-  // its name (up to any '/') occurs in our token, and the longest such name
-  // wins ("crawld" over "crawl"); without one, "*" applies; without that,
-  // everything is allowed.
+  // what groups are matched against (RFC 9309 2.2.1): a group applies when
+  // its name (up to any '/' or space) equals our token case-insensitively
+  // ("crawl" and "crawldx" do not name "crawld"); without one, "*" applies;
+  // without that, everything is allowed. Lines may omit the colon
+  // ("disallow /x", exactly two words), and a byte order mark or the start
+  // of one is skipped, as Google's parser does.
   static RobotsRules parse(std::string_view text, std::string_view user_agent);
 
   // `target` is path + optional query, e.g. "/a/b?x=1" (UrlParts::target).
@@ -81,8 +83,8 @@ class RobotsCache {
 // rules, why the file could not be read (everything is then disallowed),
 // and whether the answer is definite enough to keep for later crawls.
 struct RobotsFetchResult {
-  int status = 0;      // HTTP status, 0 without a response
-  std::string error;   // the fetch's error, empty on success
+  int status = 0;        // HTTP status, 0 without a response
+  std::string error;     // the fetch's error, empty on success
   bool refused = false;  // the address was refused by policy (private network)
   std::string body;
 };

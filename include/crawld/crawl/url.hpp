@@ -19,15 +19,21 @@ namespace crawld::crawl {
 // anything that is not an absolute http(s) URL with a DNS-like host or an IP
 // literal, and for results longer than 8 KiB.
 //
-// Input is first repaired the way browsers do: surrounding whitespace and
-// control characters trimmed, tabs/newlines removed, spaces, non-ASCII bytes
-// and stray '%' percent-encoded. User information ("user:pw@") is dropped.
+// Input is first read the way browsers read http(s) URLs (the WHATWG URL
+// Standard): surrounding whitespace and control characters trimmed,
+// tabs/newlines removed, "\" as "/", any number of slashes after "http:",
+// spaces, non-ASCII bytes and stray '%' percent-encoded; host names
+// percent-decoded, international ones mapped to A-labels (UTS #46), IPv4
+// numbers in hex, octal or short forms written as dotted decimal. User
+// information ("user:pw@") is dropped.
 // The query is kept in order; an empty "?" is kept. The result is a fixed
 // point: normalize_url(*normalize_url(x)) == normalize_url(x).
 std::optional<std::string> normalize_url(std::string_view url);
 
 // Resolves `reference` (as found in an href) against the absolute `base` and
-// normalizes the result. Returns nullopt for invalid references and for
+// normalizes the result, as a browser would: "http:foo" against an http base
+// is relative, and so is a path whose first segment holds a colon
+// ("(http://x/y" is a path). Returns nullopt for invalid references and for
 // non-http(s) results (mailto:, javascript:, ftp:, data:, ...). A
 // fragment-only reference ("#top") resolves to the base page itself.
 std::optional<std::string> resolve_url(std::string_view base, std::string_view reference);
@@ -46,10 +52,10 @@ std::optional<UrlKey> url_key(std::string_view url);
 // The pieces of a normalized URL that the fetcher needs. Any absolute http(s)
 // URL is accepted and normalized first.
 struct UrlParts {
-  std::string scheme;  // "http" or "https"
-  std::string host;    // lower-case, IPv6 literal without brackets
+  std::string scheme;      // "http" or "https"
+  std::string host;        // lower-case, IPv6 literal without brackets
   std::uint16_t port = 0;  // always set (80/443 when the URL has none)
-  std::string target;  // path + "?" + query, at least "/"
+  std::string target;      // path + "?" + query, at least "/"
 };
 std::optional<UrlParts> split_url(std::string_view url);
 

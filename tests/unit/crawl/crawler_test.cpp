@@ -31,9 +31,13 @@ namespace {
 
 struct CollectingSink : PageSink {
   std::vector<PageResult> pages;
+  std::vector<std::string> events;  // "level: message"
   asio::awaitable<void> on_page(PageResult page) override {
     pages.push_back(std::move(page));
     co_return;
+  }
+  void on_event(std::string_view level, const std::string& message) override {
+    events.push_back(std::string(level) + ": " + message);
   }
 };
 
@@ -60,6 +64,7 @@ struct CrawlRun {
   CrawlResult result;
   std::vector<PageResult> pages;
   std::map<std::string, PageResult> by_path;  // keyed by the queued URL's path
+  std::vector<std::string> events;
 };
 
 CrawlRun run_crawl(const CrawlConfig& config, const TargetConfig& target, bool deep) {
@@ -70,7 +75,7 @@ CrawlRun run_crawl(const CrawlConfig& config, const TargetConfig& target, bool d
   auto control = std::make_shared<CrawlControl>();
   auto future = asio::co_spawn(ioc, engine.run(CrawlRequest{target, 2024, deep}, sink, control), asio::use_future);
   ioc.run();
-  CrawlRun run{future.get(), std::move(sink.pages), {}};
+  CrawlRun run{future.get(), std::move(sink.pages), {}, std::move(sink.events)};
   for (const auto& page : run.pages) run.by_path[split_url(page.url)->target] = page;
   CHECK(control->progress.fetched == run.result.progress.fetched);
   return run;
@@ -194,6 +199,16 @@ TEST_CASE("a deep crawl fetches exactly the reachable set, each URL once", "[cra
   CHECK(by_path["/big.html"].title == "Big");
   CHECK(run.result.progress.bytes > 0);
   CHECK(run.result.progress.failed == 3);  // loop, to-private, to-foreign
+  // The cut body is counted and named in the job's log.
+  CHECK(run.result.progress.truncated == 1);
+  CHECK(run.events == std::vector<std::string>{"warn: page truncated at max_body_bytes (65536 bytes), links past "
+                                               "the cut not followed: " +
+                                               site.url("/big.html")});
+  // A robots exclusion is skipped, not fetched; a refused redirect target
+  // is the redirecting page's failure.
+  CHECK(by_path["/private/secret.html"].skipped);
+  CHECK_FALSE(by_path["/redirect/to-private"].skipped);
+  CHECK(run.result.progress.skipped == 1);
 }
 
 TEST_CASE("the calendar trap is bounded by max_pages", "[crawl][net]") {

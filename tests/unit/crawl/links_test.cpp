@@ -181,3 +181,37 @@ TEST_CASE("extract_links can run on several threads at once", "[links]") {
   for (auto& thread : threads) thread.join();
   for (auto count : counts) CHECK(count == 500);
 }
+
+TEST_CASE("extract_links follows areas, frames, iframes, link rel=next|prev|alternate and meta refresh", "[links]") {
+  const auto links = extract_links(R"(<html><head>
+    <link rel="stylesheet" href="/style.css"><link rel="next" href="/page2"><link rel="Prev" href="/page0">
+    <link rel="alternate" hreflang="de" href="/de/"><link rel="canonical" href="/the-page">
+    <link rel="canonical" href="/second-canonical"><link rel="icon" href="/favicon.ico">
+    <meta http-equiv="Refresh" content="5; URL='/moved'"></head>
+    <frameset><frame src="/frame-a"><frame name="empty"></frameset>
+    <body><iframe src="/embedded"></iframe>
+    <map><area href="/region" shape="rect"><area href="/sponsored" rel="nofollow"></map>
+    <a href="/plain">plain</a></body></html>)");
+  CHECK(links.hrefs == Strings{"/page2", "/page0", "/de/", "/moved", "/frame-a", "/embedded", "/region", "/plain"});
+  REQUIRE(links.canonical);
+  CHECK(*links.canonical == "/the-page");
+}
+
+TEST_CASE("meta refresh URLs are read as the HTML standard's declarative refresh", "[links]") {
+  auto refresh = [](const std::string& content) {
+    const auto links = extract_links("<meta http-equiv=refresh content=\"" + content + "\">");
+    return links.hrefs.empty() ? std::string("<none>") : links.hrefs.front();
+  };
+  CHECK(refresh("0; url=/next") == "/next");
+  CHECK(refresh("0;URL=/next") == "/next");
+  CHECK(refresh("3, url = /spaced ") == "/spaced");
+  CHECK(refresh("0; url='/quoted' trailing") == "/quoted");
+  CHECK(refresh("0; /no-url-key") == "/no-url-key");
+  CHECK(refresh("1.5;url=http://example.com/x") == "http://example.com/x");
+  CHECK(refresh("10") == "<none>");
+  CHECK(refresh("") == "<none>");
+  CHECK(refresh("0; url=") == "<none>");
+  // Under meta robots nofollow, nothing is followed, not even the refresh.
+  CHECK(extract_links(R"(<meta name=robots content=nofollow><meta http-equiv=refresh content="0;url=/x">)")
+            .hrefs.empty());
+}

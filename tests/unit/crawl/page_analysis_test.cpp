@@ -40,3 +40,25 @@ TEST_CASE("no links past the depth limit, under nofollow, or from a body that is
   CHECK(text.title.empty());
   CHECK(text.sha256 == sha256_hex(html));
 }
+
+TEST_CASE("hrefs that cannot be resolved are counted; other schemes are not", "[crawl]") {
+  std::set<std::string> allowed{"a.test"};
+  const std::string html =
+      R"html(<a href="mailto:x@a.test">m</a><a href="tel:+1">t</a><a href="javascript:void(0)">j</a>
+    <a href="http://[::1">broken</a><a href="http://a.test:99999/">bad port</a><a href="http://256.1.1.1/">bad ip</a>
+    <a href="/ok">ok</a><a href="http://other.test/">not allowed, but resolved</a>)html";
+  AnalysisRequest request{true, true, "http://a.test/", &allowed, 1};
+  auto analysis = analyze_page(html, request);
+  CHECK(analysis.links_dropped == 3);
+  REQUIRE(analysis.links.size() == 1);
+  CHECK(analysis.links[0].url == "http://a.test/ok");
+}
+
+TEST_CASE("a page's canonical URL is resolved against its base, and kept past the depth limit", "[crawl]") {
+  std::set<std::string> allowed{"a.test"};
+  const std::string html = R"(<base href="/docs/"><link rel="canonical" href="Intro.html#x"><a href="/next">n</a>)";
+  AnalysisRequest at_limit{true, false, "http://a.test/start/page.html", &allowed, 1};
+  CHECK(analyze_page(html, at_limit).canonical == "http://a.test/docs/Intro.html");
+  AnalysisRequest none{true, true, "http://a.test/", &allowed, 1};
+  CHECK(analyze_page("<a href=/x>x</a>", none).canonical.empty());
+}

@@ -115,7 +115,7 @@ TEST_CASE("wildcard patterns cannot make matching blow up", "[robots]") {
   CHECK(std::chrono::steady_clock::now() - start < 2s);
 }
 
-TEST_CASE("the most specific user-agent group applies", "[robots]") {
+TEST_CASE("the group naming our product token applies (RFC 9309 2.2.1)", "[robots]") {
   const std::string text =
       "User-agent: *\n"
       "Disallow: /all\n"
@@ -133,6 +133,11 @@ TEST_CASE("the most specific user-agent group applies", "[robots]") {
   CHECK(rules.allowed("/all"));  // the "*" group no longer applies
   CHECK(rules.allowed("/crawl-prefix"));
   CHECK(rules.allowed("/other"));
+  // A name that is only part of our token is not ours: "*" applies.
+  const auto partial = rules_for("User-agent: *\nDisallow: /all\n\nUser-agent: crawl\nDisallow: /crawl-prefix\n");
+  CHECK_FALSE(partial.allowed("/all"));
+  CHECK(partial.allowed("/crawl-prefix"));
+  CHECK(rules_for("User-agent: rawl\nDisallow: /x\n").allowed("/x"));
 
   // Another product gets the "*" group.
   const auto other = RobotsRules::parse(text, "somebot/1.0");
@@ -210,12 +215,36 @@ TEST_CASE("comments, CRLF, CR, BOM and misspellings", "[robots]") {
   CHECK_FALSE(rules_for("User-agent: *\nDisallow: /a#b\n").allowed("/a"));
 }
 
+TEST_CASE("a partial byte order mark is skipped", "[robots]") {
+  CHECK_FALSE(rules_for("\xEF\xBBUser-agent: *\nDisallow: /x\n").allowed("/x"));
+  CHECK_FALSE(rules_for("\xEFUser-agent: *\nDisallow: /x\n").allowed("/x"));
+  // Only a prefix of the mark: other bytes are part of the line.
+  CHECK(rules_for("\xBBUser-agent: *\nDisallow: /x\n").allowed("/x"));
+}
+
+TEST_CASE("lines without a colon are read when they hold two words", "[robots]") {
+  const auto rules = rules_for("user-agent crawld\ndisallow /x\nallow\t/x/open\ndisallow /y /z\n");
+  CHECK_FALSE(rules.allowed("/x"));
+  CHECK(rules.allowed("/x/open"));
+  // Three words are garbage, not a rule for "/y".
+  CHECK(rules.allowed("/y"));
+  CHECK(rules.allowed("/z"));
+  CHECK_FALSE(rules_for("User-agent *\nDisallow /\n").allowed("/anything"));
+  CHECK(rules_for("User-agent: *\ndisallow\n").allowed("/x"));
+}
+
 TEST_CASE("percent-encoding is compared tolerantly", "[robots]") {
   CHECK_FALSE(rules_for("User-agent: *\nDisallow: /%7ejoe\n").allowed("/~joe/index.html"));
   CHECK_FALSE(rules_for("User-agent: *\nDisallow: /~joe\n").allowed("/%7Ejoe/index.html"));
   CHECK_FALSE(rules_for("User-agent: *\nDisallow: /a%3cb\n").allowed("/a%3Cb"));
   CHECK_FALSE(rules_for("User-agent: *\nDisallow: /caf\xC3\xA9\n").allowed("/caf%C3%A9"));
   CHECK_FALSE(rules_for("User-agent: *\nDisallow: /caf%c3%a9\n").allowed("/caf%C3%A9/menu"));
+  // What a URL cannot hold raw is compared in its escaped form.
+  CHECK_FALSE(rules_for("User-agent: *\nDisallow: /a|b\n").allowed("/a%7Cb"));
+  CHECK_FALSE(rules_for("User-agent: *\nDisallow: /a%7cb\n").allowed("/a%7Cb"));
+  CHECK_FALSE(rules_for("User-agent: *\nDisallow: /{x}\n").allowed("/%7Bx%7D/y"));
+  CHECK_FALSE(rules_for("User-agent: *\nDisallow: /a b\n").allowed("/a%20b"));
+  CHECK_FALSE(rules_for("User-agent: *\nDisallow: /*.pdf$\n").allowed("/a%20b.pdf"));
   // An escaped slash is not a slash.
   CHECK(rules_for("User-agent: *\nDisallow: /a/b\n").allowed("/a%2Fb"));
   CHECK(rules_for("User-agent: *\nDisallow: /a%2Fb\n").allowed("/a/b"));

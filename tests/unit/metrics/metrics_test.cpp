@@ -30,11 +30,15 @@ TEST_CASE("Metrics counts pages by outcome and finished jobs by result", "[metri
   metrics.page_fetched(page(500));
   metrics.page_fetched(page(0, "connection refused"));
   metrics.page_fetched(page(200, "body too large"));
+  auto skipped = page(0, "robots: disallowed");
+  skipped.skipped = true;
+  metrics.page_fetched(skipped);
+  metrics.page_fetched(skipped);
 
   crawld::jobs::Job job;
-  for (auto state : {crawld::jobs::JobState::succeeded, crawld::jobs::JobState::timed_out,
-                     crawld::jobs::JobState::succeeded, crawld::jobs::JobState::running,
-                     crawld::jobs::JobState::queued}) {
+  for (auto state :
+       {crawld::jobs::JobState::succeeded, crawld::jobs::JobState::timed_out, crawld::jobs::JobState::succeeded,
+        crawld::jobs::JobState::running, crawld::jobs::JobState::queued}) {
     job.state = state;
     metrics.job_changed(job);
   }
@@ -44,6 +48,9 @@ TEST_CASE("Metrics counts pages by outcome and finished jobs by result", "[metri
   CHECK(sample(text, R"(crawld_pages_fetched_total{outcome="redirect"})") == 1);
   CHECK(sample(text, R"(crawld_pages_fetched_total{outcome="http_error"})") == 2);
   CHECK(sample(text, R"(crawld_pages_fetched_total{outcome="error"})") == 2);
+  // Robots exclusions are not errors, and took no fetch to time.
+  CHECK(sample(text, R"(crawld_pages_fetched_total{outcome="skipped"})") == 2);
+  CHECK(sample(text, "crawld_fetch_duration_seconds_count") == 8);
   CHECK(sample(text, R"(crawld_jobs_finished_total{result="succeeded"})") == 2);
   CHECK(sample(text, R"(crawld_jobs_finished_total{result="timed_out"})") == 1);
   CHECK(sample(text, R"(crawld_jobs_finished_total{result="failed"})") == -1);  // never seen: no series
