@@ -27,6 +27,7 @@ json page_json(const store::PageRecord& record) {
           {"status", page.status},
           {"content_type", text_or_null(page.content_type)},
           {"bytes", page.bytes},
+          {"wire_bytes", page.wire_bytes},
           {"truncated", page.truncated},
           {"title", text_or_null(page.title)},
           {"sha256", text_or_null(page.sha256)},

@@ -79,7 +79,8 @@ void Crawl::take_response(const FetchResponse& response, PageResult& page) {
   page.status = response.status;
   page.content_type = response.content_type;
   page.charset = response.charset;
-  page.bytes = response.body.size();
+  page.bytes = response.body.size();  // until analyze() decodes it
+  page.wire_bytes = response.body.size();
   page.truncated = response.truncated;
   page.error = response.error;
 }
@@ -125,16 +126,22 @@ bool Crawl::hand_over_redirect(FetchResponse& response, const FrontierEntry& ent
 }
 
 asio::awaitable<void> Crawl::analyze(FetchResponse& response, const FrontierEntry& entry, PageResult& page) {
-  // Parsing, hashing, URL parsing and the host check happen on the compute
-  // pool (allowed_hosts_ does not change once the crawl runs); the loop only
-  // waits, then adds to the frontier. A named lambda, not a temporary inside
-  // the co_await expression: GCC 12 destroys such temporaries twice.
+  // Decoding, parsing, hashing, URL parsing and the host check happen on the
+  // compute pool (allowed_hosts_ does not change once the crawl runs); the
+  // loop only waits, then adds to the frontier. A named lambda, not a
+  // temporary inside the co_await expression: GCC 12 destroys such
+  // temporaries twice.
   AnalysisRequest request{response.content_type == "text/html", entry.depth < max_depth_, page.final_url,
                           &allowed_hosts_, entry.depth + 1};
-  auto task = [body = std::move(response.body), request]() -> asio::awaitable<PageAnalysis> {
-    co_return analyze_page(body, request);
+  WireBody wire{std::move(response.body), std::move(response.content_encoding), response.truncated};
+  auto task = [wire = std::move(wire), cap = config_.max_body_bytes,
+               request]() mutable -> asio::awaitable<PageAnalysis> {
+    co_return analyze_response(std::move(wire), cap, request);
   };
   auto analysis = co_await asio::co_spawn(shared_.compute_pool, std::move(task), asio::use_awaitable);
+  page.bytes = analysis.bytes;
+  page.truncated = analysis.truncated;
+  if (!analysis.error.empty()) page.error = std::move(analysis.error);
   page.title = std::move(analysis.title);
   page.sha256 = std::move(analysis.sha256);
   page.canonical = std::move(analysis.canonical);
@@ -151,7 +158,7 @@ asio::awaitable<void> Crawl::analyze(FetchResponse& response, const FrontierEntr
 }
 
 void Crawl::count(const PageResult& page, const FrontierEntry& entry) {
-  progress_.bytes += page.bytes;
+  progress_.bytes += page.wire_bytes;
   if (page.truncated) {
     ++progress_.truncated;
     if (progress_.truncated <= events_per_kind) {

@@ -1,9 +1,12 @@
 #include "crawl.hpp"
 
+#include "crawld/crawl/content_encoding.hpp"
+#include "crawld/crawl/page_analysis.hpp"
 #include "crawld/crawl/redirects.hpp"
 #include "crawld/crawl/url.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -46,14 +49,26 @@ asio::awaitable<void> Crawl::fetch_robots(HostRobots& robots, const std::string&
   frontier_.block(host, true);
   auto robots_url = robots_txt_url(page_url);
   RobotsFetchResult fetched;
+  WireBody wire;
   if (robots_url) {
     auto response = co_await fetcher_.fetch(*robots_url);
-    fetched = {response.status, std::move(response.error), response.error_kind == FetchErrorKind::refused,
-               std::move(response.body)};
+    fetched = {response.status, std::move(response.error), response.error_kind == FetchErrorKind::refused, {}};
+    wire = {std::move(response.body), std::move(response.content_encoding), response.truncated};
   } else {
     fetched.error = "invalid URL";
   }
-  auto answer = robots_answer(fetched, config_.effective_user_agent());
+  // Decoding and parsing are CPU work for the compute pool.
+  auto task = [fetched = std::move(fetched), wire = std::move(wire), cap = config_.max_body_bytes,
+               agent = config_.effective_user_agent()]() mutable -> asio::awaitable<RobotsAnswer> {
+    auto decoded = decode_body(wire.encoding, std::move(wire.data), wire.truncated, cap);
+    if (decoded.error.empty()) {
+      fetched.body = std::move(decoded.body);
+    } else if (fetched.error.empty()) {
+      fetched.error = std::move(decoded.error);
+    }
+    co_return robots_answer(fetched, agent);
+  };
+  auto answer = co_await asio::co_spawn(shared_.compute_pool, std::move(task), asio::use_awaitable);
   robots.rules = std::move(answer.rules);
   robots.unavailable = std::move(answer.unavailable);
   if (answer.keep) shared_.robots_cache.store(*robots_url, robots.rules, clock::now());
@@ -63,15 +78,18 @@ asio::awaitable<void> Crawl::fetch_robots(HostRobots& robots, const std::string&
   frontier_.block(host, false);
 }
 
-asio::awaitable<Fetcher::RedirectVerdict> Crawl::check_redirect(const std::string& from_host,
-                                                                  const std::string& url) {
+asio::awaitable<Fetcher::RedirectVerdict> Crawl::check_redirect(const std::string& from_host, const std::string& url) {
   using Action = Fetcher::RedirectVerdict::Action;
   auto decision = decide_redirect(from_host, url, allowed_hosts_, config_.obey_robots);
   switch (decision.action) {
-    case RedirectDecision::Action::refuse: co_return Fetcher::RedirectVerdict{Action::refuse, decision.reason};
-    case RedirectDecision::Action::hand_back: co_return Fetcher::RedirectVerdict{Action::hand_back, {}};
-    case RedirectDecision::Action::follow: co_return Fetcher::RedirectVerdict{};
-    case RedirectDecision::Action::check_robots: break;
+    case RedirectDecision::Action::refuse:
+      co_return Fetcher::RedirectVerdict{Action::refuse, decision.reason};
+    case RedirectDecision::Action::hand_back:
+      co_return Fetcher::RedirectVerdict{Action::hand_back, {}};
+    case RedirectDecision::Action::follow:
+      co_return Fetcher::RedirectVerdict{};
+    case RedirectDecision::Action::check_robots:
+      break;
   }
   // The host's own rules: known, since this fetch was allowed by them.
   const RobotsRules* rules = co_await robots_for(decision.host, url);

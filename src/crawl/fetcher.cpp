@@ -1,7 +1,8 @@
 #include "crawld/crawl/fetcher.hpp"
 
-#include "resolver.hpp"
+#include "crawld/crawl/content_encoding.hpp"
 #include "crawld/crawl/url.hpp"
+#include "resolver.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -73,6 +74,7 @@ http::request<http::empty_body> make_request(const UrlParts& url, const FetchCon
   request.set(http::field::host, default_port ? host : host + ":" + std::to_string(url.port));
   request.set(http::field::user_agent, context.user_agent());
   request.set(http::field::accept, "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8");
+  request.set(http::field::accept_encoding, accepted_encodings);
   return request;
 }
 
@@ -144,6 +146,8 @@ asio::awaitable<Exchange> exchange(Stream& stream, beast::flat_buffer& buffer, c
   out.content_type = std::move(content_type.media_type);
   out.charset = std::move(content_type.charset);
   location = std::string(header[http::field::location]);
+  out.content_encoding = std::string(header[http::field::content_encoding]);
+  out.retry_after = std::string(header[http::field::retry_after]);
 
   co_return co_await read_body(stream, buffer, parser, context.config().max_body_bytes, out);
 }

@@ -1,5 +1,6 @@
 #include "crawld/crawl/page_analysis.hpp"
 
+#include "crawld/crawl/content_encoding.hpp"
 #include "crawld/crawl/links.hpp"
 #include "crawld/crawl/url.hpp"
 #include "url_text.hpp"
@@ -45,6 +46,16 @@ PageAnalysis analyze_page(std::string_view body, const AnalysisRequest& request)
     if (!key || request.allowed_hosts == nullptr || !request.allowed_hosts->contains(key->host)) continue;
     analysis.links.push_back({std::move(*url), std::move(key->host), request.depth, std::nullopt});
   }
+  return analysis;
+}
+
+PageAnalysis analyze_response(WireBody wire, std::size_t cap, const AnalysisRequest& request) {
+  auto decoded = decode_body(wire.encoding, std::move(wire.data), wire.truncated, cap);
+  PageAnalysis analysis;
+  if (decoded.error.empty()) analysis = analyze_page(decoded.body, request);
+  analysis.bytes = decoded.body.size();
+  analysis.truncated = decoded.truncated;
+  analysis.error = std::move(decoded.error);
   return analysis;
 }
 

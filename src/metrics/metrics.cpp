@@ -201,7 +201,7 @@ void Metrics::page_fetched(const crawl::PageResult& page) {
   counter->Increment();
   // A page robots.txt kept us from fetching took no fetch to observe.
   if (page.skipped) return;
-  impl_->fetch_bytes.Increment(static_cast<double>(page.bytes));
+  impl_->fetch_bytes.Increment(static_cast<double>(page.wire_bytes));
   impl_->fetch_duration.Observe(page.elapsed_ms / 1000.0);
 }
 

@@ -40,9 +40,9 @@ namespace {
 // Rows per statement: keeps each JSON parameter well below protocol limits.
 constexpr std::size_t rows_per_statement = 500;
 
-const std::array<std::string, 15> page_columns{"job_id",       "url",   "final_url",  "depth",   "status",
-                                               "content_type", "bytes", "truncated",  "title",   "sha256",
-                                               "elapsed_ms",   "error", "fetched_at", "attempt", "canonical"};
+const std::array<std::string, 16> page_columns{
+    "job_id", "url",    "final_url",  "depth", "status",     "content_type", "bytes",     "truncated",
+    "title",  "sha256", "elapsed_ms", "error", "fetched_at", "attempt",      "canonical", "wire_bytes"};
 
 CopyField copy_text(std::string_view text) { return {sanitize_text(text), false}; }
 CopyField copy_text_or_null(std::string_view text) { return text.empty() ? CopyField{{}, true} : copy_text(text); }
@@ -63,7 +63,8 @@ std::array<CopyField, page_columns.size()> page_fields(const PageRow& row) {
           copy_text_or_null(page.error),
           CopyField{jobs::format_time(row.fetched_at)},
           CopyField{std::to_string(row.attempt)},
-          copy_text_or_null(page.canonical)};
+          copy_text_or_null(page.canonical),
+          CopyField{std::to_string(page.wire_bytes)}};
 }
 
 // Runs `statement` over `rows`, rows_per_statement at a time, each chunk as

@@ -87,6 +87,7 @@ PageRecord page_from_row(const pqxx::row& row, const std::string& job_id) {
   page.error = text(row[11]);
   record.fetched_at = from_ms(row[12]);
   page.canonical = text(row[13]);
+  page.wire_bytes = row[14].as<std::uint64_t>();
   return record;
 }
 

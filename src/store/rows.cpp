@@ -108,7 +108,8 @@ void append_page(std::string& out, const PageRow& row) {
       .text_or_null("error", page.error)
       .time("fetched_at", row.fetched_at)
       .number("attempt", row.attempt)
-      .text_or_null("canonical", page.canonical);
+      .text_or_null("canonical", page.canonical)
+      .number("wire_bytes", static_cast<long long>(page.wire_bytes));
 }
 
 template <class Row, class Append>

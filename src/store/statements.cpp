@@ -66,12 +66,12 @@ const std::string events_from_batch =
 const std::string page_columns =
     "job_id, url, final_url, depth, status, content_type, bytes, truncated, title, sha256, elapsed_ms, error, "
     "fetched_at,"
-    " attempt, canonical";
+    " attempt, canonical, wire_bytes";
 const std::string pages_from_batch =
     "insert into crawl_pages (" + page_columns + ") select " + page_columns +
     " from jsonb_to_recordset($1::jsonb) as p(job_id uuid, url text, final_url text, depth integer, status integer,"
     " content_type text, bytes bigint, truncated boolean, title text, sha256 text, elapsed_ms integer, error text,"
-    " fetched_at timestamptz, attempt integer, canonical text) on conflict (job_id, url) do nothing";
+    " fetched_at timestamptz, attempt integer, canonical text, wire_bytes bigint) on conflict (job_id, url) do nothing";
 
 }  // namespace
 
@@ -104,7 +104,7 @@ void prepare_all(pqxx::connection& connection) {
   connection.prepare(select_pages,
                      "select id, url, final_url, depth, status, content_type, bytes, truncated, title, sha256,"
                      " elapsed_ms, error, " +
-                         epoch_ms("fetched_at") + ", canonical" +
+                         epoch_ms("fetched_at") + ", canonical, coalesce(wire_bytes, bytes)" +
                          " from crawl_pages where job_id = $1::uuid and id > $2 order by id limit $3");
   connection.prepare(select_events, "select id, " + epoch_ms("at") +
                                         ", level, message from crawl_job_events"

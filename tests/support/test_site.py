@@ -23,19 +23,41 @@ Link graph (P = this server's port; depth from "/"):
 Never requested by a well-behaved crawler: /private/secret.html (robots),
 /nofollowed.html (rel=nofollow), http://localhost:P/foreign.html (other host).
 
+Compressed bodies: /enc/ links to /enc/gzip.html, /enc/deflate.html,
+/enc/raw-deflate.html and /enc/br.html, each sent with that Content-Encoding
+when the request's Accept-Encoding names it (plain otherwise), each linking
+to /enc/found-<kind>.html; /enc/bomb is 10 MB of zeros gzipped to 10 KB.
+
 Redirects across hosts: /away/ links to /away/0../away/3, each of which
 redirects to /slow/N on another server (--away-port); /ping redirects to
 http://localhost:P/pong, which redirects back to http://127.0.0.1:P/ping.
 """
 
 import argparse
+import gzip
 import json
 import os
 import ssl
 import sys
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+try:
+    import brotli  # Debian python3-brotli
+except ImportError:  # the br page is then sent plain, and the test says so
+    brotli = None
+
+
+def raw_deflate(data):
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush()
+
+
+ENCODERS = {"gzip": ("gzip", gzip.compress), "deflate": ("deflate", zlib.compress),
+            "raw-deflate": ("deflate", raw_deflate), "br": ("br", brotli.compress if brotli else None)}
 
 
 def page(title, links=(), head=""):
@@ -52,6 +74,7 @@ class State:
         self.inflight = 0
         self.max_inflight = 0
         self.connections = 0
+        self.accept_encodings = []
 
     def reset(self):
         with self.lock:
@@ -117,7 +140,8 @@ class Handler(BaseHTTPRequestHandler):
         with state.lock:
             body = json.dumps({"requests": state.requests, "times": state.times,
                                "max_inflight": state.max_inflight,
-                               "connections": state.connections}).encode()
+                               "connections": state.connections,
+                               "accept_encodings": state.accept_encodings}).encode()
         self.send(200, body, "application/json")
 
     def route(self, path):
@@ -166,6 +190,20 @@ class Handler(BaseHTTPRequestHandler):
             "/fan/": page("Fan", [("/slow/%d" % i, "slow") for i in range(20)]),
             "/away/": page("Away", [("/away/%d" % i, "elsewhere") for i in range(4)]),
         }
+        if path == "/enc/":
+            return self.send(200, page("Encodings", [("/enc/%s.html" % kind, kind) for kind in ENCODERS] +
+                                       [("/enc/bomb", "bomb")]))
+        if path.startswith("/enc/") and path[5:-5] in ENCODERS:
+            kind = path[5:-5]
+            encoding, encode = ENCODERS[kind]
+            body = page("Encoded " + kind, [("/enc/found-%s.html" % kind, "found")])
+            with self.server.state.lock:
+                self.server.state.accept_encodings.append(self.headers.get("Accept-Encoding", ""))
+            if encode and encoding in self.headers.get("Accept-Encoding", ""):
+                return self.send(200, encode(body), headers=[("Content-Encoding", encoding)])
+            return self.send(200, body)
+        if path == "/enc/bomb":
+            return self.send(200, gzip.compress(b"\0" * (10 << 20)), headers=[("Content-Encoding", "gzip")])
         if path == "/robots.txt":
             if opts.robots_status != 200:
                 return self.send(opts.robots_status, b"no robots", "text/plain")

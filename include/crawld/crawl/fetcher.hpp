@@ -6,7 +6,9 @@
 // allows private networks, speaks TLS with SNI and certificate + host name
 // verification, follows redirects up to the configured limit and caps the
 // body it keeps at max_body_bytes (the rest is not read: the page is marked
-// truncated and the connection dropped).
+// truncated and the connection dropped). It asks for compressed bodies
+// (Accept-Encoding) and hands them over as they came: decoding is CPU work
+// for the compute pool (content_encoding.hpp).
 //
 // Every wait honours the awaiting coroutine's cancellation slot: a terminal
 // cancellation ends an in-flight resolve/connect/handshake/read at once.
@@ -51,13 +53,15 @@ class FetchContext {
 enum class FetchErrorKind { none, refused, timeout, network, tls, http, redirect, cancelled };
 
 struct FetchResponse {
-  std::string final_url;        // the URL that produced this response (after redirects)
-  int status = 0;               // 0 when no response was received
-  std::string content_type;     // media type, lower-case
-  std::string charset;          // lower-case, empty when not given
-  std::string body;             // at most max_body_bytes
-  bool truncated = false;       // the body was longer than max_body_bytes
-  std::uint32_t redirects = 0;  // followed, counting those before this fetch
+  std::string final_url;         // the URL that produced this response (after redirects)
+  int status = 0;                // 0 when no response was received
+  std::string content_type;      // media type, lower-case
+  std::string charset;           // lower-case, empty when not given
+  std::string body;              // as on the wire (still encoded), at most max_body_bytes
+  bool truncated = false;        // the body was longer than max_body_bytes
+  std::string content_encoding;  // the Content-Encoding header, as sent (decode_body reads it)
+  std::string retry_after;       // the Retry-After header, as sent
+  std::uint32_t redirects = 0;   // followed, counting those before this fetch
   // Set when the redirect check handed a redirect back: the normalized URL
   // the response (a 3xx, without body) points to, not fetched here.
   std::string redirect_to;

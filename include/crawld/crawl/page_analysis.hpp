@@ -20,6 +20,11 @@ struct PageAnalysis {
   std::string sha256;                // lower-case hex
   std::string canonical;             // <link rel="canonical">, resolved; empty without one
   std::uint64_t links_dropped = 0;   // http(s) or relative hrefs that did not resolve to a URL
+  // Set by analyze_response: the decoded body's size, whether decoding
+  // stopped at the cap (or the wire was cut), and why it could not decode.
+  std::uint64_t bytes = 0;
+  bool truncated = false;
+  std::string error;
 };
 
 struct AnalysisRequest {
@@ -31,6 +36,15 @@ struct AnalysisRequest {
 };
 
 PageAnalysis analyze_page(std::string_view body, const AnalysisRequest& request);
+
+// A body as it came off the wire: decoded (decode_body, at most `cap`
+// bytes), then analyzed. A body that cannot be decoded is not analyzed.
+struct WireBody {
+  std::string data;
+  std::string encoding;    // Content-Encoding
+  bool truncated = false;  // the fetch cut it at its cap
+};
+PageAnalysis analyze_response(WireBody wire, std::size_t cap, const AnalysisRequest& request);
 
 // Lower-case hex SHA-256 of `data` (empty if the digest fails).
 std::string sha256_hex(std::string_view data);

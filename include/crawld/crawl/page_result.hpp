@@ -16,8 +16,9 @@ struct PageResult {
   int status = 0;            // HTTP status, 0 when no response was received
   std::string content_type;  // media type only, lower-case ("text/html")
   std::string charset;
-  std::uint64_t bytes = 0;  // body bytes received (capped)
-  bool truncated = false;   // body exceeded max_body_bytes
+  std::uint64_t bytes = 0;       // body bytes, decoded (capped at max_body_bytes)
+  std::uint64_t wire_bytes = 0;  // body bytes as received (compressed, when the server compressed it)
+  bool truncated = false;        // body (decoded) exceeded max_body_bytes
   std::string title;
   std::string sha256;     // hex of the (possibly truncated) body; empty without body
   std::string canonical;  // the page's <link rel="canonical"> URL, resolved; empty without one
@@ -31,7 +32,7 @@ struct CrawlProgress {
   std::uint64_t queued = 0;         // URLs waiting in the frontier
   std::uint64_t fetched = 0;        // pages fetched successfully (a response was received)
   std::uint64_t failed = 0;         // pages that ended with an error
-  std::uint64_t bytes = 0;          // body bytes received
+  std::uint64_t bytes = 0;          // body bytes received, as on the wire
   std::uint64_t skipped = 0;        // not fetched: disallowed by robots.txt (still reported to the sink)
   std::uint64_t http_errors = 0;    // fetched, but answered 4xx or 5xx (broken links); also counted in fetched
   std::uint64_t truncated = 0;      // bodies cut at max_body_bytes (their later links are lost)

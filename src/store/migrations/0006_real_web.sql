@@ -8,3 +8,9 @@ alter table crawl_jobs
 
 -- The URL a page names as its own (<link rel="canonical">), resolved.
 alter table crawl_pages add column canonical text;
+
+-- A compressed body's size as it came over the network; bytes is the
+-- decoded size. NULL in rows written before bodies were asked for
+-- compressed: they came as they are (reads take bytes then). Adding a
+-- nullable column rewrites nothing, however large the table.
+alter table crawl_pages add column wire_bytes bigint;

@@ -529,3 +529,30 @@ TEST_CASE("expand_seeds replaces every {season}", "[crawl]") {
   auto seeds = expand_seeds(target, 2024);
   CHECK(seeds == std::vector<std::string>{"https://example.com/2024/x?s=2024", "https://example.com/"});
 }
+
+TEST_CASE("compressed pages are asked for, decoded, and their links followed; a bomb stops at the cap",
+          "[crawl][net]") {
+  TestSite site;
+  auto run = run_crawl(test_config(), target_for(site, "/enc/"), true);
+  CHECK(run.result.outcome == CrawlOutcome::succeeded);
+  auto requests = site.requests();
+  for (const char* kind : {"gzip", "deflate", "raw-deflate", "br"}) {
+    INFO(kind);
+    CHECK(std::find(requests.begin(), requests.end(), std::string("/enc/found-") + kind + ".html") != requests.end());
+    const auto& page = run.by_path[std::string("/enc/") + kind + ".html"];
+    CHECK(page.error.empty());
+    CHECK(page.title == std::string("Encoded ") + kind);
+    CHECK(page.wire_bytes < page.bytes);
+  }
+  for (const auto& accepted : site.log()["accept_encodings"]) CHECK(accepted == "gzip, deflate, br");
+
+  // 10 MB of zeros in 10 KB: decoded up to max_body_bytes, no further.
+  const auto& bomb = run.by_path["/enc/bomb"];
+  CHECK(bomb.truncated);
+  CHECK(bomb.bytes == test_config().max_body_bytes);
+  CHECK(bomb.wire_bytes < 64 * 1024);
+  CHECK(run.result.progress.truncated == 1);
+  std::uint64_t wire = 0;
+  for (const auto& page : run.pages) wire += page.wire_bytes;
+  CHECK(run.result.progress.bytes == wire);
+}
