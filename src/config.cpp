@@ -202,6 +202,12 @@ void read_crawl(const json& j, CrawlConfig& c) {
   r.string("tls_ca_file", c.tls_ca_file);
   r.integer("max_idle_connections_per_host", c.max_idle_connections_per_host, 0, 256);
   r.integer("compute_threads", c.compute_threads, 0, 256);
+  r.integer("max_retries", c.max_retries, 0, 10);
+  r.integer("retry_backoff_ms", c.retry_backoff_ms, 1, 600'000);
+  r.integer("max_retry_after_s", c.max_retry_after_s, 0, 86'400);
+  r.boolean("adaptive_delay", c.adaptive_delay);
+  r.integer("adaptive_concurrency", c.adaptive_concurrency, 1, 256);
+  r.integer("host_failure_limit", c.host_failure_limit, 0, 1'000'000);
   if (const json* targets = r.find("targets")) {
     if (!targets->is_array()) fail("crawl.targets", "expected array of targets, got " + describe(*targets));
     c.targets.clear();

@@ -35,9 +35,9 @@ struct ServerConfig {
 };
 
 struct LogConfig {
-  std::string level = "info";    // trace, debug, info, warn, error
-  std::string format = "text";   // text or json
-  std::string file;              // empty: standard error
+  std::string level = "info";   // trace, debug, info, warn, error
+  std::string format = "text";  // text or json
+  std::string file;             // empty: standard error
   bool access_log = true;
 };
 
@@ -69,6 +69,18 @@ struct CrawlConfig {
   std::string tls_ca_file;  // extra CA bundle; empty: the system store only
   std::uint32_t max_idle_connections_per_host = 4;
   std::uint32_t compute_threads = 0;  // 0: cores - 1, at least 1
+  // Transient failures (connect errors, timeouts, 429, 502, 503, 504) are
+  // tried again, after an exponential backoff with full jitter from
+  // retry_backoff_ms, or after Retry-After (at most max_retry_after_s).
+  std::uint32_t max_retries = 2;
+  std::uint32_t retry_backoff_ms = 500;
+  std::uint32_t max_retry_after_s = 120;
+  // AutoThrottle's rule: a host's delay tends to its latency divided by
+  // adaptive_concurrency, never below per_host_delay_ms or Crawl-delay.
+  bool adaptive_delay = false;
+  std::uint32_t adaptive_concurrency = 1;
+  // A host that fails this often in a row is given up for the job (0: never).
+  std::uint32_t host_failure_limit = 10;
   std::vector<TargetConfig> targets;
 
   const TargetConfig* find_target(const std::string& name) const;

@@ -31,7 +31,8 @@ Crawl::Crawl(asio::any_io_executor executor, Shared shared, CrawlRequest request
       max_depth_(request_.deep ? request_.target.deep_depth : request_.target.shallow_depth),
       frontier_(config_.per_host_concurrency, std::chrono::milliseconds(config_.per_host_delay_ms)),
       fetcher_(executor, shared.fetch_context),
-      done_event_(executor) {}
+      done_event_(executor),
+      random_(std::random_device{}()) {}
 
 bool Crawl::may_start() const {
   return !cancelled_ && fatal_error_.empty() && !control_->stop_requested && started_ < request_.target.max_pages;

@@ -11,6 +11,7 @@
 //   crawl.cpp        the workers: start, wake, stop, the crawl's result
 //   crawl_page.cpp   one URL: robots check, fetch, analysis, the sink
 //   crawl_robots.cpp each host's robots.txt, and the redirect policy's robots check
+//   crawl_retry.cpp  retries of transient failures, Retry-After, adaptive delay, hosts given up
 #pragma once
 
 #include "crawld/crawl/crawler.hpp"
@@ -27,6 +28,7 @@
 
 #include <map>
 #include <memory>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -60,7 +62,7 @@ class Crawl {
     explicit HostRobots(const boost::asio::any_io_executor& executor) : ready_event(executor) {}
     bool ready = false;
     std::shared_ptr<const RobotsRules> rules;  // set once ready
-    std::string unavailable;  // why robots.txt could not be read (everything is then disallowed)
+    std::string unavailable;                   // why robots.txt could not be read (everything is then disallowed)
     boost::asio::steady_timer ready_event;
   };
   // The host slot Frontier::next handed out, released on every path.
@@ -108,6 +110,16 @@ class Crawl {
   void count(const PageResult& page, const FrontierEntry& entry);
   boost::asio::awaitable<void> record(PageResult page);
 
+  // crawl_retry.cpp
+  // The entry's fetch, tried again while it fails transiently (at most
+  // max_retries times), after a backoff or what Retry-After asks. The slot
+  // stays held meanwhile: the retry is the host's next request.
+  boost::asio::awaitable<FetchResponse> fetch_with_retries(const FrontierEntry& entry);
+  // Waits `duration`; false when the crawl was cancelled meanwhile.
+  boost::asio::awaitable<bool> sleep(std::chrono::milliseconds duration);
+  // Counts the host's failures in a row, and gives it up at the limit.
+  void note_host_outcome(const std::string& host, const FetchResponse& response);
+
   // crawl_robots.cpp
   // The host's rules when they are known without a fetch: read by this crawl
   // already, or kept from an earlier crawl (then adopted). Null otherwise.
@@ -139,6 +151,9 @@ class Crawl {
   bool seed_ok_ = false;
   std::string seed_error_;
   std::string fatal_error_;
+  std::map<std::string, std::uint32_t> host_failures_;  // in a row, per host
+  std::map<std::string, std::string> given_up_;         // host -> why its pages are not fetched
+  std::mt19937_64 random_;                              // backoff jitter
 };
 
 }  // namespace crawld::crawl

@@ -31,6 +31,12 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
   page.final_url = entry.url;
   page.depth = entry.depth;
 
+  if (frontier_.given_up(entry.host)) {
+    page.error = given_up_.at(entry.host);
+    ++progress_.failed;
+    slot.release();
+    co_return co_await record(std::move(page));
+  }
   if (config_.obey_robots) {
     switch (co_await check_robots(entry, page, slot)) {
       case RobotsStep::allowed:
@@ -53,9 +59,10 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start).count();
     return static_cast<std::uint32_t>(ms) + before;
   };
-  auto response = co_await fetch(entry);
+  auto response = co_await fetch_with_retries(entry);
   if (response.error_kind == FetchErrorKind::cancelled) co_return;
   if (!response.redirect_to.empty() && hand_over_redirect(response, entry, page, elapsed_ms())) co_return;
+  note_host_outcome(entry.host, response);
 
   take_response(response, page);
   if (page.final_url != entry.url) frontier_.mark_seen(page.final_url);

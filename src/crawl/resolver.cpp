@@ -9,6 +9,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
 
 #include <memory>
 
@@ -60,6 +61,7 @@ asio::awaitable<std::vector<tcp::endpoint>> resolve(const asio::any_io_executor&
     } else {
       out.error_kind = FetchErrorKind::timeout;
       out.error = "resolve: timeout";
+      out.transient = true;
     }
     co_return candidates;
   }
@@ -98,11 +100,17 @@ void set_error(FetchResponse& out, const error_code& ec, std::string_view step) 
   } else if (ec == boost::beast::error::timeout) {
     out.error_kind = FetchErrorKind::timeout;
     out.error = std::string(step) + ": timeout";
+    out.transient = true;
   } else {
     out.error_kind = ec.category() == asio::error::get_ssl_category() ? FetchErrorKind::tls
                      : step == "http"                                 ? FetchErrorKind::http
                                                                       : FetchErrorKind::network;
     out.error = std::string(step) + ": " + ec.message();
+    out.transient = ec == asio::error::connection_refused || ec == asio::error::connection_reset ||
+                    ec == asio::error::connection_aborted || ec == asio::error::broken_pipe || ec == asio::error::eof ||
+                    ec == boost::beast::http::error::end_of_stream ||
+                    ec == boost::beast::http::error::partial_message || ec == asio::error::host_unreachable ||
+                    ec == asio::error::network_unreachable || ec == asio::error::host_not_found_try_again;
   }
 }
 

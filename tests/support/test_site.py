@@ -28,16 +28,26 @@ Compressed bodies: /enc/ links to /enc/gzip.html, /enc/deflate.html,
 when the request's Accept-Encoding names it (plain otherwise), each linking
 to /enc/found-<kind>.html; /enc/bomb is 10 MB of zeros gzipped to 10 KB.
 
+Retries: /retry/503-after-2 answers 503 with Retry-After: 2 once, then 200;
+/retry/429-date 429 with Retry-After as an HTTP-date 2 s ahead once, then
+200; /retry/502-twice 502 twice, then 200; /retry/always-503 always 503;
+/retry/too-long 503 with Retry-After: 3600. /to-reset/ links to 20 pages on
+the --away-port server; started with --reset, a server resets every
+connection at once.
+
 Redirects across hosts: /away/ links to /away/0../away/3, each of which
 redirects to /slow/N on another server (--away-port); /ping redirects to
 http://localhost:P/pong, which redirects back to http://127.0.0.1:P/ping.
 """
 
 import argparse
+import email.utils
 import gzip
 import json
 import os
+import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -75,6 +85,7 @@ class State:
         self.max_inflight = 0
         self.connections = 0
         self.accept_encodings = []
+        self.hits = {}
 
     def reset(self):
         with self.lock:
@@ -91,6 +102,10 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def handle(self):
+        if self.server.options.reset:
+            # An RST instead of an answer: SO_LINGER with a zero timeout.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return
         # Crawlers drop connections mid-body (a capped page) and at exit.
         try:
             super().handle()
@@ -204,6 +219,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, body)
         if path == "/enc/bomb":
             return self.send(200, gzip.compress(b"\0" * (10 << 20)), headers=[("Content-Encoding", "gzip")])
+        if path.startswith("/retry/"):
+            return self.retry(path)
+        if path == "/to-reset/" and opts.away_port:
+            return self.send(200, page("To reset", [("http://127.0.0.1:%d/r/%d" % (opts.away_port, i), "r")
+                                                    for i in range(20)]))
         if path == "/robots.txt":
             if opts.robots_status != 200:
                 return self.send(opts.robots_status, b"no robots", "text/plain")
@@ -268,6 +288,24 @@ class Handler(BaseHTTPRequestHandler):
         return self.send(404, page("Not found"))
 
 
+    def retry(self, path):
+        state = self.server.state
+        with state.lock:
+            hits = state.hits[path] = state.hits.get(path, 0) + 1
+        if path == "/retry/503-after-2" and hits == 1:
+            return self.send(503, b"busy", "text/plain", headers=[("Retry-After", "2")])
+        if path == "/retry/429-date" and hits == 1:
+            when = email.utils.formatdate(time.time() + 2, usegmt=True)
+            return self.send(429, b"slow down", "text/plain", headers=[("Retry-After", when)])
+        if path == "/retry/502-twice" and hits <= 2:
+            return self.send(502, b"bad gateway", "text/plain")
+        if path == "/retry/always-503":
+            return self.send(503, b"down", "text/plain")
+        if path == "/retry/too-long":
+            return self.send(503, b"down for maintenance", "text/plain", headers=[("Retry-After", "3600")])
+        return self.send(200, page("Retried " + path))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
@@ -275,6 +313,7 @@ def main():
     parser.add_argument("--robots-status", type=int, default=200)
     parser.add_argument("--hang-seconds", type=float, default=30.0)
     parser.add_argument("--away-port", type=int, default=0, help="port of the server /away/N redirects to")
+    parser.add_argument("--reset", action="store_true", help="reset every connection instead of answering")
     options = parser.parse_args()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

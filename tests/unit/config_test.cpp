@@ -243,6 +243,11 @@ TEST_CASE("target rules", "[config]") {
              Equals(R"(crawl.targets[0].allowed_hosts[0]: expected a host name or host:port, got "a b")"));
   CHECK_THAT(error_of(with_targets(R"({"name": "a", "seeds": ["http://a.test/"], "allowed_hosts": [""]})")),
              Equals(R"(crawl.targets[0].allowed_hosts[0]: expected a host name or host:port, got "")"));
+  CHECK_THAT(error_of(R"({"crawl": {"max_retries": 11}})"), Equals("crawl.max_retries: expected integer 0-10, got 11"));
+  CHECK_THAT(error_of(R"({"crawl": {"retry_backoff_ms": 0}})"),
+             Equals("crawl.retry_backoff_ms: expected integer 1-600000, got 0"));
+  CHECK_THAT(error_of(R"({"crawl": {"adaptive_delay": "yes"}})"),
+             Equals(R"(crawl.adaptive_delay: expected boolean, got "yes")"));
   CHECK_THAT(error_of(with_targets(R"({"name": "a", "seeds": ["http://a.test/"], "deep_depth": 10001})")),
              Equals("crawl.targets[0].deep_depth: expected integer 0-10000, got 10001"));
 }

@@ -66,7 +66,8 @@ struct FetchResponse {
   // the response (a 3xx, without body) points to, not fetched here.
   std::string redirect_to;
   FetchErrorKind error_kind = FetchErrorKind::none;
-  std::string error;  // empty on success
+  std::string error;       // empty on success
+  bool transient = false;  // the error is one a server or network gets over (refused, reset, timeout)
 };
 
 // Media type and charset of a Content-Type header value, both lower-case.

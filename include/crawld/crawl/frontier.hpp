@@ -63,9 +63,22 @@ class Frontier {
   // Releases the host slot taken by `next`.
   void done(const std::string& host);
 
-  // Robots.txt: a blocked host hands out nothing; its delay may be raised.
+  // Robots.txt: a blocked host hands out nothing; its delay may be raised
+  // (Crawl-delay), which is then also the floor adapt() keeps to.
   void block(const std::string& name, bool blocked);
   void raise_delay(const std::string& name, std::chrono::milliseconds delay);
+  // Retry-After: the host hands out nothing before `until`.
+  void pause(const std::string& name, clock::time_point until);
+  // AutoThrottle's rule: the delay moves halfway towards latency / target
+  // concurrency (and at least to it), between the floor and max_delay. A
+  // failed fetch never shortens it.
+  void adapt(const std::string& name, std::chrono::milliseconds latency, std::uint32_t target_concurrency, bool ok);
+  static constexpr std::chrono::milliseconds max_adaptive_delay{60'000};
+  // A host given up (it kept failing) hands out its URLs at once, without
+  // slot limit or delay: the caller records them as not fetched.
+  void give_up(const std::string& name);
+  bool given_up(const std::string& name) const;
+  std::chrono::milliseconds delay(const std::string& name) const;
 
   std::size_t queued() const { return queued_; }
   std::size_t active() const { return active_; }
@@ -75,11 +88,16 @@ class Frontier {
     std::deque<FrontierEntry> queue;
     std::uint32_t active = 0;
     bool blocked = false;
+    bool given_up = false;
     std::chrono::milliseconds delay{0};
+    std::chrono::milliseconds floor{0};  // per_host_delay, raised by Crawl-delay
     std::optional<clock::time_point> last_start;
+    std::optional<clock::time_point> paused_until;
   };
 
   Host& host(const std::string& name);
+  // When the host may start its next request (delay, Retry-After); nullopt: now.
+  static std::optional<clock::time_point> ready_time(const Host& host);
 
   std::uint32_t per_host_concurrency_;
   std::chrono::milliseconds default_delay_;

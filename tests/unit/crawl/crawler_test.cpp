@@ -556,3 +556,99 @@ TEST_CASE("compressed pages are asked for, decoded, and their links followed; a 
   for (const auto& page : run.pages) wire += page.wire_bytes;
   CHECK(run.result.progress.bytes == wire);
 }
+
+namespace {
+
+CrawlConfig retry_config() {
+  auto config = test_config();
+  config.max_retries = 2;
+  config.retry_backoff_ms = 20;
+  config.max_retry_after_s = 10;
+  return config;
+}
+
+// Seconds between the first and the last request the site saw for `path`.
+double first_to_last(const TestSite& site, const std::string& path) {
+  auto log = site.log();
+  std::vector<double> times;
+  for (std::size_t i = 0; i < log["requests"].size(); ++i) {
+    if (log["requests"][i] == path) times.push_back(log["times"][i].get<double>());
+  }
+  REQUIRE(times.size() >= 2);
+  return times.back() - times.front();
+}
+
+}  // namespace
+
+TEST_CASE("503 with Retry-After in seconds: the page is fetched again after it, and succeeds", "[crawl][net]") {
+  TestSite site;
+  auto run = run_crawl(retry_config(), target_for(site, "/retry/503-after-2"), false);
+  const auto& page = run.by_path["/retry/503-after-2"];
+  CHECK(page.status == 200);
+  CHECK(page.error.empty());
+  CHECK(run.result.progress.retries == 1);
+  CHECK(run.result.progress.http_errors == 0);
+  CHECK(first_to_last(site, "/retry/503-after-2") >= 1.95);  // Retry-After: 2
+}
+
+TEST_CASE("429 with Retry-After as an HTTP-date is honoured", "[crawl][net]") {
+  TestSite site;
+  auto run = run_crawl(retry_config(), target_for(site, "/retry/429-date"), false);
+  CHECK(run.by_path["/retry/429-date"].status == 200);
+  CHECK(run.result.progress.retries == 1);
+  // The date has whole seconds: 2 s ahead when sent is more than 1 s when read.
+  CHECK(first_to_last(site, "/retry/429-date") >= 0.95);
+}
+
+TEST_CASE("transient answers are retried with backoff, up to max_retries", "[crawl][net]") {
+  TestSite site;
+  auto run = run_crawl(retry_config(), target_for(site, "/retry/502-twice"), false);
+  CHECK(run.by_path["/retry/502-twice"].status == 200);
+  CHECK(run.result.progress.retries == 2);
+
+  auto config = retry_config();
+  config.max_retries = 1;
+  TestSite again;
+  auto short_of = run_crawl(config, target_for(again, "/retry/502-twice"), false);
+  CHECK(short_of.by_path["/retry/502-twice"].status == 502);
+  CHECK(short_of.result.progress.retries == 1);
+  CHECK(short_of.result.progress.http_errors == 1);
+
+  auto gave_up = run_crawl(retry_config(), target_for(site, "/retry/always-503"), false);
+  CHECK(gave_up.by_path["/retry/always-503"].status == 503);
+  auto requests = site.requests();
+  CHECK(std::count(requests.begin(), requests.end(), "/retry/always-503") == 3);  // 1 + max_retries
+}
+
+TEST_CASE("a Retry-After longer than max_retry_after_s fails the page with that reason", "[crawl][net]") {
+  TestSite site;
+  auto run = run_crawl(retry_config(), target_for(site, "/retry/too-long"), false);
+  const auto& page = run.by_path["/retry/too-long"];
+  CHECK(page.error == "HTTP 503 with Retry-After 3600 s, more than crawl.max_retry_after_s (10)");
+  CHECK(run.result.progress.retries == 0);
+  CHECK(run.result.progress.failed == 1);
+}
+
+TEST_CASE("a host that resets every connection is given up after host_failure_limit, with one event", "[crawl][net]") {
+  TestSite reset({"--reset"});
+  TestSite site({"--away-port", std::to_string(reset.port())});
+  auto config = retry_config();
+  config.max_retries = 1;
+  config.host_failure_limit = 3;
+  config.per_host_concurrency = 1;
+  // With robots.txt obeyed, the host's unreachable robots.txt would
+  // disallow it all before any page fetch (RFC 9309).
+  config.obey_robots = false;
+  auto target = target_for(site, "/to-reset/");
+  target.allowed_hosts = {site.host_key(), reset.host_key()};
+  auto run = run_crawl(config, target, true);
+  CHECK(run.result.progress.failed == 20);
+  CHECK(run.result.progress.retries == 3);  // one per failure before the host was given up
+  std::size_t not_fetched = 0;
+  for (const auto& page : run.pages) {
+    if (page.error.starts_with("not fetched: host " + reset.host_key() + " given up after 3 failures")) ++not_fetched;
+  }
+  CHECK(not_fetched == 17);
+  REQUIRE(run.events.size() == 1);
+  CHECK(run.events[0].starts_with("warn: host " + reset.host_key() + " given up after 3 failures in a row"));
+}

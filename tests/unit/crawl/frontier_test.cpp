@@ -115,3 +115,55 @@ TEST_CASE("Frontier: a redirect target goes first on its own host, with that hos
   CHECK(later.entry->origin->url == "http://a/1");
   CHECK(later.entry->origin->redirects == 1);
 }
+
+TEST_CASE("a paused host hands out nothing before its time", "[frontier]") {
+  Frontier frontier(4, std::chrono::milliseconds(0));
+  const auto t0 = Frontier::clock::now();
+  frontier.add({"http://a/1", "a", 0, std::nullopt});
+  frontier.add({"http://b/1", "b", 0, std::nullopt});
+  frontier.pause("a", t0 + std::chrono::seconds(2));
+  auto first = frontier.next(t0);
+  REQUIRE(first.entry);
+  CHECK(first.entry->host == "b");
+  auto none = frontier.next(t0);
+  CHECK_FALSE(none.entry);
+  REQUIRE(none.retry_at);
+  CHECK(*none.retry_at == t0 + std::chrono::seconds(2));
+  auto later = frontier.next(t0 + std::chrono::seconds(2));
+  REQUIRE(later.entry);
+  CHECK(later.entry->host == "a");
+}
+
+TEST_CASE("adapt moves a host's delay towards latency over concurrency, above its floor", "[frontier]") {
+  using std::chrono::milliseconds;
+  Frontier frontier(4, milliseconds(100));
+  frontier.add({"http://a/1", "a", 0, std::nullopt});
+  frontier.adapt("a", milliseconds(1000), 1, true);
+  CHECK(frontier.delay("a") == milliseconds(1000));  // at least latency / concurrency
+  frontier.adapt("a", milliseconds(200), 1, true);
+  CHECK(frontier.delay("a") == milliseconds(600));  // halfway down
+  frontier.adapt("a", milliseconds(0), 1, false);
+  CHECK(frontier.delay("a") == milliseconds(600));  // a failure never speeds up
+  frontier.adapt("a", milliseconds(4000), 2, false);
+  CHECK(frontier.delay("a") == milliseconds(2000));  // but may slow down
+  for (int i = 0; i < 20; ++i) frontier.adapt("a", milliseconds(0), 1, true);
+  CHECK(frontier.delay("a") == milliseconds(100));  // never below per_host_delay
+  frontier.raise_delay("a", milliseconds(500));
+  for (int i = 0; i < 20; ++i) frontier.adapt("a", milliseconds(0), 1, true);
+  CHECK(frontier.delay("a") == milliseconds(500));  // nor below Crawl-delay
+  frontier.adapt("a", milliseconds(10'000'000), 1, true);
+  CHECK(frontier.delay("a") == Frontier::max_adaptive_delay);
+}
+
+TEST_CASE("a host given up hands out its URLs at once, past its slots and delay", "[frontier]") {
+  Frontier frontier(1, std::chrono::seconds(10));
+  const auto t0 = Frontier::clock::now();
+  for (int i = 0; i < 3; ++i) frontier.add({"http://a/" + std::to_string(i), "a", 0, std::nullopt});
+  REQUIRE(frontier.next(t0).entry);
+  CHECK_FALSE(frontier.next(t0).entry);
+  frontier.give_up("a");
+  CHECK(frontier.given_up("a"));
+  CHECK(frontier.next(t0).entry);
+  CHECK(frontier.next(t0).entry);
+  CHECK(frontier.queued() == 0);
+}
