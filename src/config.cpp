@@ -151,6 +151,7 @@ void read_target(const json& j, const std::string& path, TargetConfig& t) {
   r.integer("shallow_depth", t.shallow_depth, 0, 10'000);
   r.integer("deep_depth", t.deep_depth, 0, 10'000);
   r.integer("max_pages", t.max_pages, 1, 10'000'000);
+  r.boolean("sitemaps", t.sitemaps);
   r.finish();
   if (t.name.empty()) fail(path + ".name", "expected a non-empty name");
   for (char ch : t.name) {

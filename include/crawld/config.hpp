@@ -48,6 +48,7 @@ struct TargetConfig {
   std::uint32_t shallow_depth = 0;
   std::uint32_t deep_depth = 3;
   std::uint32_t max_pages = 10'000;
+  bool sitemaps = false;  // read the seed hosts' robots.txt Sitemap lines and /sitemap.xml
 };
 
 struct CrawlConfig {

@@ -11,6 +11,7 @@
 //   crawl.cpp        the workers: start, wake, stop, the crawl's result
 //   crawl_page.cpp   one URL: robots check, fetch, analysis, the sink
 //   crawl_robots.cpp each host's robots.txt, and the redirect policy's robots check
+//   crawl_sitemap.cpp a seed host's sitemaps, read for URLs no link may reach
 //   crawl_retry.cpp  retries of transient failures, Retry-After, adaptive delay, hosts given up
 #pragma once
 
@@ -107,8 +108,16 @@ class Crawl {
   boost::asio::awaitable<FetchResponse> fetch(const FrontierEntry& entry);
   static void take_response(const FetchResponse& response, PageResult& page);
   boost::asio::awaitable<void> analyze(FetchResponse& response, const FrontierEntry& entry, PageResult& page);
+  // Adds links to the frontier, a batch per turn of the loop, within max_pages.
+  boost::asio::awaitable<void> queue_links(std::vector<FrontierEntry> links);
   void count(const PageResult& page, const FrontierEntry& entry);
   boost::asio::awaitable<void> record(PageResult page);
+
+  // crawl_sitemap.cpp
+  // Queues the seed host's sitemaps (robots.txt's Sitemap lines, and
+  // /sitemap.xml), once per host.
+  void queue_sitemaps(const FrontierEntry& seed);
+  boost::asio::awaitable<void> crawl_sitemap(FrontierEntry entry, HostSlot& slot);
 
   // crawl_retry.cpp
   // The entry's fetch, tried again while it fails transiently (at most
@@ -154,6 +163,9 @@ class Crawl {
   std::map<std::string, std::uint32_t> host_failures_;  // in a row, per host
   std::map<std::string, std::string> given_up_;         // host -> why its pages are not fetched
   std::mt19937_64 random_;                              // backoff jitter
+  std::set<std::string> sitemap_hosts_;                 // hosts whose sitemaps were queued
+  std::size_t sitemaps_queued_ = 0;
+  std::size_t sitemap_events_ = 0;
 };
 
 }  // namespace crawld::crawl

@@ -31,6 +31,7 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
   page.final_url = entry.url;
   page.depth = entry.depth;
 
+  if (entry.sitemap) co_return co_await crawl_sitemap(std::move(entry), slot);
   if (frontier_.given_up(entry.host)) {
     page.error = given_up_.at(entry.host);
     ++progress_.failed;
@@ -52,6 +53,7 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
     co_return;
   }
   ++started_;
+  if (request_.target.sitemaps && entry.depth == 0 && seeds_.contains(entry.url)) queue_sitemaps(entry);
 
   // Time spent on this page, including the redirects that led here.
   const auto start = clock::now();
@@ -153,14 +155,18 @@ asio::awaitable<void> Crawl::analyze(FetchResponse& response, const FrontierEntr
   page.sha256 = std::move(analysis.sha256);
   page.canonical = std::move(analysis.canonical);
   progress_.links_dropped += analysis.links_dropped;
-  for (std::size_t i = 0; i < analysis.links.size(); ++i) {
+  co_await queue_links(std::move(analysis.links));
+}
+
+asio::awaitable<void> Crawl::queue_links(std::vector<FrontierEntry> links) {
+  for (std::size_t i = 0; i < links.size(); ++i) {
     if (i > 0 && i % links_per_turn == 0) co_await asio::post(executor_, asio::use_awaitable);
     // The frontier holds no more URLs than the crawl may still start, so a
     // page with 100,000 links costs memory for max_pages of them. A link
     // left out is not marked seen: a later page may queue it when a queued
     // URL turned out to be skipped (robots.txt) and there is room again.
     if (started_ + frontier_.queued() >= request_.target.max_pages) break;
-    frontier_.add(std::move(analysis.links[i]));
+    frontier_.add(std::move(links[i]));
   }
 }
 

@@ -112,7 +112,8 @@ asio::awaitable<Exchange> read_body(Stream& stream, beast::flat_buffer& buffer, 
 
 template <class Stream>
 asio::awaitable<Exchange> exchange(Stream& stream, beast::flat_buffer& buffer, const UrlParts& url, bool reused,
-                                   const FetchContext& context, FetchResponse& out, std::string& location) {
+                                   const FetchContext& context, std::size_t cap, FetchResponse& out,
+                                   std::string& location) {
   auto cancellation = co_await asio::this_coro::cancellation_state;
   if (stop_if_cancelled(cancellation, out)) co_return Exchange::failed;
   auto request = make_request(url, context);
@@ -149,7 +150,7 @@ asio::awaitable<Exchange> exchange(Stream& stream, beast::flat_buffer& buffer, c
   out.content_encoding = std::string(header[http::field::content_encoding]);
   out.retry_after = std::string(header[http::field::retry_after]);
 
-  co_return co_await read_body(stream, buffer, parser, context.config().max_body_bytes, out);
+  co_return co_await read_body(stream, buffer, parser, cap, out);
 }
 
 }  // namespace
@@ -255,7 +256,7 @@ asio::awaitable<std::unique_ptr<Fetcher::Connection>> Fetcher::connect(const std
   co_return connection;
 }
 
-asio::awaitable<Fetcher::Hop> Fetcher::fetch_one(const std::string& url) {
+asio::awaitable<Fetcher::Hop> Fetcher::fetch_one(const std::string& url, std::size_t cap) {
   Hop hop;
   auto& out = hop.response;
   out.final_url = url;
@@ -276,10 +277,10 @@ asio::awaitable<Fetcher::Hop> Fetcher::fetch_one(const std::string& url) {
       if (!connection) co_return hop;
     }
     connection->lowest().expires_at(deadline);
-    auto result =
-        connection->tls
-            ? co_await exchange(*connection->tls, connection->buffer, *parts, reused, context_, out, hop.location)
-            : co_await exchange(*connection->plain, connection->buffer, *parts, reused, context_, out, hop.location);
+    auto result = connection->tls ? co_await exchange(*connection->tls, connection->buffer, *parts, reused, context_,
+                                                      cap, out, hop.location)
+                                  : co_await exchange(*connection->plain, connection->buffer, *parts, reused, context_,
+                                                      cap, out, hop.location);
     switch (result) {
       case Exchange::stale:
         connection.reset();
@@ -294,14 +295,16 @@ asio::awaitable<Fetcher::Hop> Fetcher::fetch_one(const std::string& url) {
   }
 }
 
-asio::awaitable<FetchResponse> Fetcher::fetch(std::string url, RedirectCheck check, std::uint32_t redirects_before) {
+asio::awaitable<FetchResponse> Fetcher::fetch(std::string url, RedirectCheck check, std::uint32_t redirects_before,
+                                              std::size_t max_body) {
+  const auto cap = max_body > 0 ? max_body : context_.config().max_body_bytes;
   using Action = RedirectVerdict::Action;
   const auto max_redirects = context_.config().max_redirects;
   std::set<std::string> chain{url};
   std::uint32_t redirects = redirects_before;
   for (;;) {
     // A cancellation ends the hop at its first step (each one looks).
-    auto hop = co_await fetch_one(url);
+    auto hop = co_await fetch_one(url, cap);
     auto& out = hop.response;
     out.redirects = redirects;
     if (!out.error.empty() || !is_redirect(out.status) || hop.location.empty()) co_return std::move(out);

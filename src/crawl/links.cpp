@@ -209,12 +209,6 @@ void on_characters(void* ctx, const xmlChar* text, int length) {
 // Silences libxml2's own error printing (HTML_PARSE_NOERROR covers most, not all).
 void on_structured_error(void*, xmlErrorPtr) {}
 
-void init_libxml2_once() {
-  static std::once_flag once;
-  // xmlInitParser is not safe to race; every thread goes through here first.
-  std::call_once(once, [] { xmlInitParser(); });
-}
-
 struct ParserDeleter {
   void operator()(htmlParserCtxtPtr ctxt) const {
     if (ctxt->myDoc != nullptr) xmlFreeDoc(ctxt->myDoc);
@@ -223,6 +217,12 @@ struct ParserDeleter {
 };
 
 }  // namespace
+
+void init_libxml2_once() {
+  static std::once_flag once;
+  // xmlInitParser is not safe to race; every thread goes through here first.
+  std::call_once(once, [] { xmlInitParser(); });
+}
 
 ExtractedLinks extract_links(std::string_view html, std::size_t max_links) {
   init_libxml2_once();

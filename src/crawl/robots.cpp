@@ -110,7 +110,10 @@ bool pattern_matches(std::string_view pattern, std::string_view path) {
   return p == pattern.size();
 }
 
-enum class Key { user_agent, allow, disallow, crawl_delay, other };
+enum class Key { user_agent, allow, disallow, crawl_delay, sitemap, other };
+
+// Sitemap lines kept from one file; more are a mistake or an attack.
+constexpr std::size_t kMaxSitemaps = 100;
 
 // Common misspellings are accepted, as Google's parser does.
 Key key_of(std::string_view raw) {
@@ -122,6 +125,7 @@ Key key_of(std::string_view raw) {
     return Key::disallow;
   }
   if (key == "crawl-delay" || key == "crawldelay" || key == "crawl delay") return Key::crawl_delay;
+  if (key == "sitemap" || key == "site-map") return Key::sitemap;
   return Key::other;
 }
 
@@ -205,18 +209,23 @@ class GroupParser {
         reading_agents_ = false;
         if (!groups_.empty() && !groups_.back().crawl_delay) groups_.back().crawl_delay = parse_crawl_delay(value);
         break;
-      case Key::other:  // sitemap and extensions: not part of any group
+      case Key::sitemap:  // not part of any group
+        if (!value.empty() && sitemaps_.size() < kMaxSitemaps) sitemaps_.emplace_back(value);
+        break;
+      case Key::other:  // extensions
         break;
     }
   }
   std::vector<Group> take() { return std::move(groups_); }
+  std::vector<std::string> take_sitemaps() { return std::move(sitemaps_); }
 
  private:
   std::vector<Group> groups_;
+  std::vector<std::string> sitemaps_;
   bool reading_agents_ = false;
 };
 
-std::vector<Group> parse_groups(std::string_view text) {
+GroupParser parse_lines(std::string_view text) {
   text = readable_part(text);
   GroupParser parser;
   std::size_t pos = 0;
@@ -225,7 +234,7 @@ std::vector<Group> parse_groups(std::string_view text) {
     parser.line(text.substr(pos, end - pos));
     pos = end + 1;
   }
-  return parser.take();
+  return parser;
 }
 
 }  // namespace
@@ -239,7 +248,8 @@ RobotsRules RobotsRules::disallow_all() {
 }
 
 RobotsRules RobotsRules::parse(std::string_view text, std::string_view user_agent) {
-  const auto groups = parse_groups(text);
+  auto parser = parse_lines(text);
+  const auto groups = parser.take();
   const auto token = product_token(user_agent);
 
   // RFC 9309 2.2.1: the group whose name equals our product token,
@@ -255,6 +265,7 @@ RobotsRules RobotsRules::parse(std::string_view text, std::string_view user_agen
 
   // RFC 9309 2.2.1: several groups naming the same agent are merged.
   RobotsRules rules;
+  rules.sitemaps_ = parser.take_sitemaps();
   for (const auto& group : groups) {
     if (!selected(group)) continue;
     for (const auto& [pattern, allow] : group.rules) rules.rules_.push_back(Rule{pattern, allow});

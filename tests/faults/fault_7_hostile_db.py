@@ -6,9 +6,12 @@ the demo site: a server that never answers, one that trickles a byte a
 second, an endless chunked body, a 1 GB Content-Length, an endless response
 header, a chunk size of 2^64 - 1, a redirect loop,
 redirects to 169.254.169.254 and 10.0.0.1, 10 MB of nested HTML, binary
-served as text/html, 100,000 distinct links on one page, and TLS answered
-with garbage. crawl.request_timeout_ms = 3000, crawl.max_body_bytes = 16 MiB
-(so that the 10 MB page is parsed whole), target max_pages = 300.
+served as text/html, 100,000 distinct links on one page, TLS answered
+with garbage, a gzip bomb (10 MB that decode to 10 GiB), and a page whose
+30 links all answer with a TCP reset. crawl.request_timeout_ms = 3000,
+crawl.max_body_bytes = 16 MiB (so that the 10 MB page is parsed whole),
+crawl.max_retries = 1 (a hanging page takes two request timeouts),
+crawl.host_failure_limit = 3, target max_pages = 300.
 
 Pass: every crawl ends within its limits (the hanging ones at the request
 timeout) and well inside its job timeout, with the right per-page error in
@@ -34,6 +37,10 @@ from sites import DemoSite
 
 CAP = 16 * 1024 * 1024
 REQUEST_TIMEOUT_MS = 3000
+MAX_RETRIES = 1
+RETRY_BACKOFF_MS = 100
+HOST_FAILURE_LIMIT = 3
+PER_HOST_CONCURRENCY = 4
 JOB_TIMEOUT_S = 30
 MAX_PAGES = 300
 PEAK_RSS_LIMIT_MIB = 256
@@ -76,13 +83,17 @@ def main():
         "binary": site.url("/binary"),
         "links": site.url("/links"),
         "tls": site.tls_url("/"),
+        "bomb": site.url("/bomb"),
+        "reset": site.url("/reset-links"),
     }
     targets = [{"name": name, "seeds": [url], "deep_depth": 1, "max_pages": MAX_PAGES} for name, url in cases.items()]
     targets.append({"name": "demo", "seeds": [demo.url("/season/{season}/")], "deep_depth": 3})
     config = {
         "crawl": {"allow_private_networks": True, "obey_robots": False, "request_timeout_ms": REQUEST_TIMEOUT_MS,
                   "connect_timeout_ms": 2000, "max_body_bytes": CAP, "max_redirects": 5, "concurrency": 8,
-                  "per_host_concurrency": 4, "tls_verify": False, "targets": targets},
+                  "per_host_concurrency": PER_HOST_CONCURRENCY, "tls_verify": False, "max_retries": MAX_RETRIES,
+                  "retry_backoff_ms": RETRY_BACKOFF_MS, "host_failure_limit": HOST_FAILURE_LIMIT,
+                  "targets": targets},
         "jobs": {"max_running": len(targets), "hard_kill_grace_ms": 500},
         "server": {"shutdown_grace_s": 1},
         "database": {"url": db, "instance_id": "faults-hostile", "flush_ms": 100},
@@ -128,12 +139,30 @@ def main():
             def error_of(name):
                 return seed_page(crawld, ids[name], cases[name])
             limit_s = REQUEST_TIMEOUT_MS / 1000.0
+            attempts = 1 + MAX_RETRIES
             for name in ("hang", "trickle"):
                 p = error_of(name)
                 check(p["error"] == "http: timeout", "%s: page error %r" % (name, p["error"]))
                 check(ended[name]["state"] == "failed", "%s: state %s" % (name, ended[name]["state"]))
-                check(limit_s - 0.1 <= durations[name] <= limit_s + 1.5,
-                      "%s: ended after %.2fs, request timeout %.1fs" % (name, durations[name], limit_s))
+                check(ended[name]["progress"]["retries"] == MAX_RETRIES, "%s: %s" % (name, ended[name]["progress"]))
+                check(attempts * limit_s - 0.1 <= durations[name] <=
+                      attempts * limit_s + RETRY_BACKOFF_MS * 2 ** MAX_RETRIES / 1000.0 + 1.5,
+                      "%s: ended after %.2fs, %d attempts of a request timeout %.1fs" % (
+                          name, durations[name], attempts, limit_s))
+            p = error_of("bomb")
+            check(p["error"] is None and p["truncated"] and p["bytes"] == CAP and p["wire_bytes"] == len(site.bomb),
+                  "bomb: page %s" % {k: p[k] for k in ("status", "bytes", "wire_bytes", "truncated", "error")})
+            check(ended["bomb"]["progress"]["truncated"] == 1, "bomb: %s" % ended["bomb"]["progress"])
+            reset_pages = pages(crawld, ids["reset"])
+            given_up = [r for r in reset_pages if (r["error"] or "").startswith("not fetched: host ")]
+            # Fetches under way when the limit is reached still end as theirs.
+            in_flight = PER_HOST_CONCURRENCY - 1
+            check(len(reset_pages) == 31 and ended["reset"]["progress"]["failed"] == 30 and
+                  30 - HOST_FAILURE_LIMIT - in_flight <= len(given_up) <= 30 - HOST_FAILURE_LIMIT,
+                  "reset: %d rows, %d given up, %s" % (len(reset_pages), len(given_up), ended["reset"]["progress"]))
+            status, _, data = crawld.request("GET", "/jobs/%s/events?limit=100" % ids["reset"])
+            gave_up_events = [e for e in faultlib.body(data)["events"] if "given up" in e["message"]]
+            check(len(gave_up_events) == 1, "reset: events %s" % gave_up_events)
             for name in ("endless", "huge"):
                 p = error_of(name)
                 check(p["error"] is None and p["truncated"] and p["bytes"] == CAP and p["status"] == 200,
@@ -208,7 +237,8 @@ def main():
                links_pages=len(links), longest_crawl_s="%.2f" % max(durations.values()),
                redirects_to_private_followed=0, private_connects=after - before,
                rss_start_mib="%.1f" % rss_start, peak_rss_mib="%.1f" % peak, loop_lag_max_ms="%.1f" % lag_max_ms,
-               links_alone_lag_max_ms="%.1f" % links_lag_ms,
+               links_alone_lag_max_ms="%.1f" % links_lag_ms, bomb_wire_mib="%.1f" % (len(site.bomb) / 2 ** 20),
+               reset_pages_given_up=len(given_up),
                demo_crawls="%s/%s" % (ended["demo"]["state"], ended["demo-late"]["state"]))
     finally:
         site.stop()

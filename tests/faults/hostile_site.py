@@ -18,6 +18,10 @@ byte level. Paths:
   /binary        2 MB of random bytes as text/html
   /links         one page linking to 100,000 distinct URLs /l/0 ... /l/99999
   /l/N           a tiny page
+  /bomb          200 Content-Encoding: gzip, 10 MB on the wire that decode to
+                 10 GiB of zeros (10,240 gzip members of 1 MiB each)
+  /reset-links   a page linking to /reset/0 ... /reset/29
+  /reset/N       every such request is answered with a TCP reset
   /ok            a tiny page
   /robots.txt    404
   anything else  404
@@ -27,14 +31,18 @@ to be used with an https:// URL.
 
 Every accepted connection and request path is counted (stats()).
 """
+import gzip
 import os
 import random
 import socket
+import struct
 import threading
 import time
 
 NESTED_BYTES = 10 * 1024 * 1024
 LINKS = 100_000
+BOMB_MEMBERS = 10_240  # of 1 MiB each: 10 GiB decoded
+RESET_LINKS = 30
 
 
 def _nested_page():
@@ -64,6 +72,7 @@ class HostileSite:
         self.nested = _nested_page()
         self.links = _links_page()
         self.binary = random.Random(7).randbytes(2 * 1024 * 1024)
+        self.bomb = gzip.compress(b"\0" * (1 << 20), 9) * BOMB_MEMBERS
         self.sock = self._listen()
         self.port = self.sock.getsockname()[1]
         self.tls_sock = self._listen()
@@ -229,6 +238,16 @@ class HostileSite:
         if path == "/links":
             self._answer(conn, "200 OK", self.links)
             return True
+        if path == "/bomb":
+            self._answer(conn, "200 OK", self.bomb, headers=[("Content-Encoding", "gzip")])
+            return True
+        if path == "/reset-links":
+            body = b"".join(b'<a href="/reset/%d">r</a>' % i for i in range(RESET_LINKS))
+            self._answer(conn, "200 OK", b"<html><title>resets</title>" + body + b"</html>")
+            return True
+        if path.startswith("/reset/"):
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return False
         if path.startswith("/l/") or path == "/ok":
             self._answer(conn, "200 OK", b"<html><head><title>ok</title></head><body>ok</body></html>")
             return True

@@ -35,6 +35,11 @@ Retries: /retry/503-after-2 answers 503 with Retry-After: 2 once, then 200;
 the --away-port server; started with --reset, a server resets every
 connection at once.
 
+Sitemaps: robots.txt names /maps/index.xml, an index of /maps/a.xml.gz (a
+gzip file), /maps/b.xml (sent gzip-encoded) and a sitemap on another host;
+they list /hidden/1.html../hidden/3.html, which no link reaches; /sitemap.xml
+is a text sitemap listing /hidden/4.html.
+
 Redirects across hosts: /away/ links to /away/0../away/3, each of which
 redirects to /slow/N on another server (--away-port); /ping redirects to
 http://localhost:P/pong, which redirects back to http://127.0.0.1:P/ping.
@@ -219,6 +224,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, body)
         if path == "/enc/bomb":
             return self.send(200, gzip.compress(b"\0" * (10 << 20)), headers=[("Content-Encoding", "gzip")])
+        if path.startswith("/maps/") or path == "/sitemap.xml":
+            return self.sitemap(path, port)
+        if path.startswith("/hidden/"):
+            return self.send(200, page("Hidden " + path))
         if path.startswith("/retry/"):
             return self.retry(path)
         if path == "/to-reset/" and opts.away_port:
@@ -227,7 +236,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/robots.txt":
             if opts.robots_status != 200:
                 return self.send(opts.robots_status, b"no robots", "text/plain")
-            text = "User-agent: *\nDisallow: /private/\nAllow: /private/open.html\n"
+            text = ("User-agent: *\nDisallow: /private/\nAllow: /private/open.html\n"
+                    "Sitemap: http://127.0.0.1:%d/maps/index.xml\n" % port)
             if opts.crawl_delay:
                 text += "Crawl-delay: %s\n" % opts.crawl_delay
             return self.send(200, text.encode(), "text/plain")
@@ -287,6 +297,28 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, page("CT"), 'Text/HTML ; Charset="ISO-8859-1"')
         return self.send(404, page("Not found"))
 
+
+    def sitemap(self, path, port):
+        origin = "http://127.0.0.1:%d" % port
+        ns = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+        def urlset(*paths):
+            return ('<?xml version="1.0" encoding="UTF-8"?>\n<urlset %s>%s</urlset>\n' % (ns, "".join(
+                "<url><loc> %s </loc><lastmod>2024-01-01</lastmod></url>" % p for p in paths))).encode()
+        if path == "/maps/index.xml":
+            maps = [origin + "/maps/a.xml.gz", origin + "/maps/b.xml", "http://localhost:%d/maps/c.xml" % port]
+            body = ('<?xml version="1.0"?><sitemapindex %s>%s</sitemapindex>' % (ns, "".join(
+                "<sitemap><loc>%s</loc></sitemap>" % m for m in maps))).encode()
+            return self.send(200, body, "application/xml")
+        if path == "/maps/a.xml.gz":
+            body = urlset(origin + "/hidden/1.html", "/hidden/2.html", "http://localhost:%d/hidden/x" % port,
+                          "http://[::1")
+            return self.send(200, gzip.compress(body), "application/gzip")
+        if path == "/maps/b.xml":
+            return self.send(200, gzip.compress(urlset(origin + "/hidden/3.html")), "application/xml",
+                             headers=[("Content-Encoding", "gzip")])
+        if path == "/sitemap.xml":
+            return self.send(200, (origin + "/hidden/4.html\n").encode(), "text/plain")
+        return self.send(404, page("Not found"))
 
     def retry(self, path):
         state = self.server.state

@@ -99,8 +99,9 @@ class Fetcher {
   // GETs a normalized absolute http(s) URL, following redirects.
   // `redirects_before` counts redirects already followed to reach `url`
   // (a handed-back one), so that max_redirects bounds the whole chain.
+  // `max_body` overrides max_body_bytes for this fetch (a sitemap's 50 MB).
   boost::asio::awaitable<FetchResponse> fetch(std::string url, RedirectCheck check = {},
-                                              std::uint32_t redirects_before = 0);
+                                              std::uint32_t redirects_before = 0, std::size_t max_body = 0);
 
   // Idle keep-alive connections currently pooled (for tests and metrics).
   std::size_t idle_connections() const;
@@ -108,7 +109,7 @@ class Fetcher {
  private:
   struct Connection;
   struct Hop;
-  boost::asio::awaitable<Hop> fetch_one(const std::string& url);
+  boost::asio::awaitable<Hop> fetch_one(const std::string& url, std::size_t cap);
   boost::asio::awaitable<std::unique_ptr<Connection>> connect(const std::string& scheme, const std::string& host,
                                                               std::uint16_t port, FetchResponse& out);
   std::unique_ptr<Connection> take_idle(const std::string& key);

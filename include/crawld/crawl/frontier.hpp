@@ -33,6 +33,7 @@ struct FrontierEntry {
   std::string host;  // host_key of the URL
   std::uint32_t depth = 0;
   std::optional<RedirectOrigin> origin;  // set for a handed-over redirect target
+  bool sitemap = false;                  // a sitemap file, not a page (depth 1: listed by an index)
 };
 
 class Frontier {

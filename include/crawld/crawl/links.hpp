@@ -32,4 +32,8 @@ struct ExtractedLinks {
 // "nofollow" and "none" both set nofollow. Safe to call from many threads.
 ExtractedLinks extract_links(std::string_view html, std::size_t max_links = 100'000);
 
+// libxml2's one-time set-up, safe to call from any thread (every parser
+// of crawld calls it first).
+void init_libxml2_once();
+
 }  // namespace crawld::crawl

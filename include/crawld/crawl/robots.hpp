@@ -38,6 +38,8 @@ class RobotsRules {
   bool allowed(std::string_view target) const;
   // From the chosen group only; decimals allowed, capped at 24 hours.
   std::optional<std::chrono::milliseconds> crawl_delay() const { return crawl_delay_; }
+  // The file's Sitemap lines, as written (any group or none; at most 100).
+  const std::vector<std::string>& sitemaps() const { return sitemaps_; }
 
  private:
   struct Rule {
@@ -47,6 +49,7 @@ class RobotsRules {
   std::vector<Rule> rules_;
   bool disallow_all_ = false;
   std::optional<std::chrono::milliseconds> crawl_delay_;
+  std::vector<std::string> sitemaps_;
 };
 
 // robots.txt answers kept across crawls, so that consecutive crawls of a site

@@ -652,3 +652,29 @@ TEST_CASE("a host that resets every connection is given up after host_failure_li
   REQUIRE(run.events.size() == 1);
   CHECK(run.events[0].starts_with("warn: host " + reset.host_key() + " given up after 3 failures in a row"));
 }
+
+TEST_CASE("sitemaps: robots.txt's index, gzipped sitemaps and /sitemap.xml reach pages no link reaches",
+          "[crawl][net]") {
+  TestSite site;
+  auto target = target_for(site, "/f.html");  // a page without links
+  target.deep_depth = 3;
+  auto without = run_crawl(test_config(), target, true);
+  CHECK(without.pages.size() == 1);
+
+  target.sitemaps = true;
+  site.reset();
+  auto run = run_crawl(test_config(), target, true);
+  CHECK(run.result.outcome == CrawlOutcome::succeeded);
+  const auto requested = site.requested_paths();
+  for (const char* path : {"/maps/index.xml", "/maps/a.xml.gz", "/maps/b.xml", "/sitemap.xml", "/hidden/1.html",
+                           "/hidden/2.html", "/hidden/3.html", "/hidden/4.html"}) {
+    INFO(path);
+    CHECK(requested.contains(path));
+  }
+  for (int i = 1; i <= 4; ++i) CHECK(run.by_path["/hidden/" + std::to_string(i) + ".html"].depth == 1);
+  // Sitemaps are not pages; the other host's entries are not followed.
+  CHECK(run.pages.size() == 5);
+  CHECK_FALSE(run.by_path.contains("/maps/index.xml"));
+  CHECK(run.result.progress.links_dropped == 1);  // "http://[::1"
+  CHECK(run.events.empty());
+}

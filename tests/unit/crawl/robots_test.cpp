@@ -375,3 +375,14 @@ TEST_CASE("a robots.txt fetch: rules, allow-all, or disallow-all with the reason
   CHECK_FALSE(redirect.rules->allowed("/"));
   CHECK_FALSE(redirect.keep);
 }
+
+TEST_CASE("Sitemap lines are kept, wherever they stand", "[robots]") {
+  const auto rules = rules_for(
+      "Sitemap: https://example.com/a.xml\nUser-agent: *\nDisallow: /x\nsitemap:https://example.com/b.xml.gz\n"
+      "User-agent: crawld\nSITEMAP : /relative.xml\n");
+  CHECK(rules.sitemaps() ==
+        std::vector<std::string>{"https://example.com/a.xml", "https://example.com/b.xml.gz", "/relative.xml"});
+  std::string many = "User-agent: *\n";
+  for (int i = 0; i < 150; ++i) many += "Sitemap: /s" + std::to_string(i) + ".xml\n";
+  CHECK(rules_for(many).sitemaps().size() == 100);
+}
