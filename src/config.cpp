@@ -6,6 +6,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -183,6 +185,30 @@ void read_target(const json& j, const std::string& path, TargetConfig& t) {
   }
 }
 
+// "ip", "ip:port", "[ipv6]" or "[ipv6]:port", as c-ares reads them.
+void check_dns_server(const std::string& server, std::size_t i) {
+  std::string address = server;
+  std::string port;
+  if (!server.empty() && server.front() == '[') {
+    const auto close = server.find(']');
+    address = close == std::string::npos ? "" : server.substr(1, close - 1);
+    if (close != std::string::npos && close + 1 < server.size()) {
+      port = server[close + 1] == ':' ? server.substr(close + 2) : "x";
+    }
+  } else if (std::count(server.begin(), server.end(), ':') == 1) {
+    address = server.substr(0, server.find(':'));
+    port = server.substr(server.find(':') + 1);
+  }
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(address, ec);
+  const bool port_ok = port.empty() || (port.size() <= 5 && std::all_of(port.begin(), port.end(), ::isdigit) &&
+                                        std::stoi(port) > 0 && std::stoi(port) <= 65535);
+  if (ec || !port_ok) {
+    fail("crawl.dns_servers[" + std::to_string(i) + "]",
+         "expected an IP address with an optional port, got \"" + server + "\"");
+  }
+}
+
 void read_crawl(const json& j, CrawlConfig& c) {
   ObjectReader r(j, "crawl");
   r.integer("current_season", c.current_season, -1'000'000, 1'000'000);
@@ -209,6 +235,8 @@ void read_crawl(const json& j, CrawlConfig& c) {
   r.boolean("adaptive_delay", c.adaptive_delay);
   r.integer("adaptive_concurrency", c.adaptive_concurrency, 1, 256);
   r.integer("host_failure_limit", c.host_failure_limit, 0, 1'000'000);
+  r.string_list("dns_servers", c.dns_servers);
+  for (std::size_t i = 0; i < c.dns_servers.size(); ++i) check_dns_server(c.dns_servers[i], i);
   if (const json* targets = r.find("targets")) {
     if (!targets->is_array()) fail("crawl.targets", "expected array of targets, got " + describe(*targets));
     c.targets.clear();

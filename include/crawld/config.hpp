@@ -82,6 +82,8 @@ struct CrawlConfig {
   std::uint32_t adaptive_concurrency = 1;
   // A host that fails this often in a row is given up for the job (0: never).
   std::uint32_t host_failure_limit = 10;
+  // Name servers ("ip" or "ip:port", IPv6 as "[ip]:port"); empty: /etc/resolv.conf.
+  std::vector<std::string> dns_servers;
   std::vector<TargetConfig> targets;
 
   const TargetConfig* find_target(const std::string& name) const;

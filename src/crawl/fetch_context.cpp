@@ -1,5 +1,7 @@
 #include "crawld/crawl/fetcher.hpp"
 
+#include "dns.hpp"
+
 #include <algorithm>
 
 namespace crawld::crawl {
@@ -46,7 +48,14 @@ ContentType parse_content_type(std::string_view value) {
 }
 
 FetchContext::FetchContext(const CrawlConfig& config)
-    : config_(config), user_agent_(config.effective_user_agent()), tls_(ssl::context::tls_client) {
+    : config_(config),
+      user_agent_(config.effective_user_agent()),
+      tls_(ssl::context::tls_client),
+      dns_cache_(std::make_unique<DnsCache>()) {
+  for (const auto& server : config_.dns_servers) {
+    if (!dns_servers_.empty()) dns_servers_ += ',';
+    dns_servers_ += server;
+  }
   tls_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3);
   error_code ec;
   tls_.set_default_verify_paths(ec);  // a missing system store only means fewer trusted roots
@@ -56,5 +65,7 @@ FetchContext::FetchContext(const CrawlConfig& config)
   }
   tls_.set_verify_mode(config_.tls_verify ? ssl::verify_peer : ssl::verify_none);
 }
+
+FetchContext::~FetchContext() = default;
 
 }  // namespace crawld::crawl

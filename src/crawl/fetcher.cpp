@@ -225,7 +225,7 @@ asio::awaitable<std::unique_ptr<Fetcher::Connection>> Fetcher::connect(const std
                                                                        FetchResponse& out) {
   const auto& config = context_.config();
   const auto deadline = clock::now() + std::chrono::milliseconds(config.connect_timeout_ms);
-  auto candidates = co_await resolve(executor_, host, port, deadline, out);
+  auto candidates = co_await resolve(executor_, context_, host, port, deadline, out);
   if (!out.error.empty()) co_return nullptr;
   auto endpoints = allowed_endpoints(candidates, host, config, out);
   if (endpoints.empty()) co_return nullptr;

@@ -1,6 +1,7 @@
 #include "resolver.hpp"
 
 #include "crawld/crawl/address_policy.hpp"
+#include "dns.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/error.hpp>
@@ -20,12 +21,11 @@ using error_code = boost::system::error_code;
 using tcp = asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-// Numeric hosts need no resolver; names are resolved with a
-// timer as the thing we wait on, because asio cannot interrupt a running
-// getaddrinfo: on cancellation or timeout we stop waiting and leave the
-// lookup to finish in the background (it only holds the shared state).
-asio::awaitable<std::vector<tcp::endpoint>> resolve(const asio::any_io_executor& executor, const std::string& host,
-                                                    std::uint16_t port, std::chrono::steady_clock::time_point deadline,
+// Numeric hosts need no resolver; names go to c-ares (dns.hpp), which the
+// loop drives: a cancellation or the deadline ends the lookup itself.
+asio::awaitable<std::vector<tcp::endpoint>> resolve(const asio::any_io_executor& executor, FetchContext& context,
+                                                    const std::string& host, std::uint16_t port,
+                                                    std::chrono::steady_clock::time_point deadline,
                                                     FetchResponse& out) {
   std::vector<tcp::endpoint> candidates;
   error_code parse_ec;
@@ -34,42 +34,18 @@ asio::awaitable<std::vector<tcp::endpoint>> resolve(const asio::any_io_executor&
     candidates.emplace_back(literal, port);
     co_return candidates;
   }
-  struct Lookup {
-    explicit Lookup(const asio::any_io_executor& ex) : resolver(ex), done_event(ex) {}
-    tcp::resolver resolver;
-    asio::steady_timer done_event;
-    bool done = false;
-    error_code ec;
-    tcp::resolver::results_type results;
-  };
   auto cancellation = co_await asio::this_coro::cancellation_state;
   if (stop_if_cancelled(cancellation, out)) co_return candidates;
-  auto lookup = std::make_shared<Lookup>(executor);
-  lookup->done_event.expires_at(deadline);
-  lookup->resolver.async_resolve(host, std::to_string(port),
-                                 [lookup](error_code ec, tcp::resolver::results_type results) {
-                                   lookup->done = true;
-                                   lookup->ec = ec;
-                                   lookup->results = std::move(results);
-                                   lookup->done_event.cancel();
-                                 });
-  auto [wait_ec] = co_await lookup->done_event.async_wait(use_tuple);
-  if (!lookup->done) {
-    lookup->resolver.cancel();
-    if (wait_ec == asio::error::operation_aborted) {
-      set_error(out, wait_ec, "resolve");
-    } else {
-      out.error_kind = FetchErrorKind::timeout;
-      out.error = "resolve: timeout";
-      out.transient = true;
-    }
-    co_return candidates;
+  auto answer = co_await lookup_host(executor, host, context.dns_servers(), deadline, context.dns_cache());
+  if (answer.cancelled) {
+    set_error(out, asio::error::operation_aborted, "resolve");
+  } else if (!answer.error.empty()) {
+    out.error_kind = answer.error == "timeout" ? FetchErrorKind::timeout : FetchErrorKind::network;
+    out.error = "resolve: " + answer.error;
+    out.transient = answer.transient;
+  } else {
+    for (const auto& address : answer.addresses) candidates.emplace_back(address, port);
   }
-  if (lookup->ec) {
-    set_error(out, lookup->ec, "resolve");
-    co_return candidates;
-  }
-  for (const auto& entry : lookup->results) candidates.push_back(entry.endpoint());
   co_return candidates;
 }
 

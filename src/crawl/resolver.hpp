@@ -20,7 +20,7 @@ namespace crawld::crawl {
 // The addresses of `host` (a name or an IP literal). Empty, with out's error
 // set, on failure, timeout (at `deadline`) or cancellation.
 boost::asio::awaitable<std::vector<boost::asio::ip::tcp::endpoint>> resolve(
-    const boost::asio::any_io_executor& executor, const std::string& host, std::uint16_t port,
+    const boost::asio::any_io_executor& executor, FetchContext& context, const std::string& host, std::uint16_t port,
     std::chrono::steady_clock::time_point deadline, FetchResponse& out);
 
 // The candidates that may be contacted: what is not public is refused before

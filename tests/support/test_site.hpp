@@ -26,8 +26,10 @@ namespace crawld::test {
 
 class TestSite {
  public:
-  explicit TestSite(std::vector<std::string> options = {}) {
-    std::vector<std::string> args{CRAWLD_PYTHON, std::string(CRAWLD_SOURCE_DIR) + "/tests/support/test_site.py"};
+  // `script`: another server of tests/support that prints its port first
+  // (dns_server.py).
+  explicit TestSite(std::vector<std::string> options = {}, const std::string& script = "test_site.py") {
+    std::vector<std::string> args{CRAWLD_PYTHON, std::string(CRAWLD_SOURCE_DIR) + "/tests/support/" + script};
     for (auto& option : options) args.push_back(std::move(option));
     tls_ = std::find(args.begin(), args.end(), "--tls") != args.end();
     int out[2];

@@ -243,6 +243,11 @@ TEST_CASE("target rules", "[config]") {
              Equals(R"(crawl.targets[0].allowed_hosts[0]: expected a host name or host:port, got "a b")"));
   CHECK_THAT(error_of(with_targets(R"({"name": "a", "seeds": ["http://a.test/"], "allowed_hosts": [""]})")),
              Equals(R"(crawl.targets[0].allowed_hosts[0]: expected a host name or host:port, got "")"));
+  CHECK_THAT(error_of(R"({"crawl": {"dns_servers": ["dns.example"]}})"),
+             Equals(R"(crawl.dns_servers[0]: expected an IP address with an optional port, got "dns.example")"));
+  CHECK_THAT(error_of(R"({"crawl": {"dns_servers": ["127.0.0.1", "10.0.0.1:99999"]}})"),
+             Equals(R"(crawl.dns_servers[1]: expected an IP address with an optional port, got "10.0.0.1:99999")"));
+  CHECK(error_of(R"({"crawl": {"dns_servers": ["127.0.0.1:5353", "[::1]:53", "::1", "[::1]"]}})") == "(no error)");
   CHECK_THAT(error_of(R"({"crawl": {"max_retries": 11}})"), Equals("crawl.max_retries: expected integer 0-10, got 11"));
   CHECK_THAT(error_of(R"({"crawl": {"retry_backoff_ms": 0}})"),
              Equals("crawl.retry_backoff_ms: expected integer 1-600000, got 0"));

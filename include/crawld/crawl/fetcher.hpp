@@ -32,20 +32,31 @@
 
 namespace crawld::crawl {
 
+class DnsCache;
+
 // Settings and TLS context shared by all crawls of a process.
 class FetchContext {
  public:
   // Throws ConfigError when tls_ca_file cannot be loaded.
   explicit FetchContext(const CrawlConfig& config);
+  ~FetchContext();
+  FetchContext(const FetchContext&) = delete;
+  FetchContext& operator=(const FetchContext&) = delete;
 
   const CrawlConfig& config() const { return config_; }
   const std::string& user_agent() const { return user_agent_; }
   boost::asio::ssl::context& tls() { return tls_; }
+  // Name lookups: the answers kept (on the loop), and the servers asked
+  // (crawl.dns_servers as c-ares reads them; empty: /etc/resolv.conf).
+  DnsCache& dns_cache() { return *dns_cache_; }
+  const std::string& dns_servers() const { return dns_servers_; }
 
  private:
   CrawlConfig config_;
   std::string user_agent_;
   boost::asio::ssl::context tls_;
+  std::unique_ptr<DnsCache> dns_cache_;
+  std::string dns_servers_;
 };
 
 // Why a fetch failed, for callers that treat failures differently

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 
@@ -677,4 +678,107 @@ TEST_CASE("sitemaps: robots.txt's index, gzipped sitemaps and /sitemap.xml reach
   CHECK_FALSE(run.by_path.contains("/maps/index.xml"));
   CHECK(run.result.progress.links_dropped == 1);  // "http://[::1"
   CHECK(run.events.empty());
+}
+
+namespace {
+
+// A DNS server of the test's own on 127.0.0.1 (tests/support/dns_server.py),
+// its queries logged to a file.
+struct TestDns {
+  explicit TestDns(const std::vector<std::string>& options)
+      : log(std::filesystem::temp_directory_path() /
+            ("crawld-dns-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".log")),
+        server(with_log(options, log.string()), "dns_server.py") {}
+  ~TestDns() { std::filesystem::remove(log); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(server.port()); }
+  std::vector<std::string> queries() const {
+    std::ifstream in(log);
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  }
+  static std::vector<std::string> with_log(std::vector<std::string> options, const std::string& path) {
+    options.insert(options.end(), {"--log", path});
+    return options;
+  }
+  static inline int counter = 0;
+  std::filesystem::path log;
+  TestSite server;
+};
+
+}  // namespace
+
+TEST_CASE("names are looked up with crawl.dns_servers, international ones as A-labels, and kept for their TTL",
+          "[crawl][net][dns]") {
+  TestSite site;
+  TestDns dns({"--answer", "site.test=127.0.0.1", "--answer", "xn--bcher-kva.test=127.0.0.1", "--ttl", "300"});
+  auto config = test_config();
+  config.dns_servers = {dns.address()};
+  TargetConfig ascii;
+  ascii.name = "ascii";
+  ascii.seeds = {"http://site.test:" + std::to_string(site.port()) + "/f.html"};
+  TargetConfig international;
+  international.name = "idn";
+  international.seeds = {
+      "http://b\xC3\xBC"
+      "cher.test:" +
+      std::to_string(site.port()) + "/d.html"};
+  auto runs = run_crawls(config, {ascii, international, ascii}, false);
+  CHECK(runs[0].by_path["/f.html"].status == 200);
+  CHECK(runs[1].by_path["/d.html"].status == 200);
+  CHECK(runs[1].pages.at(0).url == "http://xn--bcher-kva.test:" + std::to_string(site.port()) + "/d.html");
+  CHECK(runs[2].by_path["/f.html"].status == 200);
+  auto queries = dns.queries();
+  // A and AAAA each once per name: the third crawl used the kept answer.
+  CHECK(std::count(queries.begin(), queries.end(), "site.test. A") == 1);
+  CHECK(std::count(queries.begin(), queries.end(), "site.test. AAAA") == 1);
+  CHECK(std::count(queries.begin(), queries.end(), "xn--bcher-kva.test. A") == 1);
+}
+
+TEST_CASE("an unknown name fails its page at once, not as a transient failure", "[crawl][net][dns]") {
+  TestDns dns({"--answer", "site.test=127.0.0.1"});
+  auto config = test_config();
+  config.dns_servers = {dns.address()};
+  config.obey_robots = false;  // else robots.txt's failed lookup speaks first
+  TargetConfig target;
+  target.name = "missing";
+  target.seeds = {"http://missing.test/"};
+  auto run = run_crawl(config, target, false);
+  CHECK(run.by_path["/"].error == "resolve: host not found");
+  CHECK(run.result.progress.retries == 0);
+}
+
+TEST_CASE("a DNS server that never answers: a cancel ends the lookup at once", "[crawl][net][dns]") {
+  TestDns dns({"--silent", "silent.test"});
+  auto config = test_config();
+  config.dns_servers = {dns.address()};
+  config.connect_timeout_ms = 20'000;  // the lookup would wait this long
+  TargetConfig target;
+  target.name = "silent";
+  target.seeds = {"http://silent.test/"};
+
+  asio::io_context ioc;
+  asio::thread_pool pool(1);
+  CrawlEngine engine(config, pool);
+  CollectingSink sink;
+  asio::cancellation_signal cancel;
+  std::optional<CrawlResult> result;
+  clock_type::time_point emitted, finished;
+  asio::co_spawn(ioc, engine.run(CrawlRequest{target, 2024, false}, sink, nullptr),
+                 asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr error, CrawlResult r) {
+                   finished = clock_type::now();
+                   if (!error) result = std::move(r);
+                 }));
+  asio::steady_timer timer(ioc, std::chrono::milliseconds(500));
+  timer.async_wait([&](boost::system::error_code) {
+    emitted = clock_type::now();
+    cancel.emit(asio::cancellation_type::terminal);
+  });
+  const auto started = clock_type::now();
+  ioc.run();  // returns only once nothing of the lookup is left on the loop
+  REQUIRE(result);
+  CHECK(result->outcome == CrawlOutcome::cancelled);
+  CHECK(finished - emitted < std::chrono::milliseconds(100));
+  CHECK(clock_type::now() - started < std::chrono::seconds(5));
+  CHECK_FALSE(dns.queries().empty());  // the lookup was really under way
 }
