@@ -66,8 +66,18 @@ class DbCrawlTest(SitesTestCase):
                 page = body(data)
                 for p in page["pages"]:
                     seen.add(p["url"])
+                    # The demo site sends bodies as they are: as many bytes on the wire as decoded.
+                    self.assertEqual(p["wire_bytes"], p["bytes"], p)
+                    self.assertIn("canonical", p)
                 path = page["next"]
             self.assertEqual(len(seen), pages)
+            # The new counters are in the job's JSON and its row alike.
+            for key in ("truncated", "links_dropped", "retries"):
+                self.assertIn(key, job["progress"])
+            self.wait_until(lambda: pg.query(db, f"select truncated, links_dropped, retries, bytes from crawl_jobs "
+                                                 f"where id='{job_id}'")[0] ==
+                            [str(job["progress"][k]) for k in ("truncated", "links_dropped", "retries", "bytes")],
+                            10, what="job counters in the row")
             status, _, data = crawld.request("GET", f"/jobs/{job_id}/events")
             self.assertEqual(status, 200)
             self.assertGreaterEqual(len(body(data)["events"]), 3)

@@ -70,9 +70,18 @@ def main():
             if answer is not None:
                 self.request.sendall(len(answer).to_bytes(2, "big") + answer)
 
-    udp = socketserver.ThreadingUDPServer(("127.0.0.1", 0), Udp)
-    port = udp.server_address[1]
-    tcp = socketserver.ThreadingTCPServer(("127.0.0.1", port), Tcp)
+    # UDP and TCP on one port: the kernel picks the UDP one; when that port
+    # is taken for TCP (another test's server), try again.
+    for attempt in range(50):
+        udp = socketserver.ThreadingUDPServer(("127.0.0.1", 0), Udp)
+        port = udp.server_address[1]
+        try:
+            tcp = socketserver.ThreadingTCPServer(("127.0.0.1", port), Tcp)
+            break
+        except OSError:
+            udp.server_close()
+    else:
+        sys.exit("dns_server: no port free for both UDP and TCP")
     for server in (udp, tcp):
         threading.Thread(target=server.serve_forever, daemon=True).start()
     print(port, flush=True)
