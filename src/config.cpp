@@ -145,6 +145,21 @@ void read_log(const json& j, LogConfig& c) {
   r.finish();
 }
 
+// Hosts are compared as URLs name them: lower-case, A-labels for
+// international names ("bücher.de" is "xn--bcher-kva.de"), no default port.
+void canonicalize_hosts(const std::string& path, std::vector<std::string>& hosts) {
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    auto& host = hosts[i];
+    const auto url = crawl::normalize_url("http://" + host + "/");
+    const auto key = url ? crawl::url_key(*url) : std::nullopt;
+    if (!key || key->target != "/" || host.find_first_of("/?#@") != std::string::npos) {
+      fail(path + ".allowed_hosts[" + std::to_string(i) + "]",
+           "expected a host name or host:port, got \"" + host + "\"");
+    }
+    host = key->host;
+  }
+}
+
 void read_target(const json& j, const std::string& path, TargetConfig& t) {
   ObjectReader r(j, path);
   r.string("name", t.name);
@@ -168,18 +183,7 @@ void read_target(const json& j, const std::string& path, TargetConfig& t) {
       fail(path + ".seeds[" + std::to_string(i) + "]", "expected an http:// or https:// URL, got \"" + seed + "\"");
     }
   }
-  // Hosts are compared as URLs name them: lower-case, A-labels for
-  // international names ("bücher.de" is "xn--bcher-kva.de"), no default port.
-  for (std::size_t i = 0; i < t.allowed_hosts.size(); ++i) {
-    auto& host = t.allowed_hosts[i];
-    const auto url = crawl::normalize_url("http://" + host + "/");
-    const auto key = url ? crawl::url_key(*url) : std::nullopt;
-    if (!key || key->target != "/" || host.find_first_of("/?#@") != std::string::npos) {
-      fail(path + ".allowed_hosts[" + std::to_string(i) + "]",
-           "expected a host name or host:port, got \"" + host + "\"");
-    }
-    host = key->host;
-  }
+  canonicalize_hosts(path, t.allowed_hosts);
   if (t.shallow_depth > t.deep_depth) {
     fail(path + ".shallow_depth", "must not exceed deep_depth (" + std::to_string(t.deep_depth) + ")");
   }
@@ -209,6 +213,18 @@ void check_dns_server(const std::string& server, std::size_t i) {
   }
 }
 
+// Retries, politeness that adapts, hosts given up, name servers.
+void read_crawl_resilience(ObjectReader& r, CrawlConfig& c) {
+  r.integer("max_retries", c.max_retries, 0, 10);
+  r.integer("retry_backoff_ms", c.retry_backoff_ms, 1, 600'000);
+  r.integer("max_retry_after_s", c.max_retry_after_s, 0, 86'400);
+  r.boolean("adaptive_delay", c.adaptive_delay);
+  r.integer("adaptive_concurrency", c.adaptive_concurrency, 1, 256);
+  r.integer("host_failure_limit", c.host_failure_limit, 0, 1'000'000);
+  r.string_list("dns_servers", c.dns_servers);
+  for (std::size_t i = 0; i < c.dns_servers.size(); ++i) check_dns_server(c.dns_servers[i], i);
+}
+
 void read_crawl(const json& j, CrawlConfig& c) {
   ObjectReader r(j, "crawl");
   r.integer("current_season", c.current_season, -1'000'000, 1'000'000);
@@ -229,14 +245,7 @@ void read_crawl(const json& j, CrawlConfig& c) {
   r.string("tls_ca_file", c.tls_ca_file);
   r.integer("max_idle_connections_per_host", c.max_idle_connections_per_host, 0, 256);
   r.integer("compute_threads", c.compute_threads, 0, 256);
-  r.integer("max_retries", c.max_retries, 0, 10);
-  r.integer("retry_backoff_ms", c.retry_backoff_ms, 1, 600'000);
-  r.integer("max_retry_after_s", c.max_retry_after_s, 0, 86'400);
-  r.boolean("adaptive_delay", c.adaptive_delay);
-  r.integer("adaptive_concurrency", c.adaptive_concurrency, 1, 256);
-  r.integer("host_failure_limit", c.host_failure_limit, 0, 1'000'000);
-  r.string_list("dns_servers", c.dns_servers);
-  for (std::size_t i = 0; i < c.dns_servers.size(); ++i) check_dns_server(c.dns_servers[i], i);
+  read_crawl_resilience(r, c);
   if (const json* targets = r.find("targets")) {
     if (!targets->is_array()) fail("crawl.targets", "expected array of targets, got " + describe(*targets));
     c.targets.clear();

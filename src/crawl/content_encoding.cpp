@@ -33,17 +33,36 @@ bool append_capped(DecodedBody& out, const char* data, std::size_t size, std::si
   return false;
 }
 
+// zlib's stream over `wire`, ended when it goes out of scope.
+class Inflater {
+ public:
+  Inflater(std::string_view wire, int window_bits) {
+    ok_ = inflateInit2(&stream_, window_bits) == Z_OK;
+    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(wire.data()));
+    stream_.avail_in = static_cast<uInt>(wire.size());
+  }
+  ~Inflater() {
+    if (ok_) inflateEnd(&stream_);
+  }
+  Inflater(const Inflater&) = delete;
+  Inflater& operator=(const Inflater&) = delete;
+  bool ok() const { return ok_; }
+  z_stream& stream() { return stream_; }
+
+ private:
+  z_stream stream_{};
+  bool ok_ = false;
+};
+
 // gzip (window_bits 15 + 16) or zlib-wrapped deflate (15) or raw deflate
 // (-15). Returns false when the data is not of that kind at all.
 bool inflate_into(DecodedBody& out, std::string_view wire, int window_bits, std::size_t cap) {
-  z_stream stream{};
-  if (inflateInit2(&stream, window_bits) != Z_OK) {
+  Inflater inflater(wire, window_bits);
+  if (!inflater.ok()) {
     out.error = "zlib: cannot initialise";
     return true;
   }
-  const std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&stream, inflateEnd);
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(wire.data()));
-  stream.avail_in = static_cast<uInt>(wire.size());
+  z_stream& stream = inflater.stream();
   std::array<char, chunk_bytes> chunk;
   bool produced = false;
   bool member_done = false;

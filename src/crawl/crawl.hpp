@@ -18,6 +18,7 @@
 #include "crawld/crawl/crawler.hpp"
 #include "crawld/crawl/fetcher.hpp"
 #include "crawld/crawl/frontier.hpp"
+#include "crawld/crawl/page_analysis.hpp"
 #include "crawld/crawl/robots.hpp"
 #include "seed_cache.hpp"
 
@@ -102,6 +103,10 @@ class Crawl {
   // crawl_page.cpp
   boost::asio::awaitable<void> crawl_page(FrontierEntry entry);
   boost::asio::awaitable<RobotsStep> check_robots(FrontierEntry& entry, PageResult& page, HostSlot& slot);
+  // Whether the page's fetch may start now: false when it was recorded
+  // without one (host given up, robots.txt) or queued again (robots.txt
+  // just read, max_pages reached for now). Counts the start.
+  boost::asio::awaitable<bool> may_fetch(FrontierEntry& entry, PageResult& page, HostSlot& slot);
   // A handed-back redirect: queued for its own host. False for a loop.
   bool hand_over_redirect(FetchResponse& response, const FrontierEntry& entry, const PageResult& page,
                           std::uint32_t elapsed_ms);
@@ -118,6 +123,17 @@ class Crawl {
   // /sitemap.xml), once per host.
   void queue_sitemaps(const FrontierEntry& seed);
   boost::asio::awaitable<void> crawl_sitemap(FrontierEntry entry, HostSlot& slot);
+  // What a sitemap file gave, resolved and checked on the compute pool.
+  struct SitemapLinks {
+    std::vector<FrontierEntry> pages;
+    std::vector<FrontierEntry> sitemaps;
+    std::uint64_t dropped = 0;
+    bool truncated = false;
+    std::string error;
+  };
+  static SitemapLinks sitemap_links(WireBody wire, const std::string& url, const std::set<std::string>& allowed);
+  boost::asio::awaitable<void> take_sitemap(const FrontierEntry& entry, SitemapLinks links);
+  void sitemap_event(const FrontierEntry& entry, const std::string& why);
 
   // crawl_retry.cpp
   // The entry's fetch, tried again while it fails transiently (at most

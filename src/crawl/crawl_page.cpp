@@ -32,28 +32,7 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
   page.depth = entry.depth;
 
   if (entry.sitemap) co_return co_await crawl_sitemap(std::move(entry), slot);
-  if (frontier_.given_up(entry.host)) {
-    page.error = given_up_.at(entry.host);
-    ++progress_.failed;
-    slot.release();
-    co_return co_await record(std::move(page));
-  }
-  if (config_.obey_robots) {
-    switch (co_await check_robots(entry, page, slot)) {
-      case RobotsStep::allowed:
-        break;
-      case RobotsStep::requeued:
-        co_return;
-      case RobotsStep::refused:
-        co_return co_await record(std::move(page));
-    }
-  }
-  if (!may_start()) {
-    frontier_.put_back(std::move(entry));
-    co_return;
-  }
-  ++started_;
-  if (request_.target.sitemaps && entry.depth == 0 && seeds_.contains(entry.url)) queue_sitemaps(entry);
+  if (!co_await may_fetch(entry, page, slot)) co_return;
 
   // Time spent on this page, including the redirects that led here.
   const auto start = clock::now();
@@ -74,6 +53,34 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
   count(page, entry);
   slot.release();
   co_await record(std::move(page));
+}
+
+asio::awaitable<bool> Crawl::may_fetch(FrontierEntry& entry, PageResult& page, HostSlot& slot) {
+  if (frontier_.given_up(entry.host)) {
+    page.error = given_up_.at(entry.host);
+    ++progress_.failed;
+    slot.release();
+    co_await record(std::move(page));
+    co_return false;
+  }
+  if (config_.obey_robots) {
+    switch (co_await check_robots(entry, page, slot)) {
+      case RobotsStep::allowed:
+        break;
+      case RobotsStep::requeued:
+        co_return false;
+      case RobotsStep::refused:
+        co_await record(std::move(page));
+        co_return false;
+    }
+  }
+  if (!may_start()) {
+    frontier_.put_back(std::move(entry));
+    co_return false;
+  }
+  ++started_;
+  if (request_.target.sitemaps && entry.depth == 0 && seeds_.contains(entry.url)) queue_sitemaps(entry);
+  co_return true;
 }
 
 asio::awaitable<FetchResponse> Crawl::fetch(const FrontierEntry& entry) {

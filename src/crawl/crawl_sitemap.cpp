@@ -17,17 +17,11 @@ constexpr std::size_t max_sitemaps = 1000;
 // Sitemap trouble named in the job's log; past it, nothing more is said.
 constexpr std::size_t max_sitemap_events = 20;
 
-struct SitemapLinks {
-  std::vector<FrontierEntry> pages;
-  std::vector<FrontierEntry> sitemaps;
-  std::uint64_t dropped = 0;
-  bool truncated = false;
-  std::string error;
-};
+}  // namespace
 
 // On the compute pool: read the file, resolve its entries, keep those on
 // allowed hosts. Page URLs count as depth 1.
-SitemapLinks sitemap_links(WireBody wire, const std::string& url, const std::set<std::string>& allowed) {
+Crawl::SitemapLinks Crawl::sitemap_links(WireBody wire, const std::string& url, const std::set<std::string>& allowed) {
   auto sitemap = read_sitemap(std::move(wire));
   SitemapLinks out{{}, {}, 0, sitemap.truncated, std::move(sitemap.error)};
   auto resolve = [&](const std::string& loc, std::vector<FrontierEntry>& into, std::uint32_t depth, bool is_map) {
@@ -44,8 +38,6 @@ SitemapLinks sitemap_links(WireBody wire, const std::string& url, const std::set
   for (const auto& loc : sitemap.sitemaps) resolve(loc, out.sitemaps, 1, true);
   return out;
 }
-
-}  // namespace
 
 void Crawl::queue_sitemaps(const FrontierEntry& seed) {
   if (!sitemap_hosts_.insert(seed.host).second) return;
@@ -65,9 +57,6 @@ void Crawl::queue_sitemaps(const FrontierEntry& seed) {
 }
 
 asio::awaitable<void> Crawl::crawl_sitemap(FrontierEntry entry, HostSlot& slot) {
-  auto say = [this, &entry](const std::string& why) {
-    if (++sitemap_events_ <= max_sitemap_events) sink_.on_event("warn", "sitemap " + entry.url + ": " + why);
-  };
   if (frontier_.given_up(entry.host)) co_return;
   if (config_.obey_robots) {
     const RobotsRules* rules = co_await robots_for(entry.host, entry.url);
@@ -80,11 +69,11 @@ asio::awaitable<void> Crawl::crawl_sitemap(FrontierEntry entry, HostSlot& slot) 
   auto response = co_await fetcher_.fetch(entry.url, std::move(check), 0, sitemap_max_bytes);
   slot.release();
   if (response.error_kind == FetchErrorKind::cancelled) co_return;
-  // A missing /sitemap.xml is the usual case, not news.
   if (!response.error.empty() || response.status != 200 || !response.redirect_to.empty()) {
+    // A missing /sitemap.xml is the usual case, not news.
     const bool well_known = entry.depth == 0 && url_key(entry.url)->target == "/sitemap.xml";
     if (!well_known || (response.status != 404 && response.status != 410)) {
-      say(response.error.empty() ? "HTTP " + std::to_string(response.status) : response.error);
+      sitemap_event(entry, response.error.empty() ? "HTTP " + std::to_string(response.status) : response.error);
     }
     co_return;
   }
@@ -94,9 +83,17 @@ asio::awaitable<void> Crawl::crawl_sitemap(FrontierEntry entry, HostSlot& slot) 
     co_return sitemap_links(std::move(wire), url, *allowed);
   };
   auto links = co_await asio::co_spawn(shared_.compute_pool, std::move(task), asio::use_awaitable);
+  co_await take_sitemap(entry, std::move(links));
+}
+
+void Crawl::sitemap_event(const FrontierEntry& entry, const std::string& why) {
+  if (++sitemap_events_ <= max_sitemap_events) sink_.on_event("warn", "sitemap " + entry.url + ": " + why);
+}
+
+asio::awaitable<void> Crawl::take_sitemap(const FrontierEntry& entry, SitemapLinks links) {
   progress_.links_dropped += links.dropped;
-  if (!links.error.empty()) say(links.error);
-  if (links.truncated) say("more than 50,000 entries or 50 MB: the rest is not read");
+  if (!links.error.empty()) sitemap_event(entry, links.error);
+  if (links.truncated) sitemap_event(entry, "more than 50,000 entries or 50 MB: the rest is not read");
   // An index lists sitemaps one level deep (the protocol allows no more).
   if (entry.depth == 0) {
     for (auto& map : links.sitemaps) {

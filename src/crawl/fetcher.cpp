@@ -37,6 +37,13 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // keep-alive connections after a few seconds and a stale one costs a retry.
 constexpr auto max_idle_age = std::chrono::seconds(15);
 
+FetchResponse redirect_failure(FetchResponse out, std::string why) {
+  out.error_kind = FetchErrorKind::redirect;
+  out.error = std::move(why);
+  out.body.clear();
+  return out;
+}
+
 bool is_redirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
@@ -297,8 +304,8 @@ asio::awaitable<Fetcher::Hop> Fetcher::fetch_one(const std::string& url, std::si
 
 asio::awaitable<FetchResponse> Fetcher::fetch(std::string url, RedirectCheck check, std::uint32_t redirects_before,
                                               std::size_t max_body) {
-  const auto cap = max_body > 0 ? max_body : context_.config().max_body_bytes;
   using Action = RedirectVerdict::Action;
+  const auto cap = max_body > 0 ? max_body : context_.config().max_body_bytes;
   const auto max_redirects = context_.config().max_redirects;
   std::set<std::string> chain{url};
   std::uint32_t redirects = redirects_before;
@@ -309,12 +316,7 @@ asio::awaitable<FetchResponse> Fetcher::fetch(std::string url, RedirectCheck che
     out.redirects = redirects;
     if (!out.error.empty() || !is_redirect(out.status) || hop.location.empty()) co_return std::move(out);
 
-    auto fail = [&](std::string why) {
-      out.error_kind = FetchErrorKind::redirect;
-      out.error = std::move(why);
-      out.body.clear();
-      return std::move(out);
-    };
+    auto fail = [&out](std::string why) { return redirect_failure(std::move(out), std::move(why)); };
     auto next = resolve_url(url, hop.location);
     if (!next) co_return fail("redirect to an invalid or non-http(s) URL: " + hop.location);
     if (chain.contains(*next)) co_return fail("redirect loop: " + *next);
