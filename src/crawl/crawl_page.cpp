@@ -32,7 +32,8 @@ asio::awaitable<void> Crawl::crawl_page(FrontierEntry entry) {
   page.depth = entry.depth;
 
   if (entry.sitemap) co_return co_await crawl_sitemap(std::move(entry), slot);
-  if (!co_await may_fetch(entry, page, slot)) co_return;
+  const bool fetch_now = co_await may_fetch(entry, page, slot);
+  if (!fetch_now) co_return;
 
   // Time spent on this page, including the redirects that led here.
   const auto start = clock::now();
@@ -64,7 +65,8 @@ asio::awaitable<bool> Crawl::may_fetch(FrontierEntry& entry, PageResult& page, H
     co_return false;
   }
   if (config_.obey_robots) {
-    switch (co_await check_robots(entry, page, slot)) {
+    const auto step = co_await check_robots(entry, page, slot);
+    switch (step) {
       case RobotsStep::allowed:
         break;
       case RobotsStep::requeued:
