@@ -22,31 +22,6 @@ namespace asio = boost::asio;
 using error_code = boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
-const std::vector<asio::ip::address>* DnsCache::find(const std::string& host, Clock::time_point now) {
-  auto it = entries_.find(host);
-  if (it == entries_.end()) return nullptr;
-  if (it->second.expires <= now) {
-    entries_.erase(it);
-    return nullptr;
-  }
-  return &it->second.addresses;
-}
-
-void DnsCache::store(const std::string& host, std::vector<asio::ip::address> addresses, std::chrono::seconds ttl,
-                     Clock::time_point now) {
-  if (ttl.count() <= 0 || max_entries_ == 0 || addresses.empty()) return;
-  const bool fresh = !entries_.contains(host);
-  while (!order_.empty() && (order_.front().first <= now || (fresh && entries_.size() >= max_entries_) ||
-                             order_.size() >= 2 * max_entries_)) {
-    const auto& [expires, key] = order_.front();
-    if (auto it = entries_.find(key); it != entries_.end() && it->second.expires == expires) entries_.erase(it);
-    order_.pop_front();
-  }
-  const auto expires = now + std::min(ttl, std::chrono::seconds(3600));
-  entries_[host] = {std::move(addresses), expires};
-  order_.emplace_back(expires, host);
-}
-
 namespace {
 
 void init_library_once() {

@@ -9,6 +9,8 @@
 // /etc/resolv.conf; /etc/hosts is read first, as the C library does.
 #pragma once
 
+#include "crawld/util/ttl_cache.hpp"
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -30,23 +32,23 @@ struct DnsAnswer {
   bool cancelled = false;
 };
 
+// Answers kept for their TTL (at most an hour), 10,000 names by default.
 class DnsCache {
  public:
   using Clock = std::chrono::steady_clock;
-  explicit DnsCache(std::size_t max_entries = 10'000) : max_entries_(max_entries) {}
-  const std::vector<boost::asio::ip::address>* find(const std::string& host, Clock::time_point now);
+  explicit DnsCache(std::size_t max_entries = 10'000) : entries_(max_entries) {}
+  const std::vector<boost::asio::ip::address>* find(const std::string& host, Clock::time_point now) {
+    return entries_.find(host, now);
+  }
   void store(const std::string& host, std::vector<boost::asio::ip::address> addresses, std::chrono::seconds ttl,
-             Clock::time_point now);
+             Clock::time_point now) {
+    if (addresses.empty()) return;
+    entries_.store(host, std::move(addresses), now + std::min(ttl, std::chrono::seconds(3600)), now);
+  }
   std::size_t size() const { return entries_.size(); }
 
  private:
-  struct Entry {
-    std::vector<boost::asio::ip::address> addresses;
-    Clock::time_point expires;
-  };
-  std::size_t max_entries_;
-  std::unordered_map<std::string, Entry> entries_;
-  std::deque<std::pair<Clock::time_point, std::string>> order_;  // as stored; stale records skipped
+  util::TtlCache<std::vector<boost::asio::ip::address>> entries_;
 };
 
 // Looks `host` up (a name, not an IP literal) until `deadline`. Honours the

@@ -297,33 +297,15 @@ bool RobotsRules::allowed(std::string_view target) const {
   return allow;
 }
 
-RobotsCache::RobotsCache(std::chrono::seconds ttl, std::size_t max_entries) : ttl_(ttl), max_entries_(max_entries) {}
+RobotsCache::RobotsCache(std::chrono::seconds ttl, std::size_t max_entries) : ttl_(ttl), entries_(max_entries) {}
 
 std::shared_ptr<const RobotsRules> RobotsCache::find(const std::string& url, Clock::time_point now) {
-  auto it = entries_.find(url);
-  if (it == entries_.end()) return nullptr;
-  if (it->second.expires <= now) {
-    entries_.erase(it);
-    return nullptr;
-  }
-  return it->second.rules;
+  const auto* kept = entries_.find(url, now);
+  return kept == nullptr ? nullptr : *kept;
 }
 
 void RobotsCache::store(const std::string& url, std::shared_ptr<const RobotsRules> rules, Clock::time_point now) {
-  if (ttl_.count() <= 0 || max_entries_ == 0) return;
-  const bool fresh = !entries_.contains(url);
-  // Drop what has expired, the oldest while full (when a new URL needs
-  // room), and the oldest records while there are twice as many as entries
-  // can be (records of URLs stored again since are stale, and only leave).
-  while (!order_.empty() && (order_.front().first <= now || (fresh && entries_.size() >= max_entries_) ||
-                             order_.size() >= 2 * max_entries_)) {
-    const auto& [expires, key] = order_.front();
-    if (auto it = entries_.find(key); it != entries_.end() && it->second.expires == expires) entries_.erase(it);
-    order_.pop_front();
-  }
-  const auto expires = now + ttl_;
-  entries_[url] = {std::move(rules), expires};
-  order_.emplace_back(expires, url);
+  if (ttl_.count() > 0) entries_.store(url, std::move(rules), now + ttl_, now);
 }
 
 RobotsAnswer robots_answer(const RobotsFetchResult& fetch, std::string_view user_agent) {

@@ -8,6 +8,8 @@
 // but "%2F" != "/"). "/robots.txt" is always allowed.
 #pragma once
 
+#include "crawld/util/ttl_cache.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -70,16 +72,8 @@ class RobotsCache {
   std::size_t size() const { return entries_.size(); }
 
  private:
-  struct Entry {
-    std::shared_ptr<const RobotsRules> rules;
-    Clock::time_point expires;
-  };
   std::chrono::seconds ttl_;
-  std::size_t max_entries_;
-  std::unordered_map<std::string, Entry> entries_;
-  // (expiry, url) in the order stored, oldest first: with one ttl that is
-  // also expiry order. A record whose entry was stored again is stale.
-  std::deque<std::pair<Clock::time_point, std::string>> order_;
+  util::TtlCache<std::shared_ptr<const RobotsRules>> entries_;
 };
 
 // What a crawl makes of its fetch of a host's robots.txt (RFC 9309): the
