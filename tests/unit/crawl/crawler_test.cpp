@@ -782,3 +782,21 @@ TEST_CASE("a DNS server that never answers: a cancel ends the lookup at once", "
   CHECK(clock_type::now() - started < std::chrono::seconds(5));
   CHECK_FALSE(dns.queries().empty());  // the lookup was really under way
 }
+
+TEST_CASE("a name with several addresses: a refused connect moves on to the next address", "[crawl][net][dns]") {
+  TestSite site;  // listens on 127.0.0.1 only
+  // ::1 sorts first (RFC 6724: IPv6 loopback before IPv4) and refuses.
+  TestDns dns({"--answer", "multi.test=::1", "--answer", "multi.test=127.0.0.1"});
+  auto config = test_config();
+  config.dns_servers = {dns.address()};
+  config.obey_robots = false;
+  TargetConfig target;
+  target.name = "multi";
+  target.seeds = {"http://multi.test:" + std::to_string(site.port()) + "/f.html"};
+  auto run = run_crawl(config, target, false);
+  CHECK(run.by_path["/f.html"].status == 200);
+  CHECK(run.by_path["/f.html"].error.empty());
+  CHECK(run.result.progress.retries == 0);  // one fetch, two connects
+  auto queries = dns.queries();
+  CHECK(std::count(queries.begin(), queries.end(), "multi.test. AAAA") == 1);
+}
