@@ -1,7 +1,6 @@
 #include "crawld/config.hpp"
 
-#include "crawld/crawl/url.hpp"
-#include "crawld/version.hpp"
+#include "config_reader.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <nlohmann/json.hpp>
@@ -15,111 +14,14 @@
 #include <sstream>
 
 namespace crawld {
-namespace {
 
+using config_detail::describe;
+using config_detail::fail;
+using config_detail::ObjectReader;
+using config_detail::read_crawl;
 using json = nlohmann::json;
 
-std::string describe(const json& value) {
-  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (text.size() > 60) text = text.substr(0, 57) + "...";
-  return text;
-}
-
-[[noreturn]] void fail(const std::string& path, const std::string& message) {
-  throw ConfigError(path + ": " + message);
-}
-
-// Walks one JSON object, remembering which keys were read so that unknown
-// keys (usually typos) can be rejected instead of silently ignored.
-class ObjectReader {
- public:
-  ObjectReader(const json& object, std::string path) : object_(object), path_(std::move(path)) {
-    if (!object_.is_object()) fail(path_.empty() ? "(top level)" : path_, "expected object, got " + describe(object_));
-  }
-
-  std::string path_of(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
-
-  const json* find(const std::string& key) {
-    seen_.insert(key);
-    auto it = object_.find(key);
-    return it == object_.end() ? nullptr : &*it;
-  }
-
-  template <class Int>
-  void integer(const std::string& key, Int& out, std::int64_t min, std::int64_t max) {
-    const json* value = find(key);
-    if (value == nullptr) return;
-    bool ok = value->is_number_integer();
-    std::int64_t n = 0;
-    if (ok && value->is_number_unsigned()) {
-      auto u = value->get<std::uint64_t>();
-      ok = u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-      n = static_cast<std::int64_t>(u);
-    } else if (ok) {
-      n = value->get<std::int64_t>();
-    }
-    if (!ok || n < min || n > max) {
-      fail(path_of(key),
-           "expected integer " + std::to_string(min) + "-" + std::to_string(max) + ", got " + describe(*value));
-    }
-    out = static_cast<Int>(n);
-  }
-
-  void boolean(const std::string& key, bool& out) {
-    const json* value = find(key);
-    if (value == nullptr) return;
-    if (!value->is_boolean()) fail(path_of(key), "expected boolean, got " + describe(*value));
-    out = value->get<bool>();
-  }
-
-  void string(const std::string& key, std::string& out, std::initializer_list<const char*> allowed = {}) {
-    const json* value = find(key);
-    if (value == nullptr) return;
-    if (!value->is_string()) fail(path_of(key), "expected string, got " + describe(*value));
-    auto text = value->get<std::string>();
-    if (allowed.size() != 0) {
-      std::string choices;
-      for (const char* choice : allowed) {
-        if (text == choice) {
-          out = text;
-          return;
-        }
-        choices += choices.empty() ? "" : ", ";
-        choices += choice;
-      }
-      fail(path_of(key), "expected one of " + choices + ", got " + describe(*value));
-    }
-    out = std::move(text);
-  }
-
-  void string_list(const std::string& key, std::vector<std::string>& out) {
-    const json* value = find(key);
-    if (value == nullptr) return;
-    if (!value->is_array()) fail(path_of(key), "expected array of strings, got " + describe(*value));
-    out.clear();
-    for (std::size_t i = 0; i < value->size(); ++i) {
-      const json& item = (*value)[i];
-      if (!item.is_string()) {
-        fail(path_of(key) + "[" + std::to_string(i) + "]", "expected string, got " + describe(item));
-      }
-      out.push_back(item.get<std::string>());
-    }
-  }
-
-  // Every key present must have been read.
-  void finish() const {
-    for (const auto& [key, value] : object_.items()) {
-      if (!seen_.contains(key)) fail(path_of(key), "unknown key");
-    }
-  }
-
- private:
-  const json& object_;
-  std::string path_;
-  std::set<std::string> seen_;
-};
-
-constexpr std::int64_t u32_max = std::numeric_limits<std::uint32_t>::max();
+namespace {
 
 void read_server(const json& j, ServerConfig& c) {
   ObjectReader r(j, "server");
@@ -142,122 +44,6 @@ void read_log(const json& j, LogConfig& c) {
   r.string("format", c.format, {"text", "json"});
   r.string("file", c.file);
   r.boolean("access_log", c.access_log);
-  r.finish();
-}
-
-// Hosts are compared as URLs name them: lower-case, A-labels for
-// international names ("bücher.de" is "xn--bcher-kva.de"), no default port.
-void canonicalize_hosts(const std::string& path, std::vector<std::string>& hosts) {
-  for (std::size_t i = 0; i < hosts.size(); ++i) {
-    auto& host = hosts[i];
-    const auto url = crawl::normalize_url("http://" + host + "/");
-    const auto key = url ? crawl::url_key(*url) : std::nullopt;
-    if (!key || key->target != "/" || host.find_first_of("/?#@") != std::string::npos) {
-      fail(path + ".allowed_hosts[" + std::to_string(i) + "]",
-           "expected a host name or host:port, got \"" + host + "\"");
-    }
-    host = key->host;
-  }
-}
-
-void read_target(const json& j, const std::string& path, TargetConfig& t) {
-  ObjectReader r(j, path);
-  r.string("name", t.name);
-  r.string_list("seeds", t.seeds);
-  r.string_list("allowed_hosts", t.allowed_hosts);
-  r.integer("shallow_depth", t.shallow_depth, 0, 10'000);
-  r.integer("deep_depth", t.deep_depth, 0, 10'000);
-  r.integer("max_pages", t.max_pages, 1, 10'000'000);
-  r.boolean("sitemaps", t.sitemaps);
-  r.finish();
-  if (t.name.empty()) fail(path + ".name", "expected a non-empty name");
-  for (char ch : t.name) {
-    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.')) {
-      fail(path + ".name", "expected letters, digits, '-', '_' or '.', got \"" + t.name + "\"");
-    }
-  }
-  if (t.seeds.empty()) fail(path + ".seeds", "expected at least one seed URL");
-  for (std::size_t i = 0; i < t.seeds.size(); ++i) {
-    const auto& seed = t.seeds[i];
-    if (seed.rfind("http://", 0) != 0 && seed.rfind("https://", 0) != 0) {
-      fail(path + ".seeds[" + std::to_string(i) + "]", "expected an http:// or https:// URL, got \"" + seed + "\"");
-    }
-  }
-  canonicalize_hosts(path, t.allowed_hosts);
-  if (t.shallow_depth > t.deep_depth) {
-    fail(path + ".shallow_depth", "must not exceed deep_depth (" + std::to_string(t.deep_depth) + ")");
-  }
-}
-
-// "ip", "ip:port", "[ipv6]" or "[ipv6]:port", as c-ares reads them.
-void check_dns_server(const std::string& server, std::size_t i) {
-  std::string address = server;
-  std::string port;
-  if (!server.empty() && server.front() == '[') {
-    const auto close = server.find(']');
-    address = close == std::string::npos ? "" : server.substr(1, close - 1);
-    if (close != std::string::npos && close + 1 < server.size()) {
-      port = server[close + 1] == ':' ? server.substr(close + 2) : "x";
-    }
-  } else if (std::count(server.begin(), server.end(), ':') == 1) {
-    address = server.substr(0, server.find(':'));
-    port = server.substr(server.find(':') + 1);
-  }
-  boost::system::error_code ec;
-  boost::asio::ip::make_address(address, ec);
-  const bool port_ok = port.empty() || (port.size() <= 5 && std::all_of(port.begin(), port.end(), ::isdigit) &&
-                                        std::stoi(port) > 0 && std::stoi(port) <= 65535);
-  if (ec || !port_ok) {
-    fail("crawl.dns_servers[" + std::to_string(i) + "]",
-         "expected an IP address with an optional port, got \"" + server + "\"");
-  }
-}
-
-// Retries, politeness that adapts, hosts given up, name servers.
-void read_crawl_resilience(ObjectReader& r, CrawlConfig& c) {
-  r.integer("max_retries", c.max_retries, 0, 10);
-  r.integer("retry_backoff_ms", c.retry_backoff_ms, 1, 600'000);
-  r.integer("max_retry_after_s", c.max_retry_after_s, 0, 86'400);
-  r.boolean("adaptive_delay", c.adaptive_delay);
-  r.integer("adaptive_concurrency", c.adaptive_concurrency, 1, 256);
-  r.integer("host_failure_limit", c.host_failure_limit, 0, 1'000'000);
-  r.string_list("dns_servers", c.dns_servers);
-  for (std::size_t i = 0; i < c.dns_servers.size(); ++i) check_dns_server(c.dns_servers[i], i);
-}
-
-void read_crawl(const json& j, CrawlConfig& c) {
-  ObjectReader r(j, "crawl");
-  r.integer("current_season", c.current_season, -1'000'000, 1'000'000);
-  r.integer("min_season", c.min_season, -1'000'000, 1'000'000);
-  r.integer("max_season", c.max_season, -1'000'000, 1'000'000);
-  r.integer("concurrency", c.concurrency, 1, 1024);
-  r.integer("per_host_concurrency", c.per_host_concurrency, 1, 256);
-  r.integer("per_host_delay_ms", c.per_host_delay_ms, 0, 600'000);
-  r.string("user_agent", c.user_agent);
-  r.boolean("obey_robots", c.obey_robots);
-  r.integer("robots_cache_s", c.robots_cache_s, 0, 86'400);
-  r.boolean("allow_private_networks", c.allow_private_networks);
-  r.integer("max_redirects", c.max_redirects, 0, 50);
-  r.integer("max_body_bytes", c.max_body_bytes, 1024, 1024LL * 1024 * 1024);
-  r.integer("connect_timeout_ms", c.connect_timeout_ms, 10, 600'000);
-  r.integer("request_timeout_ms", c.request_timeout_ms, 10, 3'600'000);
-  r.boolean("tls_verify", c.tls_verify);
-  r.string("tls_ca_file", c.tls_ca_file);
-  r.integer("max_idle_connections_per_host", c.max_idle_connections_per_host, 0, 256);
-  r.integer("compute_threads", c.compute_threads, 0, 256);
-  read_crawl_resilience(r, c);
-  if (const json* targets = r.find("targets")) {
-    if (!targets->is_array()) fail("crawl.targets", "expected array of targets, got " + describe(*targets));
-    c.targets.clear();
-    std::set<std::string> names;
-    for (std::size_t i = 0; i < targets->size(); ++i) {
-      std::string path = "crawl.targets[" + std::to_string(i) + "]";
-      TargetConfig target;
-      read_target((*targets)[i], path, target);
-      if (!names.insert(target.name).second) fail(path + ".name", "duplicate target name \"" + target.name + "\"");
-      c.targets.push_back(std::move(target));
-    }
-  }
   r.finish();
 }
 
@@ -311,18 +97,6 @@ void read_auth(const json& j, AuthConfig& c) {
 }
 
 }  // namespace
-
-const TargetConfig* CrawlConfig::find_target(const std::string& name) const {
-  for (const auto& target : targets) {
-    if (target.name == name) return &target;
-  }
-  return nullptr;
-}
-
-std::string CrawlConfig::effective_user_agent() const {
-  if (!user_agent.empty()) return user_agent;
-  return "crawld/" + std::string(version) + " (+https://github.com/crawld/crawld)";
-}
 
 void validate_config(Config& config) {
   boost::system::error_code ec;
