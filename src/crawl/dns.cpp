@@ -100,25 +100,20 @@ class Lookup : public std::enable_shared_from_this<Lookup> {
   }
 
   void watch(int fd, const std::shared_ptr<Socket>& socket) {
-    auto self = shared_from_this();
-    if (socket->want_read && !socket->reading) {
-      socket->reading = true;
-      socket->descriptor.async_wait(asio::posix::descriptor_base::wait_read, [self, fd, socket](error_code ec) {
-        socket->reading = false;
-        if (ec || self->channel_ == nullptr) return;
-        ares_process_fd(self->channel_, fd, ARES_SOCKET_BAD);
-        self->after_processing(fd);
-      });
-    }
-    if (socket->want_write && !socket->writing) {
-      socket->writing = true;
-      socket->descriptor.async_wait(asio::posix::descriptor_base::wait_write, [self, fd, socket](error_code ec) {
-        socket->writing = false;
-        if (ec || self->channel_ == nullptr) return;
-        ares_process_fd(self->channel_, ARES_SOCKET_BAD, fd);
-        self->after_processing(fd);
-      });
-    }
+    if (socket->want_read && !socket->reading) wait_for(fd, socket, false);
+    if (socket->want_write && !socket->writing) wait_for(fd, socket, true);
+  }
+
+  // One readiness wait on the socket; c-ares then reads (or writes) it.
+  void wait_for(int fd, const std::shared_ptr<Socket>& socket, bool write) {
+    (write ? socket->writing : socket->reading) = true;
+    const auto what = write ? asio::posix::descriptor_base::wait_write : asio::posix::descriptor_base::wait_read;
+    socket->descriptor.async_wait(what, [self = shared_from_this(), fd, socket, write](error_code ec) {
+      (write ? socket->writing : socket->reading) = false;
+      if (ec || self->channel_ == nullptr) return;
+      ares_process_fd(self->channel_, write ? ARES_SOCKET_BAD : fd, write ? fd : ARES_SOCKET_BAD);
+      self->after_processing(fd);
+    });
   }
 
   // The socket may still be wanted (a TCP answer in pieces, another try).
