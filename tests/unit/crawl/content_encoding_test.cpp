@@ -99,6 +99,38 @@ TEST_CASE("several gzip members are one body; garbage after a member is ignored"
   CHECK(trailing.error.empty());
 }
 
+TEST_CASE("a whole gzip body decodes in one pass only when its trailer tells the truth", "[crawl][encoding]") {
+  const auto wire = gzip(page);
+  // Exactly the cap: whole, not truncated, no room wasted.
+  auto exact = decode_body("gzip", wire, false, page.size());
+  CHECK(exact.body == page);
+  CHECK_FALSE(exact.truncated);
+  CHECK(exact.body.capacity() < page.size() + 64);
+  // One byte over the cap: the stream stops there.
+  auto over = decode_body("gzip", wire, false, page.size() - 1);
+  CHECK(over.body == page.substr(0, page.size() - 1));
+  CHECK(over.truncated);
+  // A trailer that lies about the size, smaller or far larger: broken data.
+  for (const unsigned char top : {0x00, 0x7f}) {
+    auto lying = wire;
+    lying[lying.size() - 1] = static_cast<char>(top);
+    lying[lying.size() - 4] = static_cast<char>(lying[lying.size() - 4] ^ 0x01);
+    INFO(int{top});
+    CHECK(decode_body("gzip", lying, false, 1 << 20).error == "content-encoding: broken compressed data");
+  }
+  // A wrong checksum: broken data.
+  auto bad_crc = wire;
+  bad_crc[bad_crc.size() - 8] = static_cast<char>(bad_crc[bad_crc.size() - 8] ^ 0x01);
+  CHECK(decode_body("gzip", bad_crc, false, 1 << 20).error == "content-encoding: broken compressed data");
+  // Cut without the fetch knowing: what decodes is kept, as with br.
+  auto cut = decode_body("gzip", wire.substr(0, wire.size() / 2), false, 1 << 20);
+  CHECK(cut.error.empty());
+  CHECK_FALSE(cut.body.empty());
+  CHECK(page.starts_with(cut.body));
+  // Empty page.
+  CHECK(decode_body("gzip", gzip(""), false, 100).body.empty());
+}
+
 TEST_CASE("broken data and unknown encodings are errors that say so", "[crawl][encoding]") {
   CHECK(decode_body("gzip", "this is not gzip", false, 1000).error == "content-encoding: broken compressed data");
   CHECK(decode_body("deflate", "nor this", false, 1000).error == "content-encoding: broken compressed data");
