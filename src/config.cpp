@@ -44,6 +44,7 @@ void read_log(const json& j, LogConfig& c) {
   r.string("format", c.format, {"text", "json"});
   r.string("file", c.file);
   r.boolean("access_log", c.access_log);
+  r.integer("flush_ms", c.flush_ms, 0, 60'000);
   r.finish();
 }
 

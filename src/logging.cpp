@@ -2,10 +2,17 @@
 
 #include "crawld/util/json_text.hpp"
 
+#include <spdlog/details/file_helper.h>
 #include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
 
 namespace crawld {
 namespace {
@@ -39,7 +46,85 @@ class JobIdFlag : public spdlog::custom_flag_formatter {
   std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JobIdFlag>(); }
 };
 
+// The access log's sink: lines are formatted into a buffer and written in
+// one go when it fills, when flushed (every log.flush_ms by the flusher
+// thread, on SIGHUP and at a graceful stop) or when it is destroyed, so a
+// request costs no write system call on the loop. flush_ms 0: every line is
+// written at once.
+class BufferedSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  static constexpr std::size_t capacity = std::size_t{64} * 1024;
+
+  BufferedSink(const std::string& file, bool write_through) : write_through_(write_through) {
+    if (!file.empty()) file_.open(file);
+  }
+  ~BufferedSink() override {
+    const std::lock_guard lock(mutex_);
+    write_out();
+  }
+  BufferedSink(const BufferedSink&) = delete;
+  BufferedSink& operator=(const BufferedSink&) = delete;
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    formatter_->format(msg, line);
+    if (buffer_.size() + line.size() > capacity) write_out();
+    buffer_.append(line.data(), line.data() + line.size());
+    if (write_through_) write_out();
+  }
+  void flush_() override { write_out(); }
+
+ private:
+  void write_out() {
+    if (buffer_.size() == 0) return;
+    if (file_.filename().empty()) {
+      std::fwrite(buffer_.data(), 1, buffer_.size(), stderr);
+      std::fflush(stderr);
+    } else {
+      file_.write(buffer_);
+      file_.flush();
+    }
+    buffer_.clear();
+  }
+
+  bool write_through_;
+  spdlog::details::file_helper file_;
+  spdlog::memory_buf_t buffer_;
+};
+
+// Flushes the access log every flush_ms until it is replaced or stopped.
+class Flusher {
+ public:
+  Flusher(std::shared_ptr<spdlog::logger> logger, std::chrono::milliseconds every)
+      : thread_([logger = std::move(logger), every](const std::stop_token& stop) {
+          std::mutex mutex;
+          std::condition_variable_any wake;
+          std::unique_lock lock(mutex);
+          while (!stop.stop_requested()) {
+            wake.wait_for(lock, stop, every, [] { return false; });
+            logger->flush();
+          }
+        }) {}
+
+ private:
+  std::jthread thread_;
+};
+
 LogConfig current;
+std::shared_ptr<spdlog::logger> access;
+std::unique_ptr<Flusher> flusher;
+
+std::unique_ptr<spdlog::formatter> make_formatter(const std::string& format) {
+  auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+  if (format == "json") {
+    formatter->add_flag<JsonMessageFlag>('j').add_flag<JobIdFlag>('J').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%J"msg":"%j"})");
+  } else {
+    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v");
+  }
+  return formatter;
+}
 
 }  // namespace
 
@@ -89,22 +174,38 @@ void setup_logging(const LogConfig& config) {
     }
   }
   auto logger = std::make_shared<spdlog::logger>("crawld", sink);
-  auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
-  if (config.format == "json") {
-    formatter->add_flag<JsonMessageFlag>('j').add_flag<JobIdFlag>('J').set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%J"msg":"%j"})");
-  } else {
-    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v");
-  }
-  logger->set_formatter(std::move(formatter));
+  logger->set_formatter(make_formatter(config.format));
   logger->set_level(spdlog::level::from_str(config.level));
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(std::move(logger));
+
+  // The old access log's lines are written (to the old file) before the new
+  // one takes over.
+  flusher.reset();
+  access.reset();
+  auto buffered = std::make_shared<BufferedSink>(config.file, config.flush_ms == 0);
+  access = std::make_shared<spdlog::logger>("access", std::move(buffered));
+  access->set_formatter(make_formatter(config.format));
+  access->set_level(spdlog::level::from_str(config.level));
+  access->flush_on(spdlog::level::off);
+  if (config.flush_ms > 0) flusher = std::make_unique<Flusher>(access, std::chrono::milliseconds(config.flush_ms));
 }
 
 void reopen_log_file() {
-  if (current.file.empty()) return;
+  if (current.file.empty()) {
+    flush_access_log();
+    return;
+  }
   setup_logging(current);
+}
+
+spdlog::logger& access_logger() {
+  if (!access) setup_logging(current);
+  return *access;
+}
+
+void flush_access_log() {
+  if (access) access->flush();
 }
 
 }  // namespace crawld

@@ -122,7 +122,8 @@ struct Service::Impl {
         std::string redacted;
         std::string_view target = r.target;
         if (target.find('?') != std::string_view::npos) target = redacted = http::redact_target(target);
-        spdlog::info("access {} {} {} {} {} {:.3f}ms", r.remote, r.method, target, r.status, r.bytes, r.seconds * 1000);
+        access_logger().info("access {} {} {} {} {} {:.3f}ms", r.remote, r.method, target, r.status, r.bytes,
+                             r.seconds * 1000);
       }
     });
     loop_lag.on_sample([this](double seconds) { metrics.loop_lag(seconds); });
@@ -232,6 +233,7 @@ struct Service::Impl {
     co_await server.drain(std::chrono::milliseconds(150));
     loop_lag.stop();
     hangup.cancel();
+    flush_access_log();  // before the last line, so a reader sees them in order
     spdlog::info("stopped");
     // Everything that matters has been answered and flushed; whatever is
     // still scheduled (idle timers of closed sockets) is dropped with the loop.
@@ -258,6 +260,7 @@ struct Service::Impl {
     wait_hangup();
     ioc.run();
     compute_pool.join();
+    flush_access_log();
     return 0;
   }
 };

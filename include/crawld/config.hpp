@@ -39,6 +39,7 @@ struct LogConfig {
   std::string format = "text";  // text or json
   std::string file;             // empty: standard error
   bool access_log = true;
+  std::uint32_t flush_ms = 1000;  // the access log's lines written at most this late; 0: at once
 };
 
 struct TargetConfig {

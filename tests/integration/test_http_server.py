@@ -6,6 +6,7 @@ needs, on port 0, and talks to it with http.client or raw sockets.
 
 import email.utils
 import json
+import signal
 import socket
 import threading
 import time
@@ -605,6 +606,40 @@ class CommandLine(unittest.TestCase):
             record = json.loads(line)
             self.assertIn("level", record)
             self.assertIn("msg", record)
+
+    def test_access_log_is_buffered_and_nothing_is_lost(self):
+        # Buffered for a minute: the lines come on SIGHUP and on a graceful
+        # stop, not one write per request.
+        config = {"log": {"level": "info", "access_log": True, "flush_ms": 60000}}
+        with Crawld(config, name="accesslog") as server:
+            for i in range(20):
+                self.assertEqual(server.request("GET", "/healthz?first=%d" % i)[0], 200)
+            time.sleep(0.3)
+            self.assertNotIn("first=", server.log_text())
+            server.proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 5
+            while "first=19" not in server.log_text() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(sum("/healthz?first=" in line for line in server.log_text().splitlines()), 20)
+            for i in range(30):
+                self.assertEqual(server.request("GET", "/healthz?second=%d" % i)[0], 200)
+            self.assertEqual(server.stop(), 0)
+        lines = server.log_text().splitlines()
+        second = [n for n, line in enumerate(lines) if "/healthz?second=" in line]
+        self.assertEqual(len(second), 30)
+        stopped = [n for n, line in enumerate(lines) if line.endswith(" stopped")]
+        self.assertTrue(stopped and max(second) < stopped[-1], lines[-5:])
+
+    def test_access_log_flushes_within_flush_ms(self):
+        flush_ms = 200
+        config = {"log": {"level": "info", "access_log": True, "flush_ms": flush_ms}}
+        with Crawld(config, name="accesslog-flush") as server:
+            server.request("GET", "/healthz?soon=1")
+            sent = time.monotonic()
+            # Slack for sanitizer builds and a busy machine: ten periods.
+            while "soon=1" not in server.log_text() and time.monotonic() - sent < flush_ms * 10 / 1000:
+                time.sleep(0.02)
+            self.assertIn("soon=1", server.log_text())
 
     def test_sigterm_stops_promptly(self):
         server = Crawld(name="sigterm").start()

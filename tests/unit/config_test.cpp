@@ -88,6 +88,7 @@ TEST_CASE("an empty document gives the documented defaults", "[config]") {
   CHECK(c.log.level == "info");
   CHECK(c.log.format == "text");
   CHECK(c.log.access_log);
+  CHECK(c.log.flush_ms == 1000);
   CHECK(c.crawl.targets.empty());
   CHECK(c.crawl.current_season == 2024);
   CHECK(c.crawl.robots_cache_s == 600);
@@ -171,6 +172,7 @@ TEST_CASE("wrong types name the key path", "[config]") {
   CHECK_THAT(error_of(R"({"server": {"listen": 127}})"), Equals("server.listen: expected string, got 127"));
   CHECK_THAT(error_of(R"({"log": {"access_log": "yes"}})"), Equals(R"(log.access_log: expected boolean, got "yes")"));
   CHECK_THAT(error_of(R"({"log": {"access_log": 1}})"), Equals("log.access_log: expected boolean, got 1"));
+  CHECK_THAT(error_of(R"({"log": {"flush_ms": 70000}})"), Equals("log.flush_ms: expected integer 0-60000, got 70000"));
   CHECK_THAT(error_of(R"({"crawl": {"targets": {}}})"), Equals("crawl.targets: expected array of targets, got {}"));
   CHECK_THAT(error_of(R"({"crawl": {"targets": ["league"]}})"),
              Equals(R"(crawl.targets[0]: expected object, got "league")"));

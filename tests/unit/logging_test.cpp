@@ -2,6 +2,19 @@
 #include "crawld/util/json_text.hpp"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
 
 using crawld::job_id_of;
 
@@ -37,4 +50,108 @@ TEST_CASE("JSON escaping keeps log lines one valid JSON object", "[logging]") {
   // Invalid UTF-8 becomes U+FFFD: the line stays valid JSON.
   CHECK(json_escape("bad \xff byte") == "bad \xef\xbf\xbd byte");
   CHECK(json_escape("caf\xc3\xa9") == "caf\xc3\xa9");
+}
+
+namespace {
+
+std::string read_all(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::size_t count_of(const std::string& text, std::string_view what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
+// A log file of its own, and the default logging back afterwards.
+struct LogFile {
+  std::filesystem::path path = std::filesystem::temp_directory_path() /
+                               ("crawld-logging-test-" + std::to_string(::getpid()) + ".log");
+  LogFile() { std::filesystem::remove(path); }
+  ~LogFile() {
+    crawld::setup_logging(crawld::LogConfig{});
+    std::filesystem::remove(path);
+  }
+  LogFile(const LogFile&) = delete;
+  LogFile& operator=(const LogFile&) = delete;
+  void use(std::uint32_t flush_ms, const std::string& format = "text") const {
+    crawld::LogConfig config;
+    config.file = path.string();
+    config.flush_ms = flush_ms;
+    config.format = format;
+    crawld::setup_logging(config);
+  }
+  std::string text() const { return read_all(path); }
+};
+
+}  // namespace
+
+TEST_CASE("the access log is written in batches: when flushed or full, never a line lost", "[logging]") {
+  LogFile log;
+  log.use(60'000);
+  crawld::access_logger().info("access 127.0.0.1 GET /healthz 200 2 0.010ms");
+  spdlog::info("an ordinary line");
+  CHECK(count_of(log.text(), "an ordinary line") == 1);  // other lines: at once
+  CHECK(count_of(log.text(), "GET /healthz") == 0);
+  crawld::flush_access_log();
+  auto text = log.text();
+  CHECK(count_of(text, "GET /healthz") == 1);
+  // The same line format as every other line.
+  CHECK(text.find(" info  access 127.0.0.1 GET /healthz 200 2 0.010ms\n") != std::string::npos);
+
+  // More than the buffer holds: written without a flush, every line whole.
+  constexpr int lines = 2000;
+  for (int i = 0; i < lines; ++i) crawld::access_logger().info("access 127.0.0.1 GET /status?n={} 200 900 0.1ms", i);
+  const auto before_flush = count_of(log.text(), "GET /status?n=");
+  CHECK(before_flush > 0);
+  CHECK(before_flush < lines);
+  crawld::flush_access_log();
+  text = log.text();
+  CHECK(count_of(text, "GET /status?n=") == lines);
+  CHECK(count_of(text, "\n") == lines + 2);
+
+  // Reopening (SIGHUP) writes what was buffered first.
+  crawld::access_logger().info("access 127.0.0.1 GET /before-reopen 200 1 0.1ms");
+  crawld::reopen_log_file();
+  CHECK(count_of(log.text(), "/before-reopen") == 1);
+}
+
+TEST_CASE("the access log's flush_ms: 0 writes at once, otherwise within flush_ms", "[logging]") {
+  LogFile log;
+  log.use(0);
+  crawld::access_logger().info("access 127.0.0.1 GET /at-once 200 1 0.1ms");
+  CHECK(count_of(log.text(), "/at-once") == 1);
+
+  constexpr std::uint32_t flush_ms = 50;
+  log.use(flush_ms);
+  const auto logged = std::chrono::steady_clock::now();
+  crawld::access_logger().info("access 127.0.0.1 GET /soon 200 1 0.1ms");
+  // Slack for sanitizer builds: twenty times the period.
+  while (count_of(log.text(), "/soon") == 0 && std::chrono::steady_clock::now() - logged < flush_ms * 20 * 1ms) {
+    std::this_thread::sleep_for(5ms);
+  }
+  CHECK(count_of(log.text(), "/soon") == 1);
+}
+
+TEST_CASE("the access log's JSON lines are the default logger's format", "[logging]") {
+  LogFile log;
+  log.use(60'000, "json");
+  spdlog::info("job 3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e: crawl started");
+  crawld::access_logger().info("access 127.0.0.1 GET /jobs/3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e 200 573 0.059ms");
+  crawld::flush_access_log();
+  std::istringstream lines(log.text());
+  std::string line;
+  std::vector<nlohmann::json> records;
+  while (std::getline(lines, line)) records.push_back(nlohmann::json::parse(line));
+  REQUIRE(records.size() == 2);
+  for (const auto& record : records) {
+    CHECK(record["level"] == "info");
+    CHECK(record["job_id"] == "3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e");
+    CHECK(record.contains("time"));
+  }
+  CHECK(records[1]["msg"] == "access 127.0.0.1 GET /jobs/3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e 200 573 0.059ms");
 }
