@@ -66,12 +66,11 @@ class BufferedSink : public spdlog::sinks::base_sink<std::mutex> {
   BufferedSink& operator=(const BufferedSink&) = delete;
 
  protected:
+  // Formatted straight into the buffer, which is written once it holds
+  // `capacity` bytes or more.
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    spdlog::memory_buf_t line;
-    formatter_->format(msg, line);
-    if (buffer_.size() + line.size() > capacity) write_out();
-    buffer_.append(line.data(), line.data() + line.size());
-    if (write_through_) write_out();
+    formatter_->format(msg, buffer_);
+    if (write_through_ || buffer_.size() >= capacity) write_out();
   }
   void flush_() override { write_out(); }
 
@@ -126,6 +125,13 @@ std::unique_ptr<spdlog::formatter> make_formatter(const std::string& format) {
   return formatter;
 }
 
+std::shared_ptr<spdlog::logger> make_logger(std::string name, spdlog::sink_ptr sink, const LogConfig& config) {
+  auto logger = std::make_shared<spdlog::logger>(std::move(name), std::move(sink));
+  logger->set_formatter(make_formatter(config.format));
+  logger->set_level(spdlog::level::from_str(config.level));
+  return logger;
+}
+
 }  // namespace
 
 namespace {
@@ -173,9 +179,7 @@ void setup_logging(const LogConfig& config) {
       throw ConfigError("log.file: cannot open \"" + config.file + "\": " + e.what());
     }
   }
-  auto logger = std::make_shared<spdlog::logger>("crawld", sink);
-  logger->set_formatter(make_formatter(config.format));
-  logger->set_level(spdlog::level::from_str(config.level));
+  auto logger = make_logger("crawld", std::move(sink), config);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(std::move(logger));
 
@@ -183,10 +187,7 @@ void setup_logging(const LogConfig& config) {
   // one takes over.
   flusher.reset();
   access.reset();
-  auto buffered = std::make_shared<BufferedSink>(config.file, config.flush_ms == 0);
-  access = std::make_shared<spdlog::logger>("access", std::move(buffered));
-  access->set_formatter(make_formatter(config.format));
-  access->set_level(spdlog::level::from_str(config.level));
+  access = make_logger("access", std::make_shared<BufferedSink>(config.file, config.flush_ms == 0), config);
   access->flush_on(spdlog::level::off);
   if (config.flush_ms > 0) flusher = std::make_unique<Flusher>(access, std::chrono::milliseconds(config.flush_ms));
 }
