@@ -58,6 +58,7 @@ void read_jobs(const json& j, JobsConfig& c) {
   r.string("on_duplicate", c.on_duplicate, {"reject", "queue", "allow"});
   r.integer("history", c.history, 0, 1'000'000);
   r.integer("idempotency_ttl_s", c.idempotency_ttl_s, 1, std::int64_t{30} * 86400);
+  r.integer("max_events_per_job", c.max_events_per_job, 10, 10'000'000);
   r.finish();
 }
 

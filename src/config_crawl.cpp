@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 
 namespace crawld {
 namespace config_detail {
@@ -116,6 +117,8 @@ void read_crawl(const json& j, CrawlConfig& c) {
   r.string("tls_ca_file", c.tls_ca_file);
   r.integer("max_idle_connections_per_host", c.max_idle_connections_per_host, 0, 256);
   r.integer("compute_threads", c.compute_threads, 0, 256);
+  r.integer("frontier_memory_bytes", c.frontier_memory_bytes, 64 * 1024, 64LL * 1024 * 1024 * 1024);
+  r.string("spool_dir", c.spool_dir);
   read_crawl_resilience(r, c);
   if (const json* targets = r.find("targets")) {
     if (!targets->is_array()) fail("crawl.targets", "expected array of targets, got " + describe(*targets));
@@ -144,6 +147,13 @@ const TargetConfig* CrawlConfig::find_target(const std::string& name) const {
 std::string CrawlConfig::effective_user_agent() const {
   if (!user_agent.empty()) return user_agent;
   return "crawld/" + std::string(version) + " (+https://github.com/crawld/crawld)";
+}
+
+std::string CrawlConfig::effective_spool_dir() const {
+  if (!spool_dir.empty()) return spool_dir;
+  std::error_code ec;
+  auto tmp = std::filesystem::temp_directory_path(ec);
+  return ((ec ? std::filesystem::path("/tmp") : tmp) / "crawld-spool").string();
 }
 
 }  // namespace crawld

@@ -37,7 +37,9 @@ class ObservedSink : public crawl::PageSink {
     metrics_.page_fetched(page);
     if (next_ != nullptr) co_await next_->on_page(std::move(page));
   }
-  void on_event(std::string_view level, const std::string& message) override { jobs_.event(job_id_, level, message); }
+  void on_event(std::string_view level, const std::string& message) override {
+    jobs_.crawl_event(job_id_, level, message);
+  }
 
  private:
   metrics::Metrics& metrics_;

@@ -85,10 +85,16 @@ struct CrawlConfig {
   std::uint32_t host_failure_limit = 10;
   // Name servers ("ip" or "ip:port", IPv6 as "[ip]:port"); empty: /etc/resolv.conf.
   std::vector<std::string> dns_servers;
+  // A crawl's queued URLs beyond this many bytes of memory are spilled to a
+  // folder of its own under spool_dir (empty: the system's temporary folder
+  // + "/crawld-spool") and read back in order.
+  std::size_t frontier_memory_bytes = std::size_t{32} * 1024 * 1024;
+  std::string spool_dir;
   std::vector<TargetConfig> targets;
 
   const TargetConfig* find_target(const std::string& name) const;
   std::string effective_user_agent() const;
+  std::string effective_spool_dir() const;
 };
 
 struct JobsConfig {
@@ -100,6 +106,9 @@ struct JobsConfig {
   std::string on_duplicate = "reject";  // reject, queue, allow
   std::uint32_t history = 1'000;
   std::uint32_t idempotency_ttl_s = 24 * 3600;
+  // A job's crawl events beyond this many are counted, not kept: one summary
+  // event at its end says how many were dropped.
+  std::uint32_t max_events_per_job = 10'000;
 };
 
 struct DatabaseConfig {

@@ -81,6 +81,20 @@ void append_job_json(std::string& out, const jobs::Job& job) {
   append_member(out, "deep", job.params.deep);
   append_text_or_null(out, "error", job.error);
   append_time_member(out, "finished_at", job.finished_at);
+  if (job.state == jobs::JobState::running) {
+    // What the crawl holds now: seen set, queued entries in memory, spilled.
+    const auto& f = job.progress.frontier;
+    append_key(out, "frontier");
+    out += '{';
+    append_member(out, "memory_bytes", f.memory_bytes);
+    append_member(out, "seen", f.seen);
+    append_member(out, "seen_bytes", f.seen_bytes);
+    append_member(out, "spill_bytes", f.spill_bytes);
+    append_member(out, "spilled", f.spilled);
+    append_member(out, "spilled_total", f.spilled_total);
+    close_object(out);
+    out += ',';
+  }
   append_string_member(out, "id", job.id);
   // The owner of the current or last attempt; nobody's while queued.
   append_text_or_null(out, "instance_id", job.state == jobs::JobState::queued ? std::string_view() : job.instance_id);

@@ -29,7 +29,8 @@ Crawl::Crawl(asio::any_io_executor executor, Shared shared, CrawlRequest request
       sink_(sink),
       control_(control ? std::move(control) : std::make_shared<CrawlControl>()),
       max_depth_(request_.deep ? request_.target.deep_depth : request_.target.shallow_depth),
-      frontier_(config_.per_host_concurrency, std::chrono::milliseconds(config_.per_host_delay_ms)),
+      frontier_(config_.per_host_concurrency, std::chrono::milliseconds(config_.per_host_delay_ms),
+                FrontierLimits{config_.frontier_memory_bytes, spool_dir_for_crawl(config_.effective_spool_dir())}),
       fetcher_(executor, shared.fetch_context),
       done_event_(executor),
       random_(std::random_device{}()) {}
@@ -40,6 +41,8 @@ bool Crawl::may_start() const {
 
 void Crawl::publish() {
   progress_.queued = frontier_.queued();
+  progress_.frontier = frontier_.stats();
+  if (auto error = frontier_.take_spill_error(); !error.empty()) sink_.on_event("error", error);
   control_->progress = progress_;
 }
 

@@ -7,6 +7,9 @@
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <mutex>
 
 namespace crawld::crawl {
 
@@ -19,11 +22,23 @@ namespace {
 constexpr std::size_t max_cached_robots = 1024;
 constexpr std::size_t max_cached_seeds = 4096;
 
+// What crashed or killed processes left under the spool folder goes, once per
+// process, before its first crawl.
+void clean_spool_once(const CrawlConfig& config) {
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    const auto root = config.effective_spool_dir();
+    if (const auto removed = clean_spool_root(root); removed > 0) {
+      spdlog::info("removed {} crawl spool folder(s) under {} left by processes that are gone", removed, root);
+    }
+  });
+}
+
 }  // namespace
 
 struct CrawlEngine::Impl {
   Impl(const CrawlConfig& config, asio::thread_pool& pool)
-      : fetch_context(config),
+      : fetch_context((clean_spool_once(config), config)),
         robots_cache(std::chrono::seconds(config.robots_cache_s), max_cached_robots),
         seed_cache(max_cached_seeds),
         compute_pool(pool) {}

@@ -105,6 +105,18 @@ void JobService::run_event(const std::string& id, std::string_view level, const 
   event(id, level, message);
 }
 
+void JobService::crawl_event(const std::string& id, std::string_view level, const std::string& message) {
+  Job* job = recent_.get(id);
+  if (job == nullptr) return;
+  // A million broken pages must not make a million event rows.
+  if (job->crawl_events >= config_.max_events_per_job) {
+    ++job->crawl_events_dropped;
+    return;
+  }
+  ++job->crawl_events;
+  event(id, level, message);
+}
+
 void JobService::run_ended(RunEnd end) {
   if (Job* job = recent_.get(end.id)) {
     job->progress = end.progress;
@@ -133,6 +145,11 @@ void JobService::conclude(Job& job, const Outcome& outcome) {
   job.error = outcome.error;
   job.finished_at = Clock::now();
   set_state(job, outcome.state);
+  if (job.crawl_events_dropped > 0) {
+    event(job.id, "warn",
+          std::to_string(job.crawl_events_dropped) + " more crawl events dropped (jobs.max_events_per_job is " +
+              std::to_string(config_.max_events_per_job) + ")");
+  }
   const auto& p = job.progress;
   event(job.id, outcome.state == JobState::succeeded ? "info" : "warn",
         "job " + std::string(to_string(outcome.state)) + ": " + std::to_string(p.fetched) + " fetched, " +

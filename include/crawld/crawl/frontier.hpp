@@ -6,16 +6,29 @@
 // of a host that has a free slot (per-host concurrency), whose delay since
 // its last request start has passed, and that is not blocked (robots.txt
 // still being fetched). Hosts take turns, so one big host cannot starve the
-// others. Pure logic: no I/O, the caller passes the time.
+// others. The caller passes the time.
+//
+// Memory stays within a budget whatever the crawl's size: the seen set keeps
+// 64-bit fingerprints (SeenSet), and once the queued entries held in memory
+// pass `memory_bytes`, a host's further URLs are appended to its spilled tail
+// on disk (FrontierSpool) and read back, in order, when its in-memory queue
+// runs dry. Order, politeness and per-host turns are the same either way. A
+// spool that cannot be written keeps the entries in memory (nothing lost) and
+// says so once (spill_error).
 #pragma once
+
+#include "crawld/crawl/frontier_spool.hpp"
+#include "crawld/crawl/page_result.hpp"
+#include "crawld/crawl/seen_set.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
-#include <unordered_set>
 
 namespace crawld::crawl {
 
@@ -36,11 +49,20 @@ struct FrontierEntry {
   bool sitemap = false;                  // a sitemap file, not a page (depth 1: listed by an index)
 };
 
+struct FrontierLimits {
+  std::size_t memory_bytes = 0;        // 0: no budget, nothing spilled
+  std::filesystem::path spool_dir;     // the crawl's own folder (made on the first spill)
+  std::size_t block_bytes = 32 * 1024; // a host's spilled entries are written in blocks of about this
+};
+
 class Frontier {
  public:
   using clock = std::chrono::steady_clock;
 
-  Frontier(std::uint32_t per_host_concurrency, std::chrono::milliseconds default_delay);
+  Frontier(std::uint32_t per_host_concurrency, std::chrono::milliseconds default_delay, FrontierLimits limits = {});
+  ~Frontier();
+  Frontier(const Frontier&) = delete;
+  Frontier& operator=(const Frontier&) = delete;
 
   // Queues a URL not seen before; false (and nothing queued) when seen.
   bool add(FrontierEntry entry);
@@ -83,10 +105,26 @@ class Frontier {
 
   std::size_t queued() const { return queued_; }
   std::size_t active() const { return active_; }
+  FrontierStats stats() const;
+  // Why spilling stopped or spilled entries were lost; empty while all is
+  // well. take_spill_error hands it out once.
+  std::string take_spill_error();
+  // Entries that were spilled and could not be read back (disk error).
+  std::uint64_t lost() const { return lost_; }
 
  private:
+  // A queued entry; its host is the queue's.
+  struct Queued {
+    std::string url;
+    std::uint32_t depth = 0;
+    bool sitemap = false;
+    std::unique_ptr<RedirectOrigin> origin;
+  };
   struct Host {
-    std::deque<FrontierEntry> queue;
+    std::deque<Queued> queue;         // the head, in memory
+    std::deque<FrontierSpool::Block> spilled;  // then these, on disk, oldest first
+    std::string pending;              // then these, encoded, not yet written
+    std::uint32_t pending_count = 0;
     std::uint32_t active = 0;
     bool blocked = false;
     bool given_up = false;
@@ -96,17 +134,37 @@ class Frontier {
     std::optional<clock::time_point> paused_until;
   };
 
+  bool has_queued(const Host& host) const {
+    return !host.queue.empty() || !host.spilled.empty() || host.pending_count > 0;
+  }
   Host& host(const std::string& name);
+  void push_back(Host& host, FrontierEntry&& entry);
+  static std::size_t cost(const Queued& queued);
+  void spill(Host& host, const FrontierEntry& entry);
+  void write_pending(Host& host);
+  void write_all_pending();
+  // Fills an empty in-memory queue from the host's spilled tail.
+  void refill(Host& host);
+  void spill_failed(const std::string& why);
   // When the host may start its next request (delay, Retry-After); nullopt: now.
   static std::optional<clock::time_point> ready_time(const Host& host);
 
   std::uint32_t per_host_concurrency_;
   std::chrono::milliseconds default_delay_;
-  std::unordered_set<std::string> seen_;
+  FrontierLimits limits_;
+  SeenSet seen_;
   std::map<std::string, Host> hosts_;
   std::string last_host_;  // round-robin position
   std::size_t queued_ = 0;
   std::size_t active_ = 0;
+  std::size_t memory_ = 0;   // in-memory entries, by cost()
+  std::size_t pending_ = 0;  // bytes in every host's pending
+  std::unique_ptr<FrontierSpool> spool_;
+  bool spill_broken_ = false;  // a write failed: keep everything in memory from now on
+  std::uint64_t spilled_ = 0;
+  std::uint64_t spilled_total_ = 0;
+  std::uint64_t lost_ = 0;
+  std::string spill_error_;
 };
 
 }  // namespace crawld::crawl

@@ -27,6 +27,17 @@ struct PageResult {
   bool skipped = false;  // never fetched: robots.txt disallows it (error says so)
 };
 
+// What a running crawl's frontier holds (the job's JSON shows it while it
+// runs; it is not stored).
+struct FrontierStats {
+  std::uint64_t seen = 0;             // URLs in the seen set
+  std::uint64_t seen_bytes = 0;       // the seen set's table
+  std::uint64_t memory_bytes = 0;     // queued entries held in memory (and waiting to be spilled)
+  std::uint64_t spilled = 0;          // queued entries on disk
+  std::uint64_t spill_bytes = 0;      // their bytes on disk
+  std::uint64_t spilled_total = 0;    // entries ever spilled
+};
+
 // Live counters of one crawl; updated on the loop while it runs.
 struct CrawlProgress {
   std::uint64_t queued = 0;         // URLs waiting in the frontier
@@ -38,6 +49,7 @@ struct CrawlProgress {
   std::uint64_t truncated = 0;      // bodies cut at max_body_bytes (their later links are lost)
   std::uint64_t links_dropped = 0;  // hrefs that could not be resolved to an http(s) URL
   std::uint64_t retries = 0;        // fetches tried again after a transient failure
+  FrontierStats frontier{};         // not a counter: not in progress_fields
 };
 
 // Every counter, by the name it has in the job's JSON and its column in

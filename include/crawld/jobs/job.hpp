@@ -57,6 +57,10 @@ struct Job {
   // Which run this is: 1 for the first; cluster mode counts rescues (0 while
   // a job has not been claimed yet).
   std::uint32_t attempt = 0;
+  // The crawl's events kept and dropped past jobs.max_events_per_job (this
+  // instance's run of the job; not stored).
+  std::uint32_t crawl_events = 0;
+  std::uint64_t crawl_events_dropped = 0;
 };
 
 // RFC 3339 UTC with milliseconds: "2026-11-24T13:07:57.123Z".

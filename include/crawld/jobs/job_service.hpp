@@ -85,6 +85,9 @@ class JobService final : public RunListener {
 
   // Adds a line to the job's own log (through the observers).
   void event(const std::string& id, std::string_view level, const std::string& message);
+  // The same for what the crawl reports, at most jobs.max_events_per_job of
+  // them per job; the rest are counted, and the count is an event at its end.
+  void crawl_event(const std::string& id, std::string_view level, const std::string& message);
 
   // RunListener (from the runner).
   void run_event(const std::string& id, std::string_view level, const std::string& message) override;
