@@ -92,7 +92,12 @@ TEST_CASE("an empty document gives the documented defaults", "[config]") {
   CHECK(c.crawl.targets.empty());
   CHECK(c.crawl.current_season == 2024);
   CHECK(c.crawl.robots_cache_s == 600);
+  CHECK(c.crawl.frontier_memory_bytes == 32 * 1024 * 1024);
+  CHECK(c.crawl.spool_dir.empty());
+  CHECK(c.crawl.effective_spool_dir() == (std::filesystem::temp_directory_path() / "crawld-spool").string());
+  CHECK(parse_config(R"({"crawl": {"spool_dir": "/srv/spool"}})").crawl.effective_spool_dir() == "/srv/spool");
   CHECK(c.jobs.on_duplicate == "reject");
+  CHECK(c.jobs.max_events_per_job == 10'000);
   CHECK(c.database.url.empty());
   CHECK(c.auth.tokens.empty());
   CHECK(c.crawl.effective_user_agent() == "crawld/" CRAWLD_VERSION " (+https://github.com/crawld/crawld)");
@@ -173,6 +178,11 @@ TEST_CASE("wrong types name the key path", "[config]") {
   CHECK_THAT(error_of(R"({"log": {"access_log": "yes"}})"), Equals(R"(log.access_log: expected boolean, got "yes")"));
   CHECK_THAT(error_of(R"({"log": {"access_log": 1}})"), Equals("log.access_log: expected boolean, got 1"));
   CHECK_THAT(error_of(R"({"log": {"flush_ms": 70000}})"), Equals("log.flush_ms: expected integer 0-60000, got 70000"));
+  CHECK_THAT(error_of(R"({"crawl": {"frontier_memory_bytes": 1000}})"),
+             Equals("crawl.frontier_memory_bytes: expected integer 65536-68719476736, got 1000"));
+  CHECK_THAT(error_of(R"({"crawl": {"spool_dir": 5}})"), Equals("crawl.spool_dir: expected string, got 5"));
+  CHECK_THAT(error_of(R"({"jobs": {"max_events_per_job": 0}})"),
+             Equals("jobs.max_events_per_job: expected integer 10-10000000, got 0"));
   CHECK_THAT(error_of(R"({"crawl": {"targets": {}}})"), Equals("crawl.targets: expected array of targets, got {}"));
   CHECK_THAT(error_of(R"({"crawl": {"targets": ["league"]}})"),
              Equals(R"(crawl.targets[0]: expected object, got "league")"));
