@@ -15,9 +15,13 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <barrier>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <thread>
 
 namespace crawld {
@@ -48,10 +52,29 @@ class ObservedSink : public crawl::PageSink {
   std::string job_id_;
 };
 
+constexpr int compute_nice = 5;
+
 std::size_t compute_threads(const CrawlConfig& config) {
   if (config.compute_threads > 0) return config.compute_threads;
   unsigned cores = std::thread::hardware_concurrency();
   return cores > 1 ? cores - 1 : 1;
+}
+
+// The compute pool's threads (decoding, parsing, hashing) run a few nice
+// levels below the loop: when the cores are all busy the loop still gets
+// its turn at once, and requests and timers stay on time. Each thread takes
+// one of the tasks (the barrier holds it until all have).
+asio::thread_pool& yielding_to_the_loop(asio::thread_pool& pool, std::size_t threads) {
+  auto barrier = std::make_shared<std::barrier<>>(static_cast<std::ptrdiff_t>(threads));
+  for (std::size_t i = 0; i < threads; ++i) {
+    asio::post(pool, [barrier] {
+      if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), compute_nice) != 0) {
+        spdlog::debug("compute thread: cannot lower its priority: {}", std::strerror(errno));
+      }
+      barrier->arrive_and_wait();
+    });
+  }
+  return pool;
 }
 
 bool is_loopback(const std::string& address) {
@@ -84,7 +107,8 @@ std::unique_ptr<store::Store> make_store(asio::io_context& ioc, const Config& co
 struct Service::Impl {
   Config config;
   asio::io_context ioc{1};
-  asio::thread_pool compute_pool{compute_threads(config.crawl)};
+  std::size_t compute_thread_count = compute_threads(config.crawl);
+  asio::thread_pool compute_pool{compute_thread_count};
   metrics::Metrics metrics;
   std::unique_ptr<store::Store> store = make_store(ioc, config);  // null without a database
   crawl::CrawlEngine engine{config.crawl, compute_pool};
@@ -105,6 +129,7 @@ struct Service::Impl {
   bool draining = false;
 
   explicit Impl(Config c) : config(std::move(c)) {
+    yielding_to_the_loop(compute_pool, compute_thread_count);
     jobs.add_observer(&metrics);
     api_context.config = &config;
     api_context.jobs = &jobs;
