@@ -39,7 +39,7 @@ def peak_rss_mib(pid):
 class LargeCrawlTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.site = TreeSite(crawld_harness.out_dir(), access_log=True)
+        cls.site = TreeSite(access_log=True)
 
     @classmethod
     def tearDownClass(cls):

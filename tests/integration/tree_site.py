@@ -7,9 +7,13 @@ work). /robots.txt allows everything; /sitemap.xml is 404.
 
 Used by the large-crawl test and bench/scale. nginx listens on 127.0.0.1 on
 a free port, under its own prefix; with `access_log` it logs each request's
-URI (one per line) to `self.access_log`.
+URI (one per line) to `self.access_log`. The prefix is in the system's
+temporary folder, not under `out_dir`: nginx's workers run as www-data and
+must be able to reach the templates, which a checkout under a private
+folder would not let them.
 """
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -40,9 +44,8 @@ def _template(size):
 
 
 class TreeSite:
-    def __init__(self, out_dir, access_log=False):
-        os.makedirs(out_dir, exist_ok=True)
-        self.prefix = tempfile.mkdtemp(prefix="tree-site-", dir=out_dir)
+    def __init__(self, access_log=False):
+        self.prefix = tempfile.mkdtemp(prefix="crawld-tree-site-")
         os.chmod(self.prefix, 0o755)
         self.port = _free_port()
         self.access_log = os.path.join(self.prefix, "access.log") if access_log else None
@@ -121,3 +124,5 @@ http {{
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.prefix, ignore_errors=True)

@@ -351,3 +351,36 @@ TEST_CASE("with no history kept, a cancelled queued job is still answered", "[jo
   cancel(ioc, manager, first);
   run_until(ioc, [&] { return manager.running() == 0; });
 }
+
+TEST_CASE("a job keeps at most max_events_per_job of its crawl's events and says how many it dropped", "[jobs]") {
+  struct Events : crawld::jobs::JobObserver {
+    std::vector<std::string> messages;
+    void job_event(const Job&, std::string_view, const std::string& message) override { messages.push_back(message); }
+  } events;
+  asio::io_context ioc;
+  JobsConfig config;
+  config.max_events_per_job = 10;
+  JobService* service = nullptr;
+  JobService manager(ioc, config, [&](const Job& job, std::shared_ptr<CrawlControl>) -> asio::awaitable<CrawlResult> {
+    for (int i = 0; i < 25; ++i) service->crawl_event(job.id, "warn", "crawl event " + std::to_string(i));
+    co_return CrawlResult{};
+  });
+  service = &manager;
+  manager.add_observer(&events);
+  const std::string id = manager.submit(params(2024, 5)).job->id;
+  ioc.run();
+  CHECK(manager.find_local(id)->state == JobState::succeeded);
+  std::vector<std::string> crawl_events;
+  for (const auto& message : events.messages) {
+    if (message.starts_with("crawl event ")) crawl_events.push_back(message);
+  }
+  REQUIRE(crawl_events.size() == 10);
+  CHECK(crawl_events.front() == "crawl event 0");
+  CHECK(crawl_events.back() == "crawl event 9");  // the first ones are kept
+  // One summary, before the job's last event; lifecycle events are not capped.
+  REQUIRE(events.messages.size() >= 3);
+  CHECK(events.messages[events.messages.size() - 2] ==
+        "15 more crawl events dropped (jobs.max_events_per_job is 10)");
+  CHECK(events.messages.back().starts_with("job succeeded"));
+  CHECK(events.messages.front() == "job accepted");
+}
