@@ -10,6 +10,7 @@
 #include "crawld/metrics/loop_lag.hpp"
 #include "crawld/metrics/metrics.hpp"
 #include "crawld/store/store.hpp"
+#include "crawld/util/systemd_notify.hpp"
 #include "crawld/version.hpp"
 
 #include <spdlog/spdlog.h>
@@ -219,6 +220,7 @@ struct Service::Impl {
         std::_Exit(130);
       }
       spdlog::info("signal {} received, stopping gracefully (grace {}s)", signal, config.server.shutdown_grace_s);
+      util::notify_service_manager("STOPPING=1\nSTATUS=stopping gracefully");
       draining = true;
       // Re-arm before spawning: co_spawn dispatches, so with no connection
       // open shutdown() runs to its end right here, and its signals.cancel()
@@ -231,8 +233,10 @@ struct Service::Impl {
   void wait_hangup() {
     hangup.async_wait([this](const boost::system::error_code& ec, int) {
       if (ec) return;
+      util::notify_service_manager("RELOADING=1");
       reopen_log_file();
       spdlog::info("log file reopened");
+      util::notify_service_manager("READY=1");
       wait_hangup();
     });
   }
@@ -285,6 +289,7 @@ struct Service::Impl {
     loop_lag.start();
     wait_signals();
     wait_hangup();
+    util::notify_service_manager("READY=1\nSTATUS=listening on " + where);
     ioc.run();
     compute_pool.join();
     flush_access_log();
