@@ -5,6 +5,7 @@ timed_out (watchdog) or cancelled (operator); duplicates get 409, a full
 queue 429; bad input 4xx problem+json while the server keeps serving.
 """
 import json
+import subprocess
 import time
 
 import crawld_harness
@@ -119,6 +120,19 @@ class JobsApiTest(SitesTestCase):
         done = self.wait_state(body(data)["id"], ("succeeded", "failed"))
         self.assertEqual(done["state"], "succeeded", done)
         self.assertEqual(done["progress"]["fetched"], 1, done)
+
+    def test_curl_json_without_a_content_type_starts_a_crawl(self):
+        # The operator's command as written: curl labels -d's JSON as a form.
+        r = subprocess.run(["curl", "-s", "-w", "\\n%{http_code}", "-X", "POST",
+                            f"http://{self.crawld.host}:{self.crawld.port}/start",
+                            "-d", '{"deep":false,"season":2022,"target":"demo"}'],
+                           capture_output=True, text=True, timeout=30, check=True)
+        text, code = r.stdout.rsplit("\n", 1)
+        self.assertEqual(code, "202", text)
+        job = json.loads(text)
+        self.assertEqual((job["params"]["deep"], job["params"]["season"]), (False, 2022), job)
+        done = self.wait_state(job["id"], ("succeeded", "failed"))
+        self.assertEqual(done["state"], "succeeded", done)
 
     def test_watchdog_times_out_a_hanging_crawl(self):
         status, _, data = self.start({"target": "hang", "season": 2024, "timeout": 1})

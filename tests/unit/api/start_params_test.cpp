@@ -227,6 +227,20 @@ TEST_CASE("the media type is matched without parameters and case", "[start_param
   CHECK(parse("application/x-www-form-urlencoded; charset=UTF-8", "deep=true").deep);
 }
 
+TEST_CASE("JSON that curl -d labels as a form is read as JSON", "[start_params][json]") {
+  // curl -X POST .../start -d '{"deep":true,"season":2024}' sends a form type.
+  StartParams p = parse(form_type, R"({"deep":true,"season":2024})");
+  CHECK(p.deep);
+  CHECK(p.season == 2024);
+  CHECK(parse(form_type, R"(  {"deep": false})") == defaults());
+  // It is held to JSON's rules then: bad JSON is a 400, wrong types a 422.
+  CHECK(error_of(form_type, R"({"deep": tru})").status() == 400);
+  CHECK(field_errors(form_type, R"({"deep": "yes"})").count("deep") == 1);
+  CHECK(field_errors(form_type, R"({"depth": 1})").count("depth") == 1);
+  // A form stays a form.
+  CHECK(parse(form_type, "deep=true&season=2019").season == 2019);
+}
+
 TEST_CASE("without a content type the body's first character decides", "[start_params]") {
   CHECK(parse("", R"(  {"deep": true})").deep);
   CHECK(parse("", "deep=true").deep);
