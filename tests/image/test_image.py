@@ -87,7 +87,7 @@ class ImageTest(unittest.TestCase):
     def setUpClass(cls):
         t0 = time.monotonic()
         r = subprocess.run([os.path.join(ROOT, "scripts", "image")], cwd=ROOT, capture_output=True, text=True,
-                           timeout=1700)
+                           timeout=1000)
         cls.build_s = time.monotonic() - t0
         if r.returncode != 0:
             raise AssertionError(f"scripts/image failed ({r.returncode}):\n{r.stdout[-4000:]}\n{r.stderr[-6000:]}")
@@ -96,6 +96,9 @@ class ImageTest(unittest.TestCase):
             if line.startswith("== image:") and " built in " in line:
                 print(line, file=sys.stderr)
         cls.names = []
+        # unittest skips tearDownClass when setUpClass fails: a class cleanup
+        # still runs, so nothing is left behind whatever fails below.
+        cls.addClassCleanup(cls.remove_containers)
         cls.network = TAG
         podman("network", "create", cls.network)
         cls.pg = cls.run_container(
@@ -116,12 +119,12 @@ class ImageTest(unittest.TestCase):
     def run_container(cls, role, image, *args, command=()):
         name = f"{TAG}-{role}"
         podman("rm", "-f", "-v", name, check=False)
-        podman("run", "-d", "--name", name, "--network", cls.network, *ULIMITS, *args, image, *command)
         cls.names.append(name)
+        podman("run", "-d", "--name", name, "--network", cls.network, *ULIMITS, *args, image, *command)
         return name
 
     @classmethod
-    def tearDownClass(cls):
+    def remove_containers(cls):
         for name in getattr(cls, "names", []):
             if os.environ.get("CRAWLD_TEST_KEEP_CONTAINERS"):
                 continue
@@ -249,8 +252,11 @@ class ImageTest(unittest.TestCase):
                 self.assertIn(f"{project}_{service}_1", names)
         finally:
             run("down", "-v", "-t", "10", check=False)
+            # podman-compose 1.0 leaves the project's network behind.
+            podman("network", "rm", "-f", f"{project}_default", check=False)
         self.assertNotIn(f"{project}_crawld_1", podman("ps", "-a", "--format", "{{.Names}}").stdout)
         self.assertNotIn(f"{project}_pgdata", podman("volume", "ls", "--format", "{{.Name}}").stdout)
+        self.assertNotIn(f"{project}_default", podman("network", "ls", "--format", "{{.Name}}").stdout)
 
 
 def free_port():
@@ -279,7 +285,7 @@ def main():
     # The base images first (made with mmdebstrap when missing), then one
     # container: a machine that cannot run one skips rather than fails.
     r = subprocess.run([os.path.join(ROOT, "scripts", "image"), "base"], cwd=ROOT, capture_output=True, text=True,
-                       timeout=900)
+                       timeout=600)
     if r.returncode != 0:
         raise SystemExit(f"scripts/image base failed ({r.returncode}):\n{r.stderr[-6000:]}")
     r = subprocess.run(PODMAN + ["run", "--rm", *ULIMITS, "debian:bookworm-slim", "true"], capture_output=True,

@@ -8,8 +8,8 @@
 
 namespace crawld::util {
 
-// Sends `state` ("READY=1\nSTATUS=...") to the service manager; failures are
-// logged once at debug level and otherwise ignored: a manager that does not
+// Sends `state` ("READY=1\nSTATUS=...") to the service manager; a failure is
+// logged at debug level and otherwise ignored: a manager that does not
 // listen must never stop the service.
 void notify_service_manager(std::string_view state);
 
