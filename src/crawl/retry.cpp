@@ -28,7 +28,9 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
     const char* end = strptime(text.c_str(), format, &tm);
     if (end == nullptr || *end != '\0') continue;
     const auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
-    return std::max(std::chrono::seconds(0), std::chrono::duration_cast<std::chrono::seconds>(when - now));
+    // Rounded up: the date names a whole second, and a wait cut down to the
+    // second below would ask again before it (0 s when read 0.99 s early).
+    return std::max(std::chrono::seconds(0), std::chrono::ceil<std::chrono::seconds>(when - now));
   }
   return std::nullopt;
 }

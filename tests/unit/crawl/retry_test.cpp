@@ -34,6 +34,9 @@ TEST_CASE("Retry-After: delay-seconds or an HTTP-date in any of its three forms"
   CHECK(parse_retry_after("Sunday, 06-Nov-94 08:49:47 GMT", now) == 10s);
   CHECK(parse_retry_after("Sun Nov  6 08:49:39 1994", now) == 2s);
   CHECK(parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now) == 0s);  // past: now
+  // A date read part-way through a second: the wait is rounded up, never down to 0.
+  CHECK(parse_retry_after("Sun, 06 Nov 1994 08:49:38 GMT", now + 990ms) == 1s);
+  CHECK(parse_retry_after("Sun, 06 Nov 1994 08:49:38 GMT", now + 1s) == 0s);
   CHECK_FALSE(parse_retry_after("", now));
   CHECK_FALSE(parse_retry_after("-5", now));
   CHECK_FALSE(parse_retry_after("1.5", now));
