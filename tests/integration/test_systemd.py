@@ -103,12 +103,22 @@ class NotifyTest(unittest.TestCase):
                 return got
         self.fail(f"no {wanted!r} within {timeout}s; got {got}")
 
-    def test_ready_reload_and_stopping(self):
-        os.environ["NOTIFY_SOCKET"] = self.path
+    @staticmethod
+    def start_crawld(name, notify_socket):
+        # crawld inherits the environment: NOTIFY_SOCKET set to the given
+        # path, or removed for None, only while it starts.
+        saved = os.environ.pop("NOTIFY_SOCKET", None)
+        if notify_socket is not None:
+            os.environ["NOTIFY_SOCKET"] = notify_socket
         try:
-            server = crawld_harness.Crawld(name="notify").start()
+            return crawld_harness.Crawld(name=name).start()
         finally:
-            del os.environ["NOTIFY_SOCKET"]
+            os.environ.pop("NOTIFY_SOCKET", None)
+            if saved is not None:
+                os.environ["NOTIFY_SOCKET"] = saved
+
+    def test_ready_reload_and_stopping(self):
+        server = self.start_crawld("notify", self.path)
         try:
             first = self.messages_until("READY=1", 10)[-1]
             self.assertEqual(first.get("STATUS"), f"listening on {server.host}:{server.port}", first)
@@ -134,12 +144,7 @@ class NotifyTest(unittest.TestCase):
     def test_without_a_manager_nothing_breaks(self):
         # No NOTIFY_SOCKET at all (as when run by hand, or under systemd's
         # Type=simple): the service starts, answers and stops with exit 0.
-        saved = os.environ.pop("NOTIFY_SOCKET", None)
-        try:
-            server = crawld_harness.Crawld(name="no-notify").start()
-        finally:
-            if saved is not None:
-                os.environ["NOTIFY_SOCKET"] = saved
+        server = self.start_crawld("no-notify", None)
         try:
             self.assertEqual(server.request("GET", "/healthz")[0], 200)
             server.proc.send_signal(signal.SIGHUP)
@@ -151,11 +156,7 @@ class NotifyTest(unittest.TestCase):
         # NOTIFY_SOCKET names a socket nobody listens on any more.
         self.sock.close()
         os.unlink(self.path)
-        os.environ["NOTIFY_SOCKET"] = self.path
-        try:
-            server = crawld_harness.Crawld(name="notify-gone").start()
-        finally:
-            del os.environ["NOTIFY_SOCKET"]
+        server = self.start_crawld("notify-gone", self.path)
         try:
             self.assertEqual(server.request("GET", "/healthz")[0], 200)
             server.proc.send_signal(signal.SIGHUP)
