@@ -9,7 +9,13 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <condition_variable>
+#include <cstring>
+#include <ctime>
+#include <iterator>
 #include <cstdio>
 #include <mutex>
 #include <thread>
@@ -46,6 +52,96 @@ class JobIdFlag : public spdlog::custom_flag_formatter {
   std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JobIdFlag>(); }
 };
 
+// An access line in the default logger's format (make_formatter), written
+// without its pattern formatter: the date and time to the second are
+// formatted once a second, the rest is appended straight into the line.
+class AccessFormatter {
+ public:
+  explicit AccessFormatter(bool json) : json_(json) {}
+
+  void format(const AccessEntry& entry, spdlog::memory_buf_t& out) {
+    auto [seconds, millis] = wall_time(entry.finished);
+    if (seconds != second_) {
+      second_ = seconds;
+      std::time_t t = seconds;
+      std::tm tm{};
+      gmtime_r(&t, &tm);
+      prefix_length_ = std::strftime(prefix_, sizeof prefix_, "%Y-%m-%dT%H:%M:%S.", &tm);
+    }
+    const char stamp_tail[] = {static_cast<char>('0' + millis / 100), static_cast<char>('0' + millis / 10 % 10),
+                               static_cast<char>('0' + millis % 10), 'Z'};
+    if (json_) append(out, R"({"time":")");
+    append(out, std::string_view(prefix_, prefix_length_));
+    append(out, std::string_view(stamp_tail, sizeof stamp_tail));
+    if (json_) {
+      append(out, R"(","level":"info",)");
+      if (auto id = job_id_of(entry.target); !id.empty()) {
+        append(out, R"("job_id":")");
+        append(out, id);
+        append(out, "\",");
+      }
+      append(out, R"("msg":")");
+    } else {
+      append(out, " info  ");
+    }
+    append(out, "access ");
+    append(out, entry.remote);
+    append(out, " ");
+    append(out, entry.method);
+    append(out, " ");
+    if (json_) {
+      escaped_.clear();
+      util::append_json_escaped(escaped_, entry.target);
+      append(out, escaped_);
+    } else {
+      append(out, entry.target);
+    }
+    append(out, " ");
+    append_number(out, entry.status);
+    append(out, " ");
+    append_number(out, entry.bytes);
+    append(out, " ");
+    // Milliseconds with three decimals, as "{:.3f}" writes them.
+    auto micros = static_cast<std::uint64_t>(std::llround(std::max(entry.seconds, 0.0) * 1e6));
+    append_number(out, micros / 1000);
+    const char fraction[] = {'.', static_cast<char>('0' + micros / 100 % 10), static_cast<char>('0' + micros / 10 % 10),
+                             static_cast<char>('0' + micros % 10)};
+    append(out, std::string_view(fraction, sizeof fraction));
+    append(out, json_ ? "ms\"}\n" : "ms\n");
+  }
+
+ private:
+  static void append(spdlog::memory_buf_t& out, std::string_view text) { out.append(text.data(), text.data() + text.size()); }
+  template <typename Number>
+  static void append_number(spdlog::memory_buf_t& out, Number n) {
+    char digits[24];
+    auto end = std::to_chars(std::begin(digits), std::end(digits), n).ptr;
+    out.append(digits, end);
+  }
+
+  // The wall-clock second and millisecond of a steady time point. The
+  // offset between the clocks is read again once a second.
+  std::pair<std::int64_t, int> wall_time(std::chrono::steady_clock::time_point at) {
+    using namespace std::chrono;
+    if (at >= offset_read_ + 1s || at + 1s < offset_read_) {
+      offset_read_ = steady_clock::now();
+      offset_ = duration_cast<milliseconds>(system_clock::now().time_since_epoch()) -
+                duration_cast<milliseconds>(offset_read_.time_since_epoch());
+    }
+    auto wall = duration_cast<milliseconds>(at.time_since_epoch()) + offset_;
+    auto seconds = duration_cast<std::chrono::seconds>(wall);
+    return {seconds.count(), static_cast<int>((wall - seconds).count())};
+  }
+
+  bool json_;
+  std::int64_t second_ = -1;
+  char prefix_[40] = {};
+  std::size_t prefix_length_ = 0;
+  std::chrono::steady_clock::time_point offset_read_{};
+  std::chrono::milliseconds offset_{0};
+  std::string escaped_;  // reused for every line: no allocation per line
+};
+
 // The access log's sink: lines are formatted into a buffer and written in
 // one go when it fills, when flushed (every log.flush_ms by the flusher
 // thread, on SIGHUP and at a graceful stop) or when it is destroyed, so a
@@ -55,8 +151,16 @@ class BufferedSink : public spdlog::sinks::base_sink<std::mutex> {
  public:
   static constexpr std::size_t capacity = std::size_t{64} * 1024;
 
-  BufferedSink(const std::string& file, bool write_through) : write_through_(write_through) {
+  BufferedSink(const std::string& file, bool write_through, bool json)
+      : write_through_(write_through), access_(json) {
     if (!file.empty()) file_.open(file);
+  }
+
+  // An access line, formatted by AccessFormatter straight into the buffer.
+  void access(const AccessEntry& entry) {
+    const std::lock_guard lock(mutex_);
+    access_.format(entry, buffer_);
+    if (write_through_ || buffer_.size() >= capacity) write_out();
   }
   ~BufferedSink() override {
     const std::lock_guard lock(mutex_);
@@ -88,6 +192,7 @@ class BufferedSink : public spdlog::sinks::base_sink<std::mutex> {
   }
 
   bool write_through_;
+  AccessFormatter access_;
   spdlog::details::file_helper file_;
   spdlog::memory_buf_t buffer_;
 };
@@ -112,6 +217,7 @@ class Flusher {
 
 LogConfig current;
 std::shared_ptr<spdlog::logger> access;
+std::shared_ptr<BufferedSink> access_sink;
 std::unique_ptr<Flusher> flusher;
 
 std::unique_ptr<spdlog::formatter> make_formatter(const std::string& format) {
@@ -187,7 +293,9 @@ void setup_logging(const LogConfig& config) {
   // one takes over.
   flusher.reset();
   access.reset();
-  access = make_logger("access", std::make_shared<BufferedSink>(config.file, config.flush_ms == 0), config);
+  access_sink.reset();
+  access_sink = std::make_shared<BufferedSink>(config.file, config.flush_ms == 0, config.format == "json");
+  access = make_logger("access", access_sink, config);
   access->flush_on(spdlog::level::off);
   if (config.flush_ms > 0) flusher = std::make_unique<Flusher>(access, std::chrono::milliseconds(config.flush_ms));
 }
@@ -203,6 +311,11 @@ void reopen_log_file() {
 spdlog::logger& access_logger() {
   if (!access) setup_logging(current);
   return *access;
+}
+
+void log_access(const AccessEntry& entry) {
+  if (!access) setup_logging(current);
+  if (access->should_log(spdlog::level::info)) access_sink->access(entry);
 }
 
 void flush_access_log() {

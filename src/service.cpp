@@ -150,8 +150,7 @@ struct Service::Impl {
         std::string redacted;
         std::string_view target = r.target;
         if (target.find('?') != std::string_view::npos) target = redacted = http::redact_target(target);
-        access_logger().info("access {} {} {} {} {} {:.3f}ms", r.remote, r.method, target, r.status, r.bytes,
-                             r.seconds * 1000);
+        log_access({r.remote, r.method, target, r.status, r.bytes, r.seconds, r.finished});
       }
     });
     loop_lag.on_sample([this](double seconds) { metrics.loop_lag(seconds); });

@@ -74,8 +74,11 @@ asio::awaitable<json> cluster_status_json(cluster::Coordinator& cluster) {
   co_return out;
 }
 
-// A fixed answer (documents that depend only on the configuration).
+// A fixed answer (documents that depend only on the configuration): the
+// body is shared by every answer, not copied per request.
 http::Handler constant(Response response) {
+  if (!response.fixed_body) response.fixed_body = std::make_shared<const std::string>(std::move(response.body));
+  response.body.clear();
   return [response = std::move(response)](Request&) -> asio::awaitable<Response> { co_return response; };
 }
 

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <ctime>
 
 namespace crawld::http {
@@ -175,7 +176,7 @@ std::string_view reason_phrase(int status) {
   }
 }
 
-std::string http_date_now() {
+std::string_view http_date_now() {
   static thread_local std::time_t cached_second = 0;
   static thread_local std::string cached;
   std::time_t now = std::time(nullptr);
@@ -195,7 +196,9 @@ bool is_bodiless(int status) { return status < 200 || status == 204 || status ==
 void write_response_head(std::string& out, const Response& response, unsigned version, bool keep_alive) {
   static const std::string server = "crawld/" + std::string(crawld::version);
   out.clear();
-  out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(std::to_string(response.status)).append(" ");
+  char status[16];
+  auto status_end = std::to_chars(std::begin(status), std::end(status), response.status).ptr;
+  out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(status, status_end).append(" ");
   out.append(reason_phrase(response.status)).append("\r\n");
   auto field = [&out](std::string_view name, std::string_view value) {
     out.append(name).append(": ").append(value).append("\r\n");
@@ -214,7 +217,11 @@ void write_response_head(std::string& out, const Response& response, unsigned ve
   }
   if (version == 10 && keep_alive) field("Connection", "keep-alive");
   if (version != 10 && !keep_alive) field("Connection", "close");
-  if (!is_bodiless(response.status)) field("Content-Length", std::to_string(response.body.size()));
+  if (!is_bodiless(response.status)) {
+    char digits[24];
+    auto end = std::to_chars(std::begin(digits), std::end(digits), response.payload().size()).ptr;
+    field("Content-Length", std::string_view(digits, static_cast<std::size_t>(end - digits)));
+  }
   out.append("\r\n");
 }
 

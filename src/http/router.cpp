@@ -3,6 +3,8 @@
 #include "crawld/http/problem.hpp"
 
 #include <algorithm>
+#include <array>
+#include <stdexcept>
 
 namespace crawld::http {
 namespace {
@@ -19,6 +21,28 @@ std::vector<std::string_view> split_path(std::string_view path) {
   }
   return segments;
 }
+
+// The segments of a request's path, split without allocating: a path of
+// more segments than any pattern has matches no route.
+struct PathSegments {
+  std::array<std::string_view, Router::max_segments> items;
+  std::size_t count = 0;
+  bool too_many = false;
+
+  explicit PathSegments(std::string_view path) {
+    std::size_t start = !path.empty() && path.front() == '/' ? 1 : 0;
+    while (start <= path.size()) {
+      auto slash = path.find('/', start);
+      if (slash == std::string_view::npos) slash = path.size();
+      if (count == items.size()) {
+        too_many = true;
+        return;
+      }
+      items[count++] = path.substr(start, slash - start);
+      start = slash + 1;
+    }
+  }
+};
 
 bool is_parameter(std::string_view segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
@@ -44,6 +68,7 @@ bool more_specific(const std::vector<std::string>& a, const std::vector<std::str
 void Router::add(std::string method, std::string pattern, Handler handler) {
   Route route{std::move(method), std::move(pattern), {}, std::move(handler)};
   for (auto segment : split_path(route.pattern)) route.segments.emplace_back(segment);
+  if (route.segments.size() > max_segments) throw std::invalid_argument("route pattern has too many segments: " + route.pattern);
   // After every route at least as specific, so equal patterns keep their
   // registration order (and the Allow header its method order).
   auto position = std::upper_bound(routes_.begin(), routes_.end(), route, [](const Route& a, const Route& b) {
@@ -52,14 +77,13 @@ void Router::add(std::string method, std::string pattern, Handler handler) {
   routes_.insert(position, std::move(route));
 }
 
-bool Router::match_path(const Route& route, const std::vector<std::string_view>& segments,
-                        std::map<std::string, std::string>* params) {
-  if (route.segments.size() != segments.size()) return false;
-  for (std::size_t i = 0; i < segments.size(); ++i) {
+template <typename Segments>
+bool Router::match_path(const Route& route, const Segments& segments, std::size_t count) {
+  if (route.segments.size() != count) return false;
+  for (std::size_t i = 0; i < count; ++i) {
     const auto& expected = route.segments[i];
     if (is_parameter(expected)) {
       if (segments[i].empty()) return false;
-      if (params) (*params)[expected.substr(1, expected.size() - 2)] = std::string(segments[i]);
     } else if (expected != segments[i]) {
       return false;
     }
@@ -67,11 +91,20 @@ bool Router::match_path(const Route& route, const std::vector<std::string_view>&
   return true;
 }
 
+template <typename Segments>
+void Router::fill_params(const Route& route, const Segments& segments, std::map<std::string, std::string>& params) {
+  params.clear();
+  for (std::size_t i = 0; i < route.segments.size(); ++i) {
+    const auto& expected = route.segments[i];
+    if (is_parameter(expected)) params[expected.substr(1, expected.size() - 2)] = std::string(segments[i]);
+  }
+}
+
 std::vector<std::string> Router::allowed_methods(std::string_view path) const {
   auto segments = split_path(path);
   std::vector<std::string> methods;
   for (const auto& route : routes_) {
-    if (!match_path(route, segments, nullptr)) continue;
+    if (!match_path(route, segments, segments.size())) continue;
     if (std::find(methods.begin(), methods.end(), route.method) == methods.end()) methods.push_back(route.method);
     if (route.method == "GET" && std::find(methods.begin(), methods.end(), "HEAD") == methods.end()) {
       methods.emplace_back("HEAD");
@@ -81,28 +114,27 @@ std::vector<std::string> Router::allowed_methods(std::string_view path) const {
 }
 
 Router::Match Router::match(Request& request) const {
-  auto segments = split_path(request.path);
+  const PathSegments segments(request.path);
   const Route* get_route = nullptr;
   bool path_known = false;
   for (const auto& route : routes_) {
-    std::map<std::string, std::string> params;
-    if (!match_path(route, segments, &params)) continue;
+    if (segments.too_many || !match_path(route, segments.items, segments.count)) continue;
     path_known = true;
     if (route.method == request.method) {
-      request.params = std::move(params);
+      fill_params(route, segments.items, request.params);
       return {&route.handler, &route.pattern};
     }
-    if (route.method == "GET" && request.method == "HEAD" && get_route == nullptr) {
-      get_route = &route;
-      request.params = std::move(params);
-    }
+    if (route.method == "GET" && request.method == "HEAD" && get_route == nullptr) get_route = &route;
   }
-  if (get_route != nullptr) return {&get_route->handler, &get_route->pattern};
+  if (get_route != nullptr) {
+    fill_params(*get_route, segments.items, request.params);
+    return {&get_route->handler, &get_route->pattern};
+  }
   if (!path_known) throw not_found("no resource at " + request.path);
   throw method_not_allowed(allowed_methods(request.path));
 }
 
-boost::asio::awaitable<Response> Router::dispatch(Request& request, std::string& route,
+boost::asio::awaitable<Response> Router::dispatch(Request& request, std::string_view& route,
                                                  const RequestFilter* filter) const {
   route = "unmatched";
   std::exception_ptr error;

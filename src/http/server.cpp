@@ -187,7 +187,7 @@ struct HttpServer::Impl {
     Response problem = problem_response(service_unavailable("too many open connections"), "/");
     std::string head;
     write_response_head(head, problem, 11, false);
-    std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(problem.body)};
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(problem.payload())};
     beast::error_code ignored;
     socket.non_blocking(true, ignored);
     socket.write_some(buffers, ignored);
@@ -219,8 +219,9 @@ struct HttpServer::Impl {
                                       std::chrono::steady_clock::time_point started, const std::string& remote) {
     write_response_head(connection.head, response, version, keep_alive);
     bool bodiless = head || is_bodiless(response.status);
+    auto body = response.payload();
     std::array<asio::const_buffer, 2> buffers{asio::buffer(connection.head),
-                                              asio::buffer(response.body.data(), bodiless ? 0 : response.body.size())};
+                                              asio::buffer(body.data(), bodiless ? 0 : body.size())};
     connection.expire_after(std::chrono::milliseconds(config.request_timeout_ms));
     // The write waits for the handlers already queued on the loop (other
     // connections' requests that arrived in the same batch). Under load the
@@ -237,8 +238,9 @@ struct HttpServer::Impl {
       record.target = request ? std::string_view(request->target) : std::string_view("-");
       record.route = route;
       record.status = response.status;
-      record.bytes = bodiless ? 0 : response.body.size();
-      record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      record.bytes = bodiless ? 0 : body.size();
+      record.finished = std::chrono::steady_clock::now();
+      record.seconds = std::chrono::duration<double>(record.finished - started).count();
       record.remote = remote;
       observer(record);
     }
@@ -341,7 +343,7 @@ struct HttpServer::Impl {
       unsigned version = req.version();
       bool head = req.method() == bhttp::verb::head;
       Request request = to_request(req, remote);
-      std::string route;
+      std::string_view route;
       Response response = co_await router.dispatch(request, route, &filter);
       keep_alive = keep_alive && !stopping;
       bool sent =

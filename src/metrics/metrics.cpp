@@ -22,9 +22,9 @@ namespace pm = prometheus;
 namespace {
 
 // Bounded label values: anything unusual collapses into "other".
-std::string method_label(std::string_view method) {
-  static const char* known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
-  for (const char* m : known) {
+std::string_view method_label(std::string_view method) {
+  static constexpr std::string_view known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+  for (auto m : known) {
     if (method == m) return m;
   }
   return "other";
@@ -56,6 +56,7 @@ struct Metrics::Impl {
     pm::Histogram* duration = nullptr;
   };
   std::unordered_map<std::string, RequestSeries> request_series;  // method, route, code
+  std::string series_key;                                          // the lookup's key, reused
   // Like request_series: a series is added on first use, then remembered.
   std::array<pm::Counter*, std::size(page_outcomes)> pages_by_outcome{};
   std::array<pm::Counter*, std::size(jobs::all_job_states)> jobs_finished_by_result{};
@@ -182,13 +183,18 @@ void Metrics::http_request(std::string_view method, std::string_view route, int 
   // Family::Add builds a label map and takes the family's lock on every call;
   // the series a request lands in are found once and remembered (the label
   // values are bounded: known methods, route patterns, status codes).
-  std::string method_text = method_label(method);
+  // The key is built in a string kept for it: no allocation per request.
+  std::string method_text(method_label(method));
   std::string code = std::to_string(status);
-  auto [it, added] = impl_->request_series.try_emplace(method_text + '\0' + std::string(route) + '\0' + code);
-  if (added) {
-    it->second.count =
-        &impl_->http_requests.Add({{"method", method_text}, {"route", std::string(route)}, {"code", code}});
-    it->second.duration = &impl_->http_duration.Add({{"route", std::string(route)}}, latency_buckets);
+  std::string& key = impl_->series_key;
+  key.clear();
+  key.append(method_text).append(1, '\0').append(route).append(1, '\0').append(code);
+  auto it = impl_->request_series.find(key);
+  if (it == impl_->request_series.end()) {
+    Impl::RequestSeries series;
+    series.count = &impl_->http_requests.Add({{"method", method_text}, {"route", std::string(route)}, {"code", code}});
+    series.duration = &impl_->http_duration.Add({{"route", std::string(route)}}, latency_buckets);
+    it = impl_->request_series.emplace(key, series).first;
   }
   it->second.count->Increment();
   it->second.duration->Observe(seconds);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -154,4 +155,41 @@ TEST_CASE("the access log's JSON lines are the default logger's format", "[loggi
     CHECK(record.contains("time"));
   }
   CHECK(records[1]["msg"] == "access 127.0.0.1 GET /jobs/3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e 200 573 0.059ms");
+}
+
+TEST_CASE("log_access writes the line access_logger().info would, in both formats", "[logging]") {
+  // A target with what JSON must escape, and text outside ASCII.
+  const std::string target = "/jobs/3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e?q=\"a\\b\"&name=caf\xc3\xa9";
+  for (const std::string format : {"text", "json"}) {
+    CAPTURE(format);
+    LogFile log;
+    log.use(60'000, format);
+    crawld::access_logger().info("access 10.1.2.3 GET {} 404 1234 0.059ms", target);
+    crawld::log_access({"10.1.2.3", "GET", target, 404, 1234, 0.0000591});
+    crawld::flush_access_log();
+    std::istringstream lines(log.text());
+    std::vector<std::string> written;
+    for (std::string line; std::getline(lines, line);) written.push_back(line);
+    REQUIRE(written.size() == 2);
+    // The same bytes but for the time, which the two lines read apart.
+    const std::regex stamp(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)");
+    CHECK(std::regex_search(written[1], stamp));
+    CHECK(std::regex_replace(written[1], stamp, "T") == std::regex_replace(written[0], stamp, "T"));
+    if (format == "json") {
+      auto record = nlohmann::json::parse(written[1]);
+      CHECK(record["job_id"] == "3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e");
+      CHECK(record["msg"] == "access 10.1.2.3 GET " + target + " 404 1234 0.059ms");
+    }
+  }
+}
+
+TEST_CASE("log_access writes nothing when the level is above info", "[logging]") {
+  LogFile log;
+  crawld::LogConfig config;
+  config.file = log.path.string();
+  config.level = "warn";
+  crawld::setup_logging(config);
+  crawld::log_access({"127.0.0.1", "GET", "/healthz", 200, 2, 0.00001});
+  crawld::flush_access_log();
+  CHECK(count_of(log.text(), "/healthz") == 0);
 }

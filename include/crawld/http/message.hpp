@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,9 +32,14 @@ struct Request {
 
 struct Response {
   int status = 200;
-  std::string content_type = "application/json";
+  std::string_view content_type = "application/json";  // a literal: its text must outlive the response
   std::string body;
+  // A body kept elsewhere, sent instead of `body` when set: a fixed document
+  // is then answered without a copy per request.
+  std::shared_ptr<const std::string> fixed_body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+
+  std::string_view payload() const { return fixed_body ? std::string_view(*fixed_body) : std::string_view(body); }
 
   Response& header(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
@@ -63,8 +69,9 @@ std::string problem_instance(std::string_view parsed_target, std::string_view ra
 // Reason phrase for a status code ("Not Found").
 std::string_view reason_phrase(int status);
 
-// HTTP-date for the Date header (RFC 9110), cached per second.
-std::string http_date_now();
+// HTTP-date for the Date header (RFC 9110), formatted once a second (the
+// view holds until the next call on this thread).
+std::string_view http_date_now();
 
 // True for the statuses whose response never has a body (1xx, 204, 304).
 bool is_bodiless(int status);

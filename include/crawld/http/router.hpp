@@ -24,6 +24,9 @@ using RequestFilter = std::function<void(const Request&, std::string_view route)
 
 class Router {
  public:
+  // Segments a pattern may have at most ("/jobs/{id}/cancel" has 3).
+  static constexpr std::size_t max_segments = 16;
+
   void add(std::string method, std::string pattern, Handler handler);
 
   struct Match {
@@ -36,8 +39,9 @@ class Router {
   // Routes the request, runs `filter` (if any) and the handler, and turns
   // whatever they throw into its answer (http::exception_response): the one
   // place a request becomes a response. `route` is set to the matched
-  // pattern, or "unmatched". Everything passed in must outlive the await.
-  boost::asio::awaitable<Response> dispatch(Request& request, std::string& route,
+  // pattern (held by the router), or "unmatched". Everything passed in must
+  // outlive the await.
+  boost::asio::awaitable<Response> dispatch(Request& request, std::string_view& route,
                                             const RequestFilter* filter = nullptr) const;
 
   // Allowed methods for a path (empty when no route matches the path).
@@ -50,8 +54,10 @@ class Router {
     std::vector<std::string> segments;
     Handler handler;
   };
-  static bool match_path(const Route& route, const std::vector<std::string_view>& segments,
-                         std::map<std::string, std::string>* params);
+  template <typename Segments>
+  static bool match_path(const Route& route, const Segments& segments, std::size_t count);
+  template <typename Segments>
+  static void fill_params(const Route& route, const Segments& segments, std::map<std::string, std::string>& params);
   std::vector<Route> routes_;
 };
 

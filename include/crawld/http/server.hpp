@@ -29,6 +29,7 @@ struct RequestRecord {
   std::size_t bytes = 0;
   double seconds = 0;
   std::string_view remote;
+  std::chrono::steady_clock::time_point finished;  // when the answer was sent
 };
 
 class HttpServer {

@@ -44,7 +44,7 @@ struct Api {
     request.method = "GET";
     request.target = target;
     http::split_target(request);
-    std::string route;
+    std::string_view route;
     auto future = asio::co_spawn(ioc, router.dispatch(request, route), asio::use_future);
     ioc.restart();
     ioc.run();

@@ -165,7 +165,7 @@ TEST_CASE("write_response_head: status line, fields in order, Content-Length, bl
   REQUIRE(lines.size() == 7);  // status, 5 fields, the empty line
   CHECK(lines[0] == "HTTP/1.1 202 Accepted");
   CHECK(lines[1].starts_with("Server: crawld/"));
-  CHECK(lines[2] == "Date: " + crawld::http::http_date_now());
+  CHECK(lines[2] == "Date: " + std::string(crawld::http::http_date_now()));
   CHECK(lines[3] == "Content-Type: application/json");
   CHECK(lines[4] == "Location: /jobs/x");
   CHECK(lines[5] == "Content-Length: 10");
