@@ -59,7 +59,10 @@ class AccessFormatter {
  public:
   explicit AccessFormatter(bool json) : json_(json) {}
 
-  void format(const AccessEntry& entry, spdlog::memory_buf_t& out) {
+  void format(const AccessEntry& entry, spdlog::memory_buf_t& buffer) {
+    // Built in a string kept for it, then added to the buffer in one go.
+    std::string& out = line_;
+    out.clear();
     auto [seconds, millis] = wall_time(entry.finished);
     if (seconds != second_) {
       second_ = seconds;
@@ -90,9 +93,7 @@ class AccessFormatter {
     append(out, entry.method);
     append(out, " ");
     if (json_) {
-      escaped_.clear();
-      util::append_json_escaped(escaped_, entry.target);
-      append(out, escaped_);
+      util::append_json_escaped(out, entry.target);
     } else {
       append(out, entry.target);
     }
@@ -108,12 +109,13 @@ class AccessFormatter {
                              static_cast<char>('0' + micros % 10)};
     append(out, std::string_view(fraction, sizeof fraction));
     append(out, json_ ? "ms\"}\n" : "ms\n");
+    buffer.append(out.data(), out.data() + out.size());
   }
 
  private:
-  static void append(spdlog::memory_buf_t& out, std::string_view text) { out.append(text.data(), text.data() + text.size()); }
+  static void append(std::string& out, std::string_view text) { out.append(text); }
   template <typename Number>
-  static void append_number(spdlog::memory_buf_t& out, Number n) {
+  static void append_number(std::string& out, Number n) {
     char digits[24];
     auto end = std::to_chars(std::begin(digits), std::end(digits), n).ptr;
     out.append(digits, end);
@@ -139,86 +141,123 @@ class AccessFormatter {
   std::size_t prefix_length_ = 0;
   std::chrono::steady_clock::time_point offset_read_{};
   std::chrono::milliseconds offset_{0};
-  std::string escaped_;  // reused for every line: no allocation per line
+  std::string line_;  // reused for every line: no allocation per line
 };
 
-// The access log's sink: lines are formatted into a buffer and written in
-// one go when it fills, when flushed (every log.flush_ms by the flusher
-// thread, on SIGHUP and at a graceful stop) or when it is destroyed, so a
-// request costs no write system call on the loop. flush_ms 0: every line is
-// written at once.
+// The access log's sink. Lines are formatted into a buffer; a thread of
+// the sink's own writes it out every flush_ms, and at once when it fills
+// (the full buffer is handed over and the next one fills meanwhile), so the
+// loop makes no write system call and never waits for one. Only when the
+// disk falls behind by `backlog_limit` bytes does a caller write itself.
+// flush() writes everything now (SIGHUP, graceful stop, tests); flush_ms 0
+// writes each line at once. Lock order: write_mutex_, then mutex_.
 class BufferedSink : public spdlog::sinks::base_sink<std::mutex> {
  public:
   static constexpr std::size_t capacity = std::size_t{64} * 1024;
+  static constexpr std::size_t backlog_limit = 16 * capacity;
 
-  BufferedSink(const std::string& file, bool write_through, bool json)
-      : write_through_(write_through), access_(json) {
+  BufferedSink(const std::string& file, std::chrono::milliseconds flush_every, bool json)
+      : write_through_(flush_every.count() == 0), access_(json) {
     if (!file.empty()) file_.open(file);
-  }
-
-  // An access line, formatted by AccessFormatter straight into the buffer.
-  void access(const AccessEntry& entry) {
-    const std::lock_guard lock(mutex_);
-    access_.format(entry, buffer_);
-    if (write_through_ || buffer_.size() >= capacity) write_out();
+    if (!write_through_) {
+      thread_ = std::jthread([this, flush_every](const std::stop_token& stop) { run(stop, flush_every); });
+    }
   }
   ~BufferedSink() override {
-    const std::lock_guard lock(mutex_);
-    write_out();
+    if (thread_.joinable()) {
+      thread_.request_stop();
+      thread_.join();
+    }
+    flush_now();
   }
   BufferedSink(const BufferedSink&) = delete;
   BufferedSink& operator=(const BufferedSink&) = delete;
 
+  // An access line, formatted by AccessFormatter straight into the buffer.
+  void access(const AccessEntry& entry) {
+    std::unique_lock lock(mutex_);
+    access_.format(entry, buffer_);
+    filled(lock);
+  }
+
+  // Writes every buffered line, in order.
+  void flush_now() {
+    const std::lock_guard writing(write_mutex_);
+    std::unique_lock lock(mutex_);
+    out_.clear();
+    out_.append(full_.data(), full_.data() + full_.size());
+    out_.append(buffer_.data(), buffer_.data() + buffer_.size());
+    full_.clear();
+    buffer_.clear();
+    lock.unlock();
+    write_out(out_);
+  }
+
  protected:
-  // Formatted straight into the buffer, which is written once it holds
-  // `capacity` bytes or more.
   void sink_it_(const spdlog::details::log_msg& msg) override {
     formatter_->format(msg, buffer_);
-    if (write_through_ || buffer_.size() >= capacity) write_out();
+    std::unique_lock lock(mutex_, std::adopt_lock);  // base_sink holds it and unlocks it
+    filled(lock);
+    lock.release();
   }
-  void flush_() override { write_out(); }
+  // spdlog's logger::flush (the base class holds mutex_): the thread
+  // writes; flush_access_log() calls flush_now().
+  void flush_() override { wake_.notify_one(); }
 
  private:
-  void write_out() {
-    if (buffer_.size() == 0) return;
+  // After a line: written at once (flush_ms 0), handed to the thread (the
+  // buffer is full), or written by the caller (the thread is that far
+  // behind). `lock` holds mutex_ and holds it again on return.
+  void filled(std::unique_lock<std::mutex>& lock) {
+    if (!write_through_ && buffer_.size() < capacity) return;
+    if (!write_through_ && full_.size() == 0) {
+      std::swap(full_, buffer_);
+      wake_.notify_one();
+      return;
+    }
+    if (!write_through_ && buffer_.size() < backlog_limit) return;
+    lock.unlock();
+    flush_now();
+    lock.lock();
+  }
+
+  // Every flush_ms, and at once when a buffer is full. The wait is on
+  // mutex_, under which a full buffer is handed over: no wake-up is missed.
+  void run(const std::stop_token& stop, std::chrono::milliseconds every) {
+    std::unique_lock lock(mutex_);
+    while (!stop.stop_requested()) {
+      wake_.wait_for(lock, stop, every, [this] { return full_.size() > 0; });
+      lock.unlock();
+      flush_now();
+      lock.lock();
+    }
+  }
+
+  void write_out(const spdlog::memory_buf_t& data) {
+    if (data.size() == 0) return;
     if (file_.filename().empty()) {
-      std::fwrite(buffer_.data(), 1, buffer_.size(), stderr);
+      std::fwrite(data.data(), 1, data.size(), stderr);
       std::fflush(stderr);
     } else {
-      file_.write(buffer_);
+      file_.write(data);
       file_.flush();
     }
-    buffer_.clear();
   }
 
   bool write_through_;
   AccessFormatter access_;
+  std::mutex write_mutex_;           // the file, and out_
   spdlog::details::file_helper file_;
-  spdlog::memory_buf_t buffer_;
-};
-
-// Flushes the access log every flush_ms until it is replaced or stopped.
-class Flusher {
- public:
-  Flusher(std::shared_ptr<spdlog::logger> logger, std::chrono::milliseconds every)
-      : thread_([logger = std::move(logger), every](const std::stop_token& stop) {
-          std::mutex mutex;
-          std::condition_variable_any wake;
-          std::unique_lock lock(mutex);
-          while (!stop.stop_requested()) {
-            wake.wait_for(lock, stop, every, [] { return false; });
-            logger->flush();
-          }
-        }) {}
-
- private:
+  spdlog::memory_buf_t buffer_;      // the lines being added (mutex_)
+  spdlog::memory_buf_t full_;        // a full buffer handed to the thread (mutex_)
+  spdlog::memory_buf_t out_;         // what is being written (write_mutex_)
+  std::condition_variable_any wake_;
   std::jthread thread_;
 };
 
 LogConfig current;
 std::shared_ptr<spdlog::logger> access;
 std::shared_ptr<BufferedSink> access_sink;
-std::unique_ptr<Flusher> flusher;
 
 std::unique_ptr<spdlog::formatter> make_formatter(const std::string& format) {
   auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
@@ -291,13 +330,12 @@ void setup_logging(const LogConfig& config) {
 
   // The old access log's lines are written (to the old file) before the new
   // one takes over.
-  flusher.reset();
   access.reset();
   access_sink.reset();
-  access_sink = std::make_shared<BufferedSink>(config.file, config.flush_ms == 0, config.format == "json");
+  access_sink = std::make_shared<BufferedSink>(config.file, std::chrono::milliseconds(config.flush_ms),
+                                               config.format == "json");
   access = make_logger("access", access_sink, config);
   access->flush_on(spdlog::level::off);
-  if (config.flush_ms > 0) flusher = std::make_unique<Flusher>(access, std::chrono::milliseconds(config.flush_ms));
 }
 
 void reopen_log_file() {
@@ -319,7 +357,7 @@ void log_access(const AccessEntry& entry) {
 }
 
 void flush_access_log() {
-  if (access) access->flush();
+  if (access_sink) access_sink->flush_now();
 }
 
 }  // namespace crawld
