@@ -9,49 +9,37 @@ namespace crawld::api {
 namespace {
 
 using util::append_json_string;
-
-void append_key(std::string& out, std::string_view key) {
-  out += '"';
-  out += key;
-  out += "\":";
-}
-
-template <typename Integer>
-void append_member(std::string& out, std::string_view key, Integer value) {
-  append_key(out, key);
-  if constexpr (std::is_same_v<Integer, bool>) {
-    out += value ? "true" : "false";
-  } else {
-    out += std::to_string(value);
-  }
-  out += ',';
-}
-
-void append_string_member(std::string& out, std::string_view key, std::string_view value) {
-  append_key(out, key);
-  append_json_string(out, value);
-  out += ',';
-}
-
-// Empty text is null (an error, a stop reason that is not there).
-void append_text_or_null(std::string& out, std::string_view key, std::string_view value) {
-  if (!value.empty()) return append_string_member(out, key, value);
-  append_key(out, key);
-  out += "null,";
-}
+using util::append_key;
+using util::append_member;
+using util::append_string_member;
+using util::append_text_or_null;
+using util::close_object;
 
 void append_time_member(std::string& out, std::string_view key, const std::optional<jobs::Clock::time_point>& when) {
-  append_text_or_null(out, key, when ? jobs::format_time(*when) : std::string());
+  append_key(out, key);
+  if (!when) {
+    out += "null,";
+    return;
+  }
+  out += '"';
+  jobs::append_time(out, *when);
+  out += "\",";
 }
 
-// Replaces the trailing comma of an object's last member with its brace.
-void close_object(std::string& out) { out.back() = '}'; }
+// A job id is a UUID (ours) or text a database row held: escaped either way.
+void append_link(std::string& out, std::string_view key, std::string_view id, std::string_view tail) {
+  append_key(out, key);
+  out += "\"/jobs/";
+  util::append_json_escaped(out, id);
+  out += tail;
+  out += "\",";
+}
 
 void append_links(std::string& out, const std::string& id) {
-  const std::string self = "/jobs/" + id;
   out += '{';
-  for (std::string_view link : {"events", "pages"}) append_string_member(out, link, self + "/" + std::string(link));
-  append_string_member(out, "self", self);
+  append_link(out, "events", id, "/events");
+  append_link(out, "pages", id, "/pages");
+  append_link(out, "self", id, "");
   close_object(out);
 }
 
@@ -77,7 +65,7 @@ void append_params_json(std::string& out, const jobs::JobParams& params) {
 void append_job_json(std::string& out, const jobs::Job& job) {
   out += '{';
   append_member(out, "attempt", job.attempt);
-  append_string_member(out, "created_at", jobs::format_time(job.created_at));
+  append_time_member(out, "created_at", job.created_at);
   append_member(out, "deep", job.params.deep);
   append_text_or_null(out, "error", job.error);
   append_time_member(out, "finished_at", job.finished_at);

@@ -9,6 +9,7 @@
 #include "crawld/metrics/loop_lag.hpp"
 #include "crawld/metrics/metrics.hpp"
 #include "crawld/util/unavailable.hpp"
+#include "crawld/util/json_text.hpp"
 #include "crawld/version.hpp"
 
 #include <nlohmann/json.hpp>
@@ -23,31 +24,66 @@ using nlohmann::json;
 
 namespace {
 
-// GET /status: the service summary for dashboards.
-json status_body(const ApiContext& ctx) {
+// GET /status: the service summary for dashboards, written member by
+// member (keys in sorted order, as nlohmann writes an object): it is what
+// dashboards poll, so it costs no document tree per request. `cluster` is
+// the cluster's part (cluster mode), already rendered.
+std::string status_text(const ApiContext& ctx, const json* cluster) {
+  using util::append_key;
+  using util::append_member;
+  using util::append_string_member;
   const auto& jobs = *ctx.jobs;
-  json counts = json::object();
-  for (const auto& [state, count] : jobs.counts()) counts[std::string(jobs::to_string(state))] = count;
-  auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started_at).count();
-  json body = {
-      {"service", "crawld"},
-      {"version", std::string(version)},
-      {"state", ctx.draining && ctx.draining() ? "draining" : "running"},
-      {"uptime_s", static_cast<std::int64_t>(uptime)},
-      {"jobs", std::move(counts)},
-      {"queue_length", jobs.queued()},
-      {"limits",
-       {{"max_running", jobs.config().max_running},
-        {"max_queued", jobs.config().max_queued},
-        {"max_timeout_s", jobs.config().max_timeout_s}}},
-  };
-  body["database"] = database_status_json(ctx);
-  if (ctx.loop_lag != nullptr) {
-    body["loop_lag_ms"] = {{"last", ctx.loop_lag->last_seconds() * 1000},
-                           {"max_1m", ctx.loop_lag->max_recent_seconds() * 1000},
-                           {"p99_1m", ctx.loop_lag->p99_recent_seconds() * 1000}};
+  auto running = jobs.running_jobs();
+  std::string out;
+  out.reserve(512 + running.size() * 1024);
+  out += '{';
+  if (cluster != nullptr) {
+    append_key(out, "cluster");
+    out += cluster->dump(-1, ' ', false, json::error_handler_t::replace);
+    out += ',';
   }
-  return body;
+  append_key(out, "database");
+  out += database_status_json(ctx).dump(-1, ' ', false, json::error_handler_t::replace);
+  out += ',';
+  append_key(out, "jobs");
+  out += '{';
+  std::map<std::string_view, std::size_t> counts;  // by name, as the keys are sorted
+  for (const auto& [state, count] : jobs.counts()) counts[jobs::to_string(state)] = count;
+  for (const auto& [name, count] : counts) append_member(out, name, count);
+  util::close_object(out);
+  out += ',';
+  append_key(out, "limits");
+  out += '{';
+  append_member(out, "max_queued", jobs.config().max_queued);
+  append_member(out, "max_running", jobs.config().max_running);
+  append_member(out, "max_timeout_s", jobs.config().max_timeout_s);
+  util::close_object(out);
+  out += ',';
+  if (ctx.loop_lag != nullptr) {
+    append_key(out, "loop_lag_ms");
+    out += '{';
+    append_member(out, "last", ctx.loop_lag->last_seconds() * 1000);
+    append_member(out, "max_1m", ctx.loop_lag->max_recent_seconds() * 1000);
+    append_member(out, "p99_1m", ctx.loop_lag->p99_recent_seconds() * 1000);
+    util::close_object(out);
+    out += ',';
+  }
+  append_member(out, "queue_length", jobs.queued());
+  append_key(out, "running");
+  out += '[';
+  for (const auto& job : running) {
+    append_job_json(out, job);
+    out += ',';
+  }
+  if (out.back() == ',') out.pop_back();
+  out += "],";
+  append_string_member(out, "service", "crawld");
+  append_string_member(out, "state", ctx.draining && ctx.draining() ? "draining" : "running");
+  auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started_at).count();
+  append_member(out, "uptime_s", static_cast<std::int64_t>(uptime));
+  append_string_member(out, "version", version);
+  util::close_object(out);
+  return out;
 }
 
 // Cluster mode: the live instances and the cluster-wide queue. Without the
@@ -84,9 +120,11 @@ http::Handler constant(Response response) {
 
 void register_service_routes(http::Router& router, ApiContext* ctx) {
   router.add("GET", "/status", [ctx](Request&) -> asio::awaitable<Response> {
-    json body = status_body(*ctx);
-    if (ctx->cluster != nullptr) body["cluster"] = co_await cluster_status_json(*ctx->cluster);
-    co_return json_response(200, body, "running", job_list_json(ctx->jobs->running_jobs()));
+    std::optional<json> cluster;
+    if (ctx->cluster != nullptr) cluster = co_await cluster_status_json(*ctx->cluster);
+    Response response;
+    response.body = status_text(*ctx, cluster ? &*cluster : nullptr);
+    co_return response;
   });
   router.add("GET", "/metrics", [ctx](Request&) -> asio::awaitable<Response> {
     if (ctx->metrics == nullptr || !ctx->snapshot) throw http::service_unavailable("metrics are not enabled");

@@ -52,7 +52,7 @@ std::string_view to_string(StopReason reason) {
   return "none";
 }
 
-std::string format_time(Clock::time_point when) {
+void append_time(std::string& out, Clock::time_point when) {
   // Calendar arithmetic only: no gmtime_r (it takes the time zone lock) and
   // no printf on the path of every job rendered.
   using namespace std::chrono;
@@ -61,9 +61,14 @@ std::string format_time(Clock::time_point when) {
   const year_month_day date{day};
   const hh_mm_ss time{ms - day};
   const int year = static_cast<int>(date.year());
-  if (year < 0 || year > 9999) return "0000-01-01T00:00:00.000Z";  // outside RFC 3339's four digits
-  std::string text = "0000-00-00T00:00:00.000Z";
-  auto put = [&text](std::size_t at, std::size_t width, long long value) {
+  if (year < 0 || year > 9999) {
+    out += "0000-01-01T00:00:00.000Z";  // outside RFC 3339's four digits
+    return;
+  }
+  const std::size_t start = out.size();
+  out += "0000-00-00T00:00:00.000Z";
+  char* text = out.data() + start;
+  auto put = [text](std::size_t at, std::size_t width, long long value) {
     for (std::size_t i = 0; i < width; ++i, value /= 10) text[at + width - 1 - i] = static_cast<char>('0' + value % 10);
   };
   put(0, 4, year);
@@ -73,6 +78,11 @@ std::string format_time(Clock::time_point when) {
   put(14, 2, time.minutes().count());
   put(17, 2, time.seconds().count());
   put(20, 3, time.subseconds().count());
+}
+
+std::string format_time(Clock::time_point when) {
+  std::string text;
+  append_time(text, when);
   return text;
 }
 

@@ -65,6 +65,8 @@ struct Job {
 
 // RFC 3339 UTC with milliseconds: "2026-11-24T13:07:57.123Z".
 std::string format_time(Clock::time_point when);
+// The same appended to `out` (no string of its own).
+void append_time(std::string& out, Clock::time_point when);
 
 // A fresh random (version 4) UUID, and a check of the textual form.
 std::string new_job_id();

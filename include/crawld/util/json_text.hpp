@@ -4,8 +4,10 @@
 // text (and invalid UTF-8, replaced by U+FFFD) goes through nlohmann.
 #pragma once
 
+#include <charconv>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace crawld::util {
 
@@ -14,5 +16,60 @@ void append_json_string(std::string& out, std::string_view text);
 
 // The same without the quotes (for a string spliced into a larger one).
 void append_json_escaped(std::string& out, std::string_view text);
+
+// JSON written by hand, member by member: every member ends with a comma,
+// and close_object turns the last one into the closing brace ("{" alone
+// becomes "{}"). Keys are written as they are (they are the code's own).
+inline void append_key(std::string& out, std::string_view key) {
+  out += '"';
+  out += key;
+  out += "\":";
+}
+
+// A number as nlohmann::json writes it (a double keeps a ".0" when whole),
+// or a bool.
+template <typename Number>
+void append_json_number(std::string& out, Number value) {
+  if constexpr (std::is_same_v<Number, bool>) {
+    out += value ? "true" : "false";
+  } else {
+    char text[32];
+    auto end = std::to_chars(std::begin(text), std::end(text), value).ptr;
+    out.append(text, end);
+    if constexpr (std::is_floating_point_v<Number>) {
+      if (std::string_view(text, static_cast<std::size_t>(end - text)).find_first_of(".eEn") == std::string_view::npos) {
+        out += ".0";
+      }
+    }
+  }
+}
+
+template <typename Number>
+void append_member(std::string& out, std::string_view key, Number value) {
+  append_key(out, key);
+  append_json_number(out, value);
+  out += ',';
+}
+
+inline void append_string_member(std::string& out, std::string_view key, std::string_view value) {
+  append_key(out, key);
+  append_json_string(out, value);
+  out += ',';
+}
+
+// Empty text is null (an error, a stop reason that is not there).
+inline void append_text_or_null(std::string& out, std::string_view key, std::string_view value) {
+  if (!value.empty()) return append_string_member(out, key, value);
+  append_key(out, key);
+  out += "null,";
+}
+
+inline void close_object(std::string& out) {
+  if (out.back() == '{') {
+    out += '}';
+  } else {
+    out.back() = '}';
+  }
+}
 
 }  // namespace crawld::util

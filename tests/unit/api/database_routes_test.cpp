@@ -17,8 +17,16 @@ namespace {
 struct Api {
   Config config;
   asio::io_context ioc;
-  jobs::JobService jobs{ioc, config.jobs, [](const jobs::Job&, std::shared_ptr<crawl::CrawlControl>)
-                                              -> asio::awaitable<crawl::CrawlResult> { co_return crawl::CrawlResult{}; }};
+  // A crawl of the target "slow" runs until it is cancelled; others end at once.
+  jobs::JobService jobs{ioc, config.jobs,
+                        [](const jobs::Job& job, std::shared_ptr<crawl::CrawlControl>)
+                            -> asio::awaitable<crawl::CrawlResult> {
+                          if (job.params.target == "slow") {
+                            asio::steady_timer wait(co_await asio::this_coro::executor, std::chrono::hours(1));
+                            co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+                          }
+                          co_return crawl::CrawlResult{};
+                        }};
   std::unique_ptr<store::Store> store;
   http::Router router;
   api::ApiContext context;
@@ -40,6 +48,12 @@ struct Api {
   // Status and body of a request, through the router's dispatch: what a
   // client gets, a leaked exception included (it would be a 500).
   std::pair<int, nlohmann::json> call(const std::string& target) {
+    auto response = respond(target);
+    return {response.status, nlohmann::json::parse(response.payload())};
+  }
+
+  // The loop runs until the answer is there (a slow crawl keeps it busy).
+  http::Response respond(const std::string& target) {
     http::Request request;
     request.method = "GET";
     request.target = target;
@@ -47,9 +61,10 @@ struct Api {
     std::string_view route;
     auto future = asio::co_spawn(ioc, router.dispatch(request, route), asio::use_future);
     ioc.restart();
-    ioc.run();
-    auto response = future.get();
-    return {response.status, nlohmann::json::parse(response.body)};
+    while (future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      ioc.run_one_for(std::chrono::milliseconds(10));
+    }
+    return future.get();
   }
 };
 
@@ -97,4 +112,32 @@ TEST_CASE("without a database: ready, and pages are not available", "[api][store
   CHECK(api.call(some_job).first == 404);
   auto [code, status] = api.call("/status");
   CHECK(status["database"]["configured"] == false);
+}
+
+TEST_CASE("GET /status is written as nlohmann would write the same document", "[api]") {
+  // Written by hand for speed; its bytes must be those of a JSON tree's
+  // dump: keys sorted, numbers as nlohmann formats them.
+  for (bool with_store : {false, true}) {
+    CAPTURE(with_store);
+    Api api(with_store);
+    for (int i = 0; i < 2; ++i) {
+      jobs::JobParams params;
+      params.target = "slow";
+      params.season = 2020 + i;
+      params.deep = i == 1;
+      params.timeout_s = 60;
+      REQUIRE(api.jobs.submit(params).job);
+    }
+    auto response = api.respond("/status");
+    CHECK(response.status == 200);
+    const std::string body(response.payload());
+    auto document = nlohmann::json::parse(body);
+    CHECK(document.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) == body);
+    CHECK(document["running"].size() == 2);
+    CHECK(document["jobs"]["running"] == 2);
+    CHECK(document["service"] == "crawld");
+    CHECK(document["state"] == "running");
+    CHECK(document["database"]["configured"] == with_store);
+    CHECK(document["limits"]["max_running"] == api.config.jobs.max_running);
+  }
 }
