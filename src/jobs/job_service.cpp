@@ -162,7 +162,7 @@ void JobService::set_state(Job& job, JobState state) {
     spdlog::error("job {}: refused transition {} -> {}", job.id, to_string(job.state), to_string(state));
     return;
   }
-  job.state = state;
+  recent_.set_state(job, state);
   for (auto* observer : observers_) observer->job_changed(job);
 }
 
@@ -230,10 +230,14 @@ asio::awaitable<JobList> JobService::list(std::optional<JobState> state, std::si
 }
 
 std::vector<Job> JobService::running_jobs() const {
+  // From the runner's few running crawls, not a walk over the whole history.
   std::vector<Job> jobs;
-  recent_.newest_first([&](const Job& job) {
-    if (job.state == JobState::running) jobs.push_back(snapshot(job));
-    return true;
+  for (const auto& id : runner_.running_ids()) {
+    const Job* job = recent_.get(id);
+    if (job != nullptr && job->state == JobState::running) jobs.push_back(snapshot(*job));
+  }
+  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+    return a.created_at != b.created_at ? a.created_at > b.created_at : a.id < b.id;
   });
   return jobs;
 }

@@ -27,25 +27,23 @@ void LoopLagMonitor::arm() {
     last_ = std::max(0.0, std::chrono::duration<double>(now - expected_).count());
     recent_.emplace_back(now, last_);
     while (!recent_.empty() && now - recent_.front().first > std::chrono::minutes(1)) recent_.pop_front();
+    summarize();
     if (observer_) observer_(last_);
     arm();
   });
 }
 
-double LoopLagMonitor::max_recent_seconds() const {
-  double worst = 0;
-  for (const auto& [when, lag] : recent_) worst = std::max(worst, lag);
-  return worst;
-}
-
-double LoopLagMonitor::p99_recent_seconds() const {
-  if (recent_.empty()) return 0;
-  std::vector<double> lags;
-  lags.reserve(recent_.size());
-  for (const auto& [when, lag] : recent_) lags.push_back(lag);
-  auto rank = static_cast<std::size_t>(0.99 * static_cast<double>(lags.size() - 1));
-  std::nth_element(lags.begin(), lags.begin() + static_cast<std::ptrdiff_t>(rank), lags.end());
-  return lags[rank];
+// Once a sample, not once a read: /status reads these on every request.
+void LoopLagMonitor::summarize() {
+  max_recent_ = 0;
+  for (const auto& [when, lag] : recent_) max_recent_ = std::max(max_recent_, lag);
+  p99_recent_ = 0;
+  if (recent_.empty()) return;
+  lags_.clear();
+  for (const auto& [when, lag] : recent_) lags_.push_back(lag);
+  auto rank = static_cast<std::size_t>(0.99 * static_cast<double>(lags_.size() - 1));
+  std::nth_element(lags_.begin(), lags_.begin() + static_cast<std::ptrdiff_t>(rank), lags_.end());
+  p99_recent_ = lags_[rank];
 }
 
 }  // namespace crawld::metrics

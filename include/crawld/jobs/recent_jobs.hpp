@@ -5,7 +5,9 @@
 
 #include "crawld/jobs/job.hpp"
 
+#include <array>
 #include <cstddef>
+#include <iterator>
 #include <deque>
 #include <list>
 #include <map>
@@ -25,6 +27,9 @@ class RecentJobs {
   // The job ended: it now counts towards the history bound, and the oldest
   // finished jobs beyond it are forgotten.
   void finished(const std::string& id);
+  // Every change of a kept job's state goes through here (counts() keeps
+  // count as it goes: /status reads it on every request).
+  void set_state(Job& job, JobState state);
   // Drops a job at once (cluster mode: its attempt is no longer this process's).
   void forget(const std::string& id);
 
@@ -44,7 +49,9 @@ class RecentJobs {
     Job job;
     std::list<std::string>::iterator position;  // in order_
   };
+  static std::size_t index(JobState state) { return static_cast<std::size_t>(state); }
   std::size_t history_;
+  std::array<std::size_t, std::size(all_job_states)> counts_{};  // by state
   std::unordered_map<std::string, Kept> jobs_;
   std::list<std::string> order_;      // creation order, oldest first
   std::deque<std::string> finished_;  // finished ids, oldest first

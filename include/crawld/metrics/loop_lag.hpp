@@ -11,6 +11,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <vector>
 
 namespace crawld::metrics {
 
@@ -22,20 +23,24 @@ class LoopLagMonitor {
   void stop();
 
   double last_seconds() const { return last_; }
-  // Maximum over the past minute.
-  double max_recent_seconds() const;
-  // 99th percentile over the past minute.
-  double p99_recent_seconds() const;
+  // Maximum over the past minute (as of the last sample).
+  double max_recent_seconds() const { return max_recent_; }
+  // 99th percentile over the past minute (as of the last sample).
+  double p99_recent_seconds() const { return p99_recent_; }
   // Called with every sample (for the histogram).
   void on_sample(std::function<void(double)> observer) { observer_ = std::move(observer); }
 
  private:
   void arm();
+  void summarize();
   boost::asio::steady_timer timer_;
   std::chrono::milliseconds interval_;
   std::chrono::steady_clock::time_point expected_;
   double last_ = 0;
   std::deque<std::pair<std::chrono::steady_clock::time_point, double>> recent_;
+  double max_recent_ = 0;
+  double p99_recent_ = 0;
+  std::vector<double> lags_;  // summarize()'s scratch, kept
   std::function<void(double)> observer_;
   bool running_ = false;
 };

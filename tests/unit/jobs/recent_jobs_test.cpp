@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
+
 using namespace crawld::jobs;
 
 namespace {
@@ -32,11 +34,11 @@ TEST_CASE("recent jobs keep every active job and the newest finished ones", "[jo
   recent.add(job("d"));
   CHECK(ids(recent) == std::vector<std::string>{"d", "c", "b", "a"});
   // a and c end, then b: a, the oldest finished, is forgotten; d (active) stays.
-  recent.get("a")->state = JobState::succeeded;
+  recent.set_state(*recent.get("a"), JobState::succeeded);
   recent.finished("a");
-  recent.get("c")->state = JobState::failed;
+  recent.set_state(*recent.get("c"), JobState::failed);
   recent.finished("c");
-  recent.get("b")->state = JobState::cancelled;
+  recent.set_state(*recent.get("b"), JobState::cancelled);
   recent.finished("b");
   CHECK(ids(recent) == std::vector<std::string>{"d", "c", "b"});
   CHECK(recent.get("a") == nullptr);
@@ -44,6 +46,24 @@ TEST_CASE("recent jobs keep every active job and the newest finished ones", "[jo
   CHECK(counts[JobState::queued] == 1);
   CHECK(counts[JobState::failed] == 1);
   CHECK(counts[JobState::succeeded] == 0);
+  CHECK(counts[JobState::cancelled] == 1);
+  // Counted as they go: the same as counting the jobs kept.
+  std::map<JobState, std::size_t> recount;
+  for (auto state : crawld::jobs::all_job_states) recount[state] = 0;
+  recent.newest_first([&](const Job& j) {
+    ++recount[j.state];
+    return true;
+  });
+  CHECK(recent.counts() == recount);
+  // A job added again under its id replaces the kept one, counts and all.
+  auto again = job("d");
+  again.state = JobState::running;
+  recent.add(again);
+  CHECK(ids(recent) == std::vector<std::string>{"d", "c", "b"});
+  CHECK(recent.counts()[JobState::queued] == 0);
+  CHECK(recent.counts()[JobState::running] == 1);
+  recent.forget("d");
+  CHECK(recent.counts()[JobState::running] == 0);
 }
 
 TEST_CASE("newest_first stops when asked", "[jobs]") {
