@@ -103,11 +103,7 @@ class AccessFormatter {
     append_number(out, entry.bytes);
     append(out, " ");
     // Milliseconds with three decimals, as "{:.3f}" writes them.
-    auto micros = static_cast<std::uint64_t>(std::llround(std::max(entry.seconds, 0.0) * 1e6));
-    append_number(out, micros / 1000);
-    const char fraction[] = {'.', static_cast<char>('0' + micros / 100 % 10), static_cast<char>('0' + micros / 10 % 10),
-                             static_cast<char>('0' + micros % 10)};
-    append(out, std::string_view(fraction, sizeof fraction));
+    fmt::format_to(std::back_inserter(out), "{:.3f}", entry.seconds * 1000);  // as the old pattern: no allocation
     append(out, json_ ? "ms\"}\n" : "ms\n");
     buffer.append(out.data(), out.data() + out.size());
   }
@@ -127,10 +123,10 @@ class AccessFormatter {
     using namespace std::chrono;
     if (at >= offset_read_ + 1s || at + 1s < offset_read_) {
       offset_read_ = steady_clock::now();
-      offset_ = duration_cast<milliseconds>(system_clock::now().time_since_epoch()) -
-                duration_cast<milliseconds>(offset_read_.time_since_epoch());
+      offset_ = duration_cast<nanoseconds>(system_clock::now().time_since_epoch()) -
+                duration_cast<nanoseconds>(offset_read_.time_since_epoch());
     }
-    auto wall = duration_cast<milliseconds>(at.time_since_epoch()) + offset_;
+    auto wall = duration_cast<milliseconds>(duration_cast<nanoseconds>(at.time_since_epoch()) + offset_);
     auto seconds = duration_cast<std::chrono::seconds>(wall);
     return {seconds.count(), static_cast<int>((wall - seconds).count())};
   }
@@ -140,7 +136,7 @@ class AccessFormatter {
   char prefix_[40] = {};
   std::size_t prefix_length_ = 0;
   std::chrono::steady_clock::time_point offset_read_{};
-  std::chrono::milliseconds offset_{0};
+  std::chrono::nanoseconds offset_{0};
   std::string line_;  // reused for every line: no allocation per line
 };
 
@@ -202,7 +198,10 @@ class BufferedSink : public spdlog::sinks::base_sink<std::mutex> {
   }
   // spdlog's logger::flush (the base class holds mutex_): the thread
   // writes; flush_access_log() calls flush_now().
-  void flush_() override { wake_.notify_one(); }
+  void flush_() override {
+    flush_requested_ = true;
+    wake_.notify_one();
+  }
 
  private:
   // After a line: written at once (flush_ms 0), handed to the thread (the
@@ -226,21 +225,32 @@ class BufferedSink : public spdlog::sinks::base_sink<std::mutex> {
   void run(const std::stop_token& stop, std::chrono::milliseconds every) {
     std::unique_lock lock(mutex_);
     while (!stop.stop_requested()) {
-      wake_.wait_for(lock, stop, every, [this] { return full_.size() > 0; });
+      wake_.wait_for(lock, stop, every, [this] { return full_.size() > 0 || flush_requested_; });
+      flush_requested_ = false;
       lock.unlock();
       flush_now();
       lock.lock();
     }
   }
 
-  void write_out(const spdlog::memory_buf_t& data) {
+  // A failed write (disk full, I/O error) loses those lines but never the
+  // process: it is reported on standard error, once until writes succeed
+  // again.
+  void write_out(const spdlog::memory_buf_t& data) noexcept {
     if (data.size() == 0) return;
-    if (file_.filename().empty()) {
-      std::fwrite(data.data(), 1, data.size(), stderr);
-      std::fflush(stderr);
-    } else {
-      file_.write(data);
-      file_.flush();
+    try {
+      if (file_.filename().empty()) {
+        std::fwrite(data.data(), 1, data.size(), stderr);
+        std::fflush(stderr);
+      } else {
+        file_.write(data);
+        file_.flush();
+      }
+      if (failing_) std::fprintf(stderr, "crawld: the access log is written again\n");
+      failing_ = false;
+    } catch (const std::exception& e) {
+      if (!failing_) std::fprintf(stderr, "crawld: access log lines lost: %s\n", e.what());
+      failing_ = true;
     }
   }
 
@@ -252,6 +262,8 @@ class BufferedSink : public spdlog::sinks::base_sink<std::mutex> {
   spdlog::memory_buf_t full_;        // a full buffer handed to the thread (mutex_)
   spdlog::memory_buf_t out_;         // what is being written (write_mutex_)
   std::condition_variable_any wake_;
+  bool flush_requested_ = false;  // spdlog's flush() asked the thread (mutex_)
+  bool failing_ = false;          // the last write failed (write_mutex_)
   std::jthread thread_;
 };
 

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <utility>
+
 namespace crawld::api {
 
 namespace asio = boost::asio;
@@ -62,9 +64,14 @@ std::string status_text(const ApiContext& ctx, const json* cluster) {
   if (ctx.loop_lag != nullptr) {
     append_key(out, "loop_lag_ms");
     out += '{';
-    append_member(out, "last", ctx.loop_lag->last_seconds() * 1000);
-    append_member(out, "max_1m", ctx.loop_lag->max_recent_seconds() * 1000);
-    append_member(out, "p99_1m", ctx.loop_lag->p99_recent_seconds() * 1000);
+    // Doubles as nlohmann writes them (its notation and digits).
+    for (auto [key, seconds] : {std::pair{"last", ctx.loop_lag->last_seconds()},
+                                std::pair{"max_1m", ctx.loop_lag->max_recent_seconds()},
+                                std::pair{"p99_1m", ctx.loop_lag->p99_recent_seconds()}}) {
+      append_key(out, key);
+      out += json(seconds * 1000).dump();
+      out += ',';
+    }
     util::close_object(out);
     out += ',';
   }

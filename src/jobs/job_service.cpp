@@ -231,14 +231,16 @@ asio::awaitable<JobList> JobService::list(std::optional<JobState> state, std::si
 
 std::vector<Job> JobService::running_jobs() const {
   // From the runner's few running crawls, not a walk over the whole history.
-  std::vector<Job> jobs;
+  // Newest first: in the order they were added, as the history keeps them.
+  std::vector<std::pair<std::uint64_t, Job>> found;
   for (const auto& id : runner_.running_ids()) {
     const Job* job = recent_.get(id);
-    if (job != nullptr && job->state == JobState::running) jobs.push_back(snapshot(*job));
+    if (job != nullptr && job->state == JobState::running) found.emplace_back(recent_.added(id), snapshot(*job));
   }
-  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
-    return a.created_at != b.created_at ? a.created_at > b.created_at : a.id < b.id;
-  });
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<Job> jobs;
+  jobs.reserve(found.size());
+  for (auto& [added, job] : found) jobs.push_back(std::move(job));
   return jobs;
 }
 

@@ -11,8 +11,13 @@ Job& RecentJobs::add(Job job) {
   std::string id = job.id;
   ++counts_[index(job.state)];
   auto position = order_.insert(order_.end(), id);
-  auto [it, inserted] = jobs_.insert_or_assign(std::move(id), Kept{std::move(job), position});
+  auto [it, inserted] = jobs_.insert_or_assign(std::move(id), Kept{std::move(job), position, ++last_added_});
   return it->second.job;
+}
+
+std::uint64_t RecentJobs::added(const std::string& id) const {
+  auto it = jobs_.find(id);
+  return it == jobs_.end() ? 0 : it->second.added;
 }
 
 void RecentJobs::set_state(Job& job, JobState state) {

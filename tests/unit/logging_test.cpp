@@ -222,3 +222,24 @@ TEST_CASE("the access log loses no line when lines come faster than one buffer a
   CHECK(in_order);
   CHECK(expected == lines);
 }
+
+TEST_CASE("a failing access log write loses its lines, not the process", "[logging]") {
+  // /dev/full: every write fails with ENOSPC, as on a full disk.
+  REQUIRE(std::filesystem::exists("/dev/full"));
+  for (std::uint32_t flush_ms : {0U, 20U}) {
+    CAPTURE(flush_ms);
+    crawld::LogConfig config;
+    config.file = "/dev/full";
+    config.flush_ms = flush_ms;
+    crawld::setup_logging(config);
+    for (int i = 0; i < 3000; ++i) crawld::log_access({"127.0.0.1", "GET", "/healthz", 200, 2, 0.00001});
+    std::this_thread::sleep_for(std::chrono::milliseconds(flush_ms * 3));  // the thread's writes fail too
+    crawld::flush_access_log();
+  }
+  crawld::setup_logging(crawld::LogConfig{});
+  // Still logging, to a file that can be written.
+  LogFile log;
+  log.use(0);
+  crawld::log_access({"127.0.0.1", "GET", "/after", 200, 2, 0.00001});
+  CHECK(count_of(log.text(), "/after") == 1);
+}

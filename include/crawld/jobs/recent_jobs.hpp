@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <deque>
 #include <list>
@@ -42,15 +43,19 @@ class RecentJobs {
     }
   }
   std::map<JobState, std::size_t> counts() const;
+  // Where a kept job stands in the order of adding (higher: newer; 0: not kept).
+  std::uint64_t added(const std::string& id) const;
   std::size_t size() const { return jobs_.size(); }
 
  private:
   struct Kept {
     Job job;
     std::list<std::string>::iterator position;  // in order_
+    std::uint64_t added = 0;
   };
   static std::size_t index(JobState state) { return static_cast<std::size_t>(state); }
   std::size_t history_;
+  std::uint64_t last_added_ = 0;
   std::array<std::size_t, std::size(all_job_states)> counts_{};  // by state
   std::unordered_map<std::string, Kept> jobs_;
   std::list<std::string> order_;      // creation order, oldest first

@@ -26,21 +26,17 @@ inline void append_key(std::string& out, std::string_view key) {
   out += "\":";
 }
 
-// A number as nlohmann::json writes it (a double keeps a ".0" when whole),
-// or a bool.
+// An integer or a bool, as nlohmann::json writes it. (Doubles are left to
+// nlohmann: its notation and digits differ from std::to_chars'.)
 template <typename Number>
 void append_json_number(std::string& out, Number value) {
+  static_assert(std::is_integral_v<Number>, "integers and bools only");
   if constexpr (std::is_same_v<Number, bool>) {
     out += value ? "true" : "false";
   } else {
-    char text[32];
+    char text[24];
     auto end = std::to_chars(std::begin(text), std::end(text), value).ptr;
     out.append(text, end);
-    if constexpr (std::is_floating_point_v<Number>) {
-      if (std::string_view(text, static_cast<std::size_t>(end - text)).find_first_of(".eEn") == std::string_view::npos) {
-        out += ".0";
-      }
-    }
   }
 }
 
