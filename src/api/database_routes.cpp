@@ -1,5 +1,6 @@
 #include "crawld/api/database_routes.hpp"
 
+#include "crawld/api/openapi.hpp"
 #include "crawld/api/request_params.hpp"
 #include "crawld/http/problem.hpp"
 #include "crawld/jobs/job_service.hpp"
@@ -126,20 +127,33 @@ void register_database_routes(http::Router& router, ApiContext& context) {
       co_return window_response(id, what, records, limit, render);
     };
   };
+  auto document = [](std::string id, std::string summary, std::string_view list, int default_limit, int max_limit) {
+    return Operation(std::move(id), std::move(summary))
+        .query("after", {{"type", "integer"}, {"minimum", 0}, {"default", 0}},
+               "the last id of the previous page (its next link has it)")
+        .query("limit", {{"type", "integer"}, {"minimum", 1}, {"maximum", max_limit}, {"default", default_limit}},
+               "at most this many")
+        .reply(200, "one page of rows, oldest first", list)
+        .problem(404, "no such job")
+        .problem(422, "an invalid id, after or limit")
+        .problem(503, "no database is configured, or it cannot answer");
+  };
   router.add("GET", "/jobs/{id}/pages",
              window(
                  "pages", 100, 1000,
                  [](store::JobRepository& r, std::string id, std::int64_t after, std::size_t limit) {
                    return r.pages(std::move(id), after, limit);
                  },
-                 page_json));
+                 page_json),
+             document("listPages", "The pages a job fetched", "PageList", 100, 1000));
   router.add("GET", "/jobs/{id}/events",
              window(
                  "events", 1000, 1000,
                  [](store::JobRepository& r, std::string id, std::int64_t after, std::size_t limit) {
                    return r.events(std::move(id), after, limit);
                  },
-                 event_json));
+                 event_json),
+             document("listEvents", "A job's events", "EventList", 1000, 1000));
 }
 
 }  // namespace crawld::api

@@ -2,6 +2,7 @@
 // request, call JobService, render its answer.
 #include "crawld/api/database_routes.hpp"
 #include "crawld/api/job_json.hpp"
+#include "crawld/api/openapi.hpp"
 #include "crawld/api/request_params.hpp"
 #include "crawld/api/routes.hpp"
 #include "crawld/api/start_params.hpp"
@@ -147,11 +148,50 @@ http::Handler cancel_handler(ApiContext* ctx) {
 }  // namespace
 
 void register_job_routes(http::Router& router, ApiContext& context) {
-  router.add("POST", "/start", start_handler(&context));
-  router.add("GET", "/jobs", list_handler(&context));
-  router.add("GET", "/jobs/{id}", job_handler(&context));
-  router.add("POST", "/jobs/{id}/cancel", cancel_handler(&context));
-  router.add("DELETE", "/jobs/{id}", cancel_handler(&context));
+  const nlohmann::json key_schema = {{"type", "string"}, {"minLength", 1}, {"maxLength", 255}};
+  router.add("POST", "/start", start_handler(&context),
+             Operation("startCrawl", "Start a crawl")
+                 .describe("Answers at once; the crawl runs in the background. GET /start documents the parameters.")
+                 .start_body()
+                 .request_header("Idempotency-Key", key_schema,
+                                 "1-255 visible ASCII characters: a retry with the same key and parameters gets the "
+                                 "original job (200), from any instance")
+                 .reply(202, "the crawl was accepted: the job", "Job")
+                 .reply_header(202, "Location", "the job's URL")
+                 .reply(200, "a retry with the same Idempotency-Key: the original job", "Job")
+                 .reply_header(200, "Location", "the job's URL")
+                 .problem(400, "the body is not valid JSON or form data")
+                 .problem(409, "the same crawl is queued or running (jobs.on_duplicate reject): the problem names it")
+                 .problem(415, "a Content-Type other than JSON or a form")
+                 .problem(422, "invalid parameters, each one named in errors; or an Idempotency-Key reused")
+                 .problem(429, "the job queue is full")
+                 .reply_header(429, "Retry-After", "seconds")
+                 .problem(503, "the service is stopping, or the database cannot take the job now")
+                 .reply_header(503, "Retry-After", "seconds"));
+  router.add("GET", "/jobs", list_handler(&context),
+             Operation("listJobs", "List jobs, newest first")
+                 .query("status", {{"type", "string"}}, "only jobs in this state")
+                 .query("limit", {{"type", "integer"}, {"minimum", 1}, {"maximum", 500}, {"default", 50}},
+                        "at most this many")
+                 .reply(200, "the jobs in memory, and the database's history when there is one", "JobList")
+                 .problem(422, "an invalid status or limit"));
+  router.add("GET", "/jobs/{id}", job_handler(&context),
+             Operation("getJob", "One job")
+                 .reply(200, "the job, with its live progress while it runs", "Job")
+                 .problem(404, "no such job")
+                 .problem(422, "the id is not a UUID")
+                 .problem(503, "the job is not in memory and the database cannot answer"));
+  auto cancel = [](std::string id) {
+    return Operation(std::move(id), "Cancel a job")
+        .describe("A queued job is cancelled at once; a running crawl is stopped (from any instance in cluster mode).")
+        .reply(202, "the cancel was recorded: the job", "Job")
+        .reply_header(202, "Location", "the job's URL")
+        .problem(404, "no such job")
+        .problem(409, "the job has ended, or runs elsewhere: the problem carries the job")
+        .problem(422, "the id is not a UUID");
+  };
+  router.add("POST", "/jobs/{id}/cancel", cancel_handler(&context), cancel("cancelJob"));
+  router.add("DELETE", "/jobs/{id}", cancel_handler(&context), cancel("deleteJob"));
 }
 
 }  // namespace crawld::api

@@ -2,6 +2,7 @@
 
 #include "crawld/api/database_routes.hpp"
 #include "crawld/api/job_json.hpp"
+#include "crawld/api/openapi.hpp"
 #include "crawld/api/start_params.hpp"
 #include "crawld/cluster/coordinator.hpp"
 #include "crawld/http/problem.hpp"
@@ -126,26 +127,42 @@ http::Handler constant(Response response) {
 }
 
 void register_service_routes(http::Router& router, ApiContext* ctx) {
-  router.add("GET", "/status", [ctx](Request&) -> asio::awaitable<Response> {
-    std::optional<json> cluster;
-    if (ctx->cluster != nullptr) cluster = co_await cluster_status_json(*ctx->cluster);
-    Response response;
-    response.body = status_text(*ctx, cluster ? &*cluster : nullptr);
-    co_return response;
-  });
-  router.add("GET", "/metrics", [ctx](Request&) -> asio::awaitable<Response> {
-    if (ctx->metrics == nullptr || !ctx->snapshot) throw http::service_unavailable("metrics are not enabled");
-    Response response;
-    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    response.body = ctx->metrics->render(ctx->snapshot());
-    co_return response;
-  });
-  router.add("GET", "/healthz", constant(json_response(200, {{"status", "ok"}})));
-  router.add("GET", "/readyz", [ctx](Request&) -> asio::awaitable<Response> {
-    if (ctx->draining && ctx->draining()) throw http::service_unavailable("draining: the service is stopping");
-    require_database_ready(*ctx);
-    co_return json_response(200, {{"status", "ready"}});
-  });
+  router.add(
+      "GET", "/status",
+      [ctx](Request&) -> asio::awaitable<Response> {
+        std::optional<json> cluster;
+        if (ctx->cluster != nullptr) cluster = co_await cluster_status_json(*ctx->cluster);
+        Response response;
+        response.body = status_text(*ctx, cluster ? &*cluster : nullptr);
+        co_return response;
+      },
+      Operation("getStatus", "The service's summary: job counts, running jobs, limits, loop lag, database, cluster")
+          .reply(200, "the summary", "Status"));
+  router.add(
+      "GET", "/metrics",
+      [ctx](Request&) -> asio::awaitable<Response> {
+        if (ctx->metrics == nullptr || !ctx->snapshot) throw http::service_unavailable("metrics are not enabled");
+        Response response;
+        response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        response.body = ctx->metrics->render(ctx->snapshot());
+        co_return response;
+      },
+      Operation("getMetrics", "Prometheus metrics")
+          .describe("Needs a token with auth.protect_reads, unless auth.public_metrics.")
+          .reply_text(200, "the metrics, in Prometheus's text format", "text/plain"));
+  router.add("GET", "/healthz", constant(json_response(200, {{"status", "ok"}})),
+             Operation("getHealth", "Liveness: answers while the process serves").open().reply(200, "alive", "Health"));
+  router.add(
+      "GET", "/readyz",
+      [ctx](Request&) -> asio::awaitable<Response> {
+        if (ctx->draining && ctx->draining()) throw http::service_unavailable("draining: the service is stopping");
+        require_database_ready(*ctx);
+        co_return json_response(200, {{"status", "ready"}});
+      },
+      Operation("getReadiness", "Readiness: ready to take jobs")
+          .open()
+          .reply(200, "ready", "Health")
+          .problem(503, "stopping, or the configured database is not ready"));
 }
 
 }  // namespace
@@ -153,7 +170,10 @@ void register_service_routes(http::Router& router, ApiContext* ctx) {
 void register_routes(http::Router& router, ApiContext& context) {
   Response docs;
   docs.body = start_docs(*context.config).dump(2);
-  router.add("GET", "/start", constant(std::move(docs)));
+  router.add("GET", "/start", constant(std::move(docs)),
+             Operation("getStartDocs", "POST /start's parameters")
+                 .reply(200, "the parameters in words, and their JSON Schema (the same as StartParameters)",
+                        "StartDocs"));
   register_job_routes(router, context);
   register_database_routes(router, context);
   register_service_routes(router, &context);
@@ -162,7 +182,23 @@ void register_routes(http::Router& router, ApiContext& context) {
   page.content_type = "text/html; charset=utf-8";
   page.body = std::string(status_page_html);
   page.header("Cache-Control", "no-cache");
-  router.add("GET", "/", constant(std::move(page)));
+  router.add("GET", "/", constant(std::move(page)),
+             Operation("getStatusPage", "The status page (one self-contained HTML file)")
+                 .open()
+                 .reply_text(200, "the page", "text/html"));
+
+  // Last, so that the document has every route, itself included; it is
+  // filled in once it is.
+  auto document = std::make_shared<std::string>();
+  router.add(
+      "GET", "/openapi.json",
+      [document](Request&) -> asio::awaitable<Response> {
+        Response response;
+        response.fixed_body = document;
+        co_return response;
+      },
+      Operation("getApiDocument", "This API document (OpenAPI 3.1)").reply(200, "the document", "ApiDocument"));
+  *document = openapi_document(router, *context.config).dump(2);
 }
 
 }  // namespace crawld::api

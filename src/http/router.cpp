@@ -65,8 +65,8 @@ bool more_specific(const std::vector<std::string>& a, const std::vector<std::str
 
 }  // namespace
 
-void Router::add(std::string method, std::string pattern, Handler handler) {
-  Route route{std::move(method), std::move(pattern), {}, std::move(handler)};
+void Router::add(std::string method, std::string pattern, Handler handler, nlohmann::json operation) {
+  Route route{std::move(method), std::move(pattern), {}, std::move(handler), std::move(operation)};
   for (auto segment : split_path(route.pattern)) route.segments.emplace_back(segment);
   if (route.segments.size() > max_segments) throw std::invalid_argument("route pattern has too many segments: " + route.pattern);
   // After every route at least as specific, so equal patterns keep their

@@ -10,6 +10,7 @@
 #include "crawld/http/message.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <nlohmann/json.hpp>
 
 #include <functional>
 #include <string>
@@ -27,7 +28,16 @@ class Router {
   // Segments a pattern may have at most ("/jobs/{id}/cancel" has 3).
   static constexpr std::size_t max_segments = 16;
 
-  void add(std::string method, std::string pattern, Handler handler);
+  // `operation` is what the API document (GET /openapi.json) says of the
+  // route: an OpenAPI Operation Object, written beside the handler.
+  void add(std::string method, std::string pattern, Handler handler,
+           nlohmann::json operation = nlohmann::json::object());
+
+  // Calls visit(method, pattern, operation) for every route.
+  template <class Visit>
+  void each_route(Visit visit) const {
+    for (const auto& route : routes_) visit(route.method, route.pattern, route.operation);
+  }
 
   struct Match {
     const Handler* handler = nullptr;
@@ -53,6 +63,7 @@ class Router {
     std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
+    nlohmann::json operation;
   };
   template <typename Segments>
   static bool match_path(const Route& route, const Segments& segments, std::size_t count);
