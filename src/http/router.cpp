@@ -9,21 +9,8 @@
 namespace crawld::http {
 namespace {
 
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> segments;
-  std::size_t start = 0;
-  if (!path.empty() && path.front() == '/') start = 1;
-  while (start <= path.size()) {
-    auto slash = path.find('/', start);
-    if (slash == std::string_view::npos) slash = path.size();
-    segments.push_back(path.substr(start, slash - start));
-    start = slash + 1;
-  }
-  return segments;
-}
-
-// The segments of a request's path, split without allocating: a path of
-// more segments than any pattern has matches no route.
+// The segments of a path (or a pattern), split without allocating: a path
+// of more segments than a pattern may have matches no route.
 struct PathSegments {
   std::array<std::string_view, Router::max_segments> items;
   std::size_t count = 0;
@@ -67,8 +54,9 @@ bool more_specific(const std::vector<std::string>& a, const std::vector<std::str
 
 void Router::add(std::string method, std::string pattern, Handler handler, nlohmann::json operation) {
   Route route{std::move(method), std::move(pattern), {}, std::move(handler), std::move(operation)};
-  for (auto segment : split_path(route.pattern)) route.segments.emplace_back(segment);
-  if (route.segments.size() > max_segments) throw std::invalid_argument("route pattern has too many segments: " + route.pattern);
+  const PathSegments segments(route.pattern);
+  if (segments.too_many) throw std::invalid_argument("route pattern has too many segments: " + route.pattern);
+  route.segments.assign(segments.items.begin(), segments.items.begin() + static_cast<std::ptrdiff_t>(segments.count));
   // After every route at least as specific, so equal patterns keep their
   // registration order (and the Allow header its method order).
   auto position = std::upper_bound(routes_.begin(), routes_.end(), route, [](const Route& a, const Route& b) {
@@ -101,10 +89,10 @@ void Router::fill_params(const Route& route, const Segments& segments, std::map<
 }
 
 std::vector<std::string> Router::allowed_methods(std::string_view path) const {
-  auto segments = split_path(path);
+  const PathSegments segments(path);
   std::vector<std::string> methods;
   for (const auto& route : routes_) {
-    if (!match_path(route, segments, segments.size())) continue;
+    if (segments.too_many || !match_path(route, segments.items, segments.count)) continue;
     if (std::find(methods.begin(), methods.end(), route.method) == methods.end()) methods.push_back(route.method);
     if (route.method == "GET" && std::find(methods.begin(), methods.end(), "HEAD") == methods.end()) {
       methods.emplace_back("HEAD");
