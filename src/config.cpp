@@ -35,6 +35,9 @@ void read_server(const json& j, ServerConfig& c) {
   r.integer("shutdown_grace_s", c.shutdown_grace_s, 0, 3600);
   r.integer("linger_ms", c.linger_ms, 0, 60'000);
   r.integer("linger_max_bytes", c.linger_max_bytes, 0, std::int64_t{1024} * 1024 * 1024);
+  r.integer("max_streams", c.max_streams, 0, 1'000'000);
+  r.integer("stream_heartbeat_ms", c.stream_heartbeat_ms, 100, 3'600'000);
+  r.integer("max_stream_buffer_bytes", c.max_stream_buffer_bytes, 1024, std::int64_t{1024} * 1024 * 1024);
   r.finish();
 }
 

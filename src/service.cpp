@@ -1,6 +1,7 @@
 #include "crawld/service.hpp"
 
 #include "crawld/api/auth.hpp"
+#include "crawld/api/event_streams.hpp"
 #include "crawld/api/routes.hpp"
 #include "crawld/cluster/coordinator.hpp"
 #include "crawld/crawl/crawler.hpp"
@@ -123,6 +124,7 @@ struct Service::Impl {
   api::TokenAuth auth{config.auth};
   http::Router router;
   api::ApiContext api_context;
+  api::EventStreams streams{api_context};
   metrics::LoopLagMonitor loop_lag{ioc};
   http::HttpServer server{ioc, config.server, router};
   asio::signal_set signals{ioc, SIGINT, SIGTERM};
@@ -133,6 +135,7 @@ struct Service::Impl {
     yielding_to_the_loop(compute_pool, compute_thread_count);
     jobs.add_observer(&metrics);
     api_context.config = &config;
+    api_context.streams = &streams;
     api_context.jobs = &jobs;
     api_context.loop_lag = &loop_lag;
     api_context.metrics = &metrics;
@@ -140,6 +143,7 @@ struct Service::Impl {
     api_context.snapshot = [this] { return metrics_snapshot(); };
     wire_store();
     wire_cluster();
+    jobs.add_observer(&streams);  // after the store: a stream's wake-up finds the rows queued
     api::register_routes(router, api_context);
     server.set_filter([this](const http::Request& request, std::string_view route) { auth.check(request, route); });
     bool access_log = config.log.access_log;
@@ -161,6 +165,7 @@ struct Service::Impl {
     metrics::Snapshot snapshot;
     snapshot.jobs = jobs.counts();
     snapshot.open_connections = server.open_connections();
+    snapshot.open_streams = server.open_streams();
     if (store) {
       auto db = store->status();
       snapshot.db_configured = true;
@@ -184,6 +189,7 @@ struct Service::Impl {
     jobs.set_history(&store->repository());
     api_context.store = store.get();
     store->on_batch([this](double seconds, std::size_t rows, bool ok) { metrics.db_write(seconds, rows, ok); });
+    store->on_events_written([this](const std::string& job_id) { streams.events_written(job_id); });
   }
 
   // Cluster mode: jobs are accepted into and claimed from the database.

@@ -32,6 +32,12 @@ struct ServerConfig {
   // this many bytes, so that a client still sending can read the answer.
   std::uint32_t linger_ms = 5'000;
   std::size_t linger_max_bytes = 64 * std::size_t{1024} * 1024;
+  // Event streams (text/event-stream): at most this many open at once
+  // (beyond it 503), a comment sent after this long without an event, and
+  // a client dropped once this much of its stream waits unsent.
+  std::size_t max_streams = 256;
+  std::uint32_t stream_heartbeat_ms = 15'000;
+  std::size_t max_stream_buffer_bytes = 256 * std::size_t{1024};
 };
 
 struct LogConfig {

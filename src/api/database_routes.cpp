@@ -5,6 +5,10 @@
 #include "crawld/http/problem.hpp"
 #include "crawld/jobs/job_service.hpp"
 #include "crawld/store/store.hpp"
+#include "crawld/api/event_streams.hpp"
+
+#include <algorithm>
+#include <cctype>
 
 namespace crawld::api {
 
@@ -38,11 +42,6 @@ json page_json(const store::PageRecord& record) {
           {"fetched_at", jobs::format_time(record.fetched_at)}};
 }
 
-json event_json(const store::EventRecord& record) {
-  return {
-      {"id", record.id}, {"at", jobs::format_time(record.at)}, {"level", record.level}, {"message", record.message}};
-}
-
 store::Store& require_store(ApiContext* ctx) {
   if (ctx->store == nullptr)
     throw http::service_unavailable("no database is configured: pages and events are not recorded");
@@ -50,6 +49,11 @@ store::Store& require_store(ApiContext* ctx) {
 }
 
 }  // namespace
+
+nlohmann::json event_json(const store::EventRecord& record) {
+  return {
+      {"id", record.id}, {"at", jobs::format_time(record.at)}, {"level", record.level}, {"message", record.message}};
+}
 
 nlohmann::json database_status_json(const ApiContext& ctx) {
   if (ctx.store == nullptr) return {{"configured", false}};
@@ -109,6 +113,35 @@ Response window_response(const std::string& id, const char* what, const std::vec
   return json_response({{"job_id", id}, {what, std::move(list)}, {"count", records.size()}, {"next", next}});
 }
 
+// A live stream is asked for by Accept: text/event-stream, or ?follow=true
+// (for clients that cannot set headers).
+bool wants_stream(const Request& request) {
+  if (auto follow = request.query_param("follow")) {
+    if (*follow == "true") return true;
+    if (*follow == "false") return false;
+    throw http::validation_failed({{"follow", "expected true or false, got \"" + std::string(*follow) + "\""}});
+  }
+  auto accept = request.header("accept");
+  if (!accept) return false;
+  std::string lower(*accept);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  return lower.find("text/event-stream") != std::string::npos;
+}
+
+// The Last-Event-ID a reconnecting EventSource sends: a row id.
+std::optional<std::int64_t> last_event_id(const Request& request) {
+  auto header = request.header("last-event-id");
+  if (!header) return std::nullopt;
+  std::string_view text = *header;
+  bool digits = !text.empty() && text.size() <= 18 &&
+                std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); });
+  if (!digits) {
+    throw http::validation_failed(
+        {{"Last-Event-ID", "expected the id of an event row (digits), got \"" + std::string(text) + "\""}});
+  }
+  return std::stoll(std::string(text));
+}
+
 }  // namespace
 
 void register_database_routes(http::Router& router, ApiContext& context) {
@@ -146,14 +179,40 @@ void register_database_routes(http::Router& router, ApiContext& context) {
                  },
                  page_json),
              document("listPages", "The pages a job fetched", "PageList", 100, 1000));
-  router.add("GET", "/jobs/{id}/events",
-             window(
-                 "events", 1000, 1000,
-                 [](store::JobRepository& r, std::string id, std::int64_t after, std::size_t limit) {
-                   return r.events(std::move(id), after, limit);
-                 },
-                 event_json),
-             document("listEvents", "A job's events", "EventList", 1000, 1000));
+  auto list_events = window(
+      "events", 1000, 1000,
+      [](store::JobRepository& r, std::string id, std::int64_t after, std::size_t limit) {
+        return r.events(std::move(id), after, limit);
+      },
+      [](const store::EventRecord& record) { return event_json(record); });
+  // The same path streams the events live when the client asks for a stream.
+  router.add(
+      "GET", "/jobs/{id}/events",
+      [ctx = &context, list_events](Request& request) -> asio::awaitable<Response> {
+        if (!wants_stream(request)) co_return co_await list_events(request);
+        std::string id = job_id_param(request);
+        QueryParams query(request);
+        auto after = query.after();
+        query.done();
+        if (auto resume = last_event_id(request)) after = *resume;
+        auto job = co_await ctx->jobs->find(id);
+        if (!job) throw http::not_found("no job " + id);
+        co_return ctx->streams->follow_job(std::move(*job), after);
+      },
+      document("listEvents", "A job's events, as a list or live", "EventList", 1000, 1000)
+          .describe("A page of the job's event rows (application/json), or, with `Accept: text/event-stream` or "
+                    "`?follow=true`, a live stream (text/event-stream): `event: state` with the job (the Job "
+                    "schema) first and at each state change, `event: log` with each event row (the Event schema) "
+                    "as it is written, its `id:` the row's id, `event: progress` with the job at most once a "
+                    "second while it runs, and a final `event: state` after the job's last row; then the stream "
+                    "ends. `Last-Event-ID` (or `after`) resumes after that row. Without a database the rows are "
+                    "sent as they happen, without ids. Beyond server.max_streams open streams: 503. A comment line goes after server.stream_heartbeat_ms "
+                    "without an event.")
+          .query("follow", {{"type", "boolean"}, {"default", false}},
+                 "true: a live stream (text/event-stream), as Accept: text/event-stream asks")
+          .request_header("Last-Event-ID", {{"type", "string"}, {"pattern", "^[0-9]{1,18}$"}},
+                          "a live stream resumes after this event row (EventSource sends it on reconnecting)")
+          .or_text(200, "text/event-stream"));
 }
 
 }  // namespace crawld::api

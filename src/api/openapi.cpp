@@ -252,6 +252,11 @@ Operation& Operation::reply_text(int status, std::string description, std::strin
   return *this;
 }
 
+Operation& Operation::or_text(int status, std::string_view media) {
+  doc_["responses"][std::to_string(status)]["content"][std::string(media)] = {{"schema", string_schema()}};
+  return *this;
+}
+
 Operation& Operation::problem(int status, std::string description) {
   doc_["responses"][std::to_string(status)] = {{"description", std::move(description)},
                                                {"content", content("application/problem+json", ref("Problem"))}};

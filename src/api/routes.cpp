@@ -176,6 +176,7 @@ void register_routes(http::Router& router, ApiContext& context) {
                         "StartDocs"));
   register_job_routes(router, context);
   register_database_routes(router, context);
+  register_stream_routes(router, context);
   register_service_routes(router, &context);
 
   Response page;

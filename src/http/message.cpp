@@ -217,7 +217,9 @@ void write_response_head(std::string& out, const Response& response, unsigned ve
   }
   if (version == 10 && keep_alive) field("Connection", "keep-alive");
   if (version != 10 && !keep_alive) field("Connection", "close");
-  if (!is_bodiless(response.status)) {
+  if (response.stream) {
+    if (version != 10) field("Transfer-Encoding", "chunked");
+  } else if (!is_bodiless(response.status)) {
     char digits[24];
     auto end = std::to_chars(std::begin(digits), std::end(digits), response.payload().size()).ptr;
     field("Content-Length", std::string_view(digits, static_cast<std::size_t>(end - digits)));

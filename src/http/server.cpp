@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <array>
 #include <list>
 #include <vector>
@@ -103,6 +104,150 @@ void watch(const std::shared_ptr<Connection>& connection) {
   });
 }
 
+// The body of one streamed response (stream.hpp), on its connection. Text
+// is framed (a chunk each on HTTP/1.1), queued, and written one batch at a
+// time behind the producer; the session's read beside it notices the
+// client leaving. Ends by end(): the terminating chunk is written, then the
+// read is cancelled so that the session closes the connection.
+class ConnectionStream final : public Stream, public std::enable_shared_from_this<ConnectionStream> {
+ public:
+  ConnectionStream(std::shared_ptr<Connection> connection, bool chunked, const ServerConfig& config)
+      : connection_(std::move(connection)),
+        chunked_(chunked),
+        max_buffer_(config.max_stream_buffer_bytes),
+        write_timeout_(config.request_timeout_ms),
+        waker_(connection_->socket.get_executor()) {}
+
+  // The response head goes first, unframed.
+  void send_head(std::string_view head) {
+    pending_.append(head);
+    flush();
+  }
+
+  bool send(std::string_view text) override {
+    if (closed_) return false;
+    if (text.empty()) return true;
+    if (chunked_) {
+      char digits[16];
+      auto end = std::to_chars(std::begin(digits), std::end(digits), text.size(), 16).ptr;
+      pending_.append(digits, end).append("\r\n");
+    }
+    pending_.append(text);
+    if (chunked_) pending_.append("\r\n");
+    body_bytes_ += text.size();
+    last_sent_ = std::chrono::steady_clock::now();
+    if (pending_.size() > max_buffer_) {
+      dropped_ = true;
+      spdlog::info("event stream to {} dropped: {} bytes unsent (server.max_stream_buffer_bytes {})", remote_,
+                   pending_.size(), max_buffer_);
+      broken();
+      return false;
+    }
+    flush();
+    return true;
+  }
+
+  bool closed() const override { return closed_; }
+
+  boost::asio::awaitable<void> wait_until(std::chrono::steady_clock::time_point deadline) override {
+    if (!woken_ && !closed_) {
+      waker_.expires_at(deadline);
+      co_await waker_.async_wait(use_tuple);
+    }
+    woken_ = false;
+  }
+
+  void wake() override {
+    woken_ = true;
+    waker_.cancel();
+  }
+
+  std::chrono::steady_clock::time_point last_sent() const override { return last_sent_; }
+
+  // No more text: the producer returned, or the server is stopping. What is
+  // queued is still written, then the terminating chunk.
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    wake();
+  }
+
+  // The producer returned: end the body once what is queued is written.
+  void end() {
+    close();
+    if (ended_) return;
+    ended_ = true;
+    if (chunked_ && !broken_) pending_.append("0\r\n\r\n");
+    flush();
+    finish_if_done();
+  }
+
+  // The client left (the read failed) or cannot be written to: nothing
+  // more is written.
+  void broken() {
+    broken_ = true;
+    pending_.clear();
+    close();
+    cancel_read();
+  }
+
+  // Nothing more will be written: the body ended and went out, or the
+  // client is gone.
+  bool over() const { return broken_ || (ended_ && !writing_ && pending_.empty()); }
+  bool dropped() const { return dropped_; }
+  std::size_t body_bytes() const { return body_bytes_; }
+  void set_remote(std::string_view remote) { remote_ = remote; }
+
+ private:
+  void flush() {
+    if (writing_ || pending_.empty() || broken_) return;
+    writing_ = true;
+    sending_.swap(pending_);
+    pending_.clear();
+    connection_->expire_after(write_timeout_);
+    asio::async_write(connection_->socket, asio::buffer(sending_),
+                      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                        self->writing_ = false;
+                        self->connection_->no_deadline();
+                        self->sending_.clear();
+                        if (ec) {
+                          self->broken();
+                          return;
+                        }
+                        self->flush();
+                        self->finish_if_done();
+                      });
+  }
+
+  // Ended and written: the session's read is cancelled, so that it closes.
+  void finish_if_done() {
+    // (over() is what the session's read loop looks at.)
+    if (ended_ && !writing_ && pending_.empty()) cancel_read();
+  }
+
+  void cancel_read() {
+    boost::system::error_code ignored;
+    connection_->socket.cancel(ignored);
+  }
+
+  std::shared_ptr<Connection> connection_;
+  bool chunked_;
+  std::size_t max_buffer_;
+  std::chrono::milliseconds write_timeout_;
+  asio::steady_timer waker_;
+  std::string pending_;
+  std::string sending_;
+  std::string remote_;
+  std::size_t body_bytes_ = 0;
+  std::chrono::steady_clock::time_point last_sent_ = std::chrono::steady_clock::now();
+  bool woken_ = false;
+  bool closed_ = false;
+  bool ended_ = false;
+  bool broken_ = false;
+  bool dropped_ = false;
+  bool writing_ = false;
+};
+
 using RequestParser = bhttp::request_parser<bhttp::string_body>;
 
 // The path for the problem of a request answered before it was read whole
@@ -157,6 +302,7 @@ struct HttpServer::Impl {
   bool stopping = false;
   std::function<void(const RequestRecord&)> observer;
   RequestFilter filter;
+  std::list<ConnectionStream*> streams;  // the open event streams
 
   Impl(asio::io_context& io, ServerConfig cfg, const Router& r)
       : ioc(io), config(std::move(cfg)), router(r), acceptor(io) {}
@@ -232,19 +378,81 @@ struct HttpServer::Impl {
     co_await asio::post(connection.socket.get_executor(), asio::use_awaitable);
     auto [ec, n] = co_await asio::async_write(connection.socket, buffers, use_tuple);
     connection.no_deadline();
-    if (observer) {
-      RequestRecord record;
-      record.method = request ? std::string_view(request->method) : std::string_view("-");
-      record.target = request ? std::string_view(request->target) : std::string_view("-");
-      record.route = route;
-      record.status = response.status;
-      record.bytes = bodiless ? 0 : body.size();
-      record.finished = std::chrono::steady_clock::now();
-      record.seconds = std::chrono::duration<double>(record.finished - started).count();
-      record.remote = remote;
-      observer(record);
-    }
+    log_request(request, route, response.status, bodiless ? 0 : body.size(), started, remote);
     co_return !ec;
+  }
+
+  void log_request(const Request* request, std::string_view route, int status, std::size_t bytes,
+                   std::chrono::steady_clock::time_point started, const std::string& remote) {
+    if (!observer) return;
+    RequestRecord record;
+    record.method = request ? std::string_view(request->method) : std::string_view("-");
+    record.target = request ? std::string_view(request->target) : std::string_view("-");
+    record.route = route;
+    record.status = status;
+    record.bytes = bytes;
+    record.finished = std::chrono::steady_clock::now();
+    record.seconds = std::chrono::duration<double>(record.finished - started).count();
+    record.remote = remote;
+    observer(record);
+  }
+
+  static asio::awaitable<void> produce(std::shared_ptr<ConnectionStream> stream, StreamProducer producer) {
+    co_await producer(*stream);
+  }
+
+  // A streamed answer (stream.hpp): the head, then the producer's text
+  // until it returns, the client leaves, or the server stops. The request is
+  // logged when the stream ends, with the body bytes it carried.
+  asio::awaitable<void> stream_response(const std::shared_ptr<Connection>& connection, Response& response,
+                                        unsigned version, const Request& request, std::string_view route,
+                                        std::chrono::steady_clock::time_point started, const std::string& remote) {
+    if (stopping || streams.size() >= config.max_streams) {
+      auto error = service_unavailable(stopping ? std::string("the server is stopping")
+                                                : "too many open event streams (server.max_streams is " +
+                                                      std::to_string(config.max_streams) + "); retry later");
+      error.with_header("Retry-After", "5");
+      co_await write_and_log(*connection, problem_response(error, request.path), version, false, false, &request,
+                             route, started, remote);
+      co_return;
+    }
+    response.header("Cache-Control", "no-store").header("X-Accel-Buffering", "no");
+    // The kernel's send buffer is bounded as the queue is: a client that
+    // does not read has at most about that much waiting for it in each.
+    boost::system::error_code ignored;
+    connection->socket.set_option(
+        asio::socket_base::send_buffer_size(static_cast<int>(std::min<std::size_t>(config.max_stream_buffer_bytes, 1 << 30))),
+        ignored);
+    auto stream = std::make_shared<ConnectionStream>(connection, version != 10, config);
+    stream->set_remote(remote);
+    write_response_head(connection->head, response, version, false);
+    stream->send_head(connection->head);
+    auto listed = streams.insert(streams.end(), stream.get());
+    bool producing = true;
+    util::Condition produced(ioc);
+    asio::co_spawn(ioc, produce(stream, std::move(response.stream)),
+                   [&producing, &produced, stream, remote](const std::exception_ptr& error) {
+                     if (error) {
+                       try {
+                         std::rethrow_exception(error);
+                       } catch (const std::exception& e) {
+                         spdlog::warn("event stream to {} failed: {}", remote, e.what());
+                       }
+                     }
+                     producing = false;
+                     stream->end();
+                     produced.notify_all();
+                   });
+    // The client sends nothing more; a read that fails says it left.
+    std::array<char, 512> discard{};
+    while (!stream->over()) {
+      auto [ec, n] = co_await connection->socket.async_read_some(asio::buffer(discard), use_tuple);
+      if (ec) break;
+    }
+    if (!stream->over()) stream->broken();
+    co_await produced.wait_until(std::chrono::steady_clock::time_point::max(), [&producing] { return !producing; });
+    streams.erase(listed);
+    log_request(&request, route, 200, stream->body_bytes(), started, remote);
   }
 
   asio::awaitable<void> session(tcp::socket socket) {
@@ -256,7 +464,7 @@ struct HttpServer::Impl {
     auto self = connections.insert(connections.end(), connection.get());
     watch(connection);
     try {
-      co_await serve(*connection, remote);
+      co_await serve(connection, remote);
     } catch (const std::exception& e) {
       spdlog::debug("connection from {} ended: {}", remote, e.what());
     }
@@ -310,7 +518,8 @@ struct HttpServer::Impl {
     connection.no_deadline();
   }
 
-  asio::awaitable<void> serve(Connection& connection, const std::string& remote) {
+  asio::awaitable<void> serve(const std::shared_ptr<Connection>& shared, const std::string& remote) {
+    Connection& connection = *shared;
     beast::flat_buffer buffer;
     bool first = true;
     while (!stopping) {
@@ -345,6 +554,14 @@ struct HttpServer::Impl {
       Request request = to_request(req, remote);
       std::string_view route;
       Response response = co_await router.dispatch(request, route, &filter);
+      if (response.stream) {
+        if (!head) {
+          co_await stream_response(shared, response, version, request, route, started, remote);
+          co_return;
+        }
+        response.stream = nullptr;  // HEAD: the head a GET would get, and a close
+        keep_alive = false;
+      }
       keep_alive = keep_alive && !stopping;
       bool sent =
           co_await write_and_log(connection, response, version, keep_alive, head, &request, route, started, remote);
@@ -381,6 +598,9 @@ void HttpServer::stop_accepting() {
   for (auto* connection : impl_->connections) {
     if (connection->idle) connection->socket.cancel(ignored);
   }
+  // Event streams end now: their producers return, and each body ends
+  // cleanly once what is queued is written.
+  for (auto* stream : impl_->streams) stream->close();
 }
 
 asio::awaitable<void> HttpServer::drain(std::chrono::milliseconds limit) {
@@ -392,6 +612,8 @@ asio::awaitable<void> HttpServer::drain(std::chrono::milliseconds limit) {
 }
 
 std::size_t HttpServer::open_connections() const { return impl_->connections.size(); }
+
+std::size_t HttpServer::open_streams() const { return impl_->streams.size(); }
 
 void HttpServer::on_request(std::function<void(const RequestRecord&)> observer) {
   impl_->observer = std::move(observer);

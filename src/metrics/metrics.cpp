@@ -124,6 +124,11 @@ struct Metrics::Impl {
                                 .Add({}, lag_buckets);
   pm::Gauge& open_connections =
       pm::BuildGauge().Name("crawld_open_connections").Help("Open HTTP connections").Register(*registry).Add({});
+  pm::Gauge& open_streams = pm::BuildGauge()
+                                .Name("crawld_open_streams")
+                                .Help("Open event streams (text/event-stream), among the open connections")
+                                .Register(*registry)
+                                .Add({});
   pm::Gauge& resident_memory = pm::BuildGauge()
                                    .Name("process_resident_memory_bytes")
                                    .Help("Resident memory size in bytes")
@@ -242,6 +247,7 @@ std::string Metrics::render(const Snapshot& snapshot) {
     impl_->jobs_by_state.Add({{"state", std::string(jobs::to_string(state))}}).Set(static_cast<double>(count));
   }
   impl_->open_connections.Set(static_cast<double>(snapshot.open_connections));
+  impl_->open_streams.Set(static_cast<double>(snapshot.open_streams));
   impl_->db_backlog.Set(static_cast<double>(snapshot.db_backlog_rows));
   impl_->db_up.Set(snapshot.db_up ? 1 : 0);
   auto grow = [](pm::Counter& counter, std::uint64_t now, std::uint64_t& last) {

@@ -79,6 +79,14 @@ asio::awaitable<void> BatchWriter::write_one() {
     retry_at_ = {};
     health_.mark_up();
     queue_.committed(*batch);
+    if (on_events_written_) {
+      // Once per job: a batch holds a job's events back to back, mostly.
+      const std::string* last = nullptr;
+      for (const auto& event : batch->events) {
+        if (last == nullptr || *last != event.job_id) on_events_written_(event.job_id);
+        last = &event.job_id;
+      }
+    }
     if (on_end_written_) {
       for (const auto& job : batch->jobs) {
         if (jobs::is_terminal(job.state)) on_end_written_(job.id, job.attempt);

@@ -142,6 +142,10 @@ void Store::on_batch(BatchCallback callback) { impl_->writer.on_batch(std::move(
 
 void Store::on_end_written(EndCallback callback) { impl_->writer.on_end_written(std::move(callback)); }
 
+void Store::on_events_written(EventsCallback callback) { impl_->writer.on_events_written(std::move(callback)); }
+
+std::size_t Store::pending_events(const std::string& job_id) const { return impl_->queue.events_of(job_id); }
+
 bool Store::backlog_full() const { return impl_->queue.full(); }
 
 DatabaseStatus Store::status() const {

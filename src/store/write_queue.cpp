@@ -35,6 +35,7 @@ void WriteQueue::count_row(const std::string& job_id) {
 
 void WriteQueue::add_event(const jobs::Job& job, std::string_view level, const std::string& message) {
   count_row(job.id);
+  ++queued_events_[job.id];
   events_.push_back({job.id, jobs::Clock::now(), std::string(level), message, job.attempt});
   note_pending();
 }
@@ -113,6 +114,10 @@ void WriteQueue::committed(const Batch& batch) {
     };
     for (const auto& event : batch.events) uncount(event.job_id);
     for (const auto& page : batch.pages) uncount(page.job_id);
+  }
+  for (const auto& event : batch.events) {
+    auto it = queued_events_.find(event.job_id);
+    if (it != queued_events_.end() && --it->second == 0) queued_events_.erase(it);
   }
   events_.erase(events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(batch.events.size()));
   pages_.erase(pages_.begin(), pages_.begin() + static_cast<std::ptrdiff_t>(batch.pages.size()));

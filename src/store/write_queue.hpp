@@ -61,6 +61,11 @@ class WriteQueue {
   std::size_t pages() const { return pages_.size(); }
   std::size_t events() const { return events_.size(); }
   std::size_t job_updates() const { return jobs_.size(); }
+  // The job's events not committed yet.
+  std::size_t events_of(const std::string& job_id) const {
+    auto it = queued_events_.find(job_id);
+    return it == queued_events_.end() ? 0 : it->second;
+  }
   // Job rows and events fill max_backlog_rows: POST /start refuses new jobs.
   bool full() const { return events_.size() + jobs_.size() >= config_.max_backlog_rows; }
   // Cluster mode: a job's end waits to be written; it frees a slot (and a
@@ -78,6 +83,7 @@ class WriteQueue {
   DatabaseConfig config_;
   std::string fence_owner_;
   std::unordered_map<std::string, std::size_t> queued_rows_;  // cluster mode: per job
+  std::unordered_map<std::string, std::size_t> queued_events_;  // per job
   std::function<void()> wake_;
   std::vector<std::string> job_order_;
   std::map<std::string, jobs::Job> jobs_;

@@ -9,7 +9,14 @@
 
 #include <nlohmann/json.hpp>
 
+namespace crawld::store {
+struct EventRecord;
+}
+
 namespace crawld::api {
+
+// A job's event row as the API shows it (lists and live streams).
+nlohmann::json event_json(const store::EventRecord& record);
 
 // "database" member of /status; {"configured": false} without a database.
 nlohmann::json database_status_json(const ApiContext& ctx);

@@ -28,6 +28,9 @@ class Operation {
   Operation& reply(int status, std::string description, std::string_view schema);
   // A success answer of another media type, its body a string.
   Operation& reply_text(int status, std::string description, std::string_view media);
+  // Another media type the answer `status` may have (the request chooses),
+  // its body a string.
+  Operation& or_text(int status, std::string_view media);
   // A problem+json answer.
   Operation& problem(int status, std::string description);
   // A header the answer `status` carries.

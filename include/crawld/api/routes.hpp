@@ -30,6 +30,8 @@ struct Snapshot;
 
 namespace crawld::api {
 
+class EventStreams;
+
 struct ApiContext {
   const Config* config = nullptr;
   jobs::JobService* jobs = nullptr;
@@ -40,6 +42,7 @@ struct ApiContext {
   std::function<metrics::Snapshot()> snapshot;  // gauges sampled at scrape time
   store::Store* store = nullptr;  // null when no database is configured
   cluster::Coordinator* cluster = nullptr;  // null unless cluster.enabled
+  EventStreams* streams = nullptr;          // live streams (event_streams.hpp)
 };
 
 // The status page, compiled into the binary (src/api/status_page.html).
@@ -51,5 +54,7 @@ void register_routes(http::Router& router, ApiContext& context);
 void register_job_routes(http::Router& router, ApiContext& context);
 // GET /jobs/{id}/pages and /events (database_routes.cpp).
 void register_database_routes(http::Router& router, ApiContext& context);
+// GET /events (event_streams.cpp).
+void register_stream_routes(http::Router& router, ApiContext& context);
 
 }  // namespace crawld::api

@@ -4,6 +4,8 @@
 // their tests work with these small structs and never include Beast.
 #pragma once
 
+#include "crawld/http/stream.hpp"
+
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,6 +40,9 @@ struct Response {
   // is then answered without a copy per request.
   std::shared_ptr<const std::string> fixed_body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  // Set for a streamed body (stream.hpp): `body` is not sent; the head has
+  // no Content-Length, and the connection closes when the stream ends.
+  StreamProducer stream;
 
   std::string_view payload() const { return fixed_body ? std::string_view(*fixed_body) : std::string_view(body); }
 
@@ -79,7 +84,8 @@ bool is_bodiless(int status);
 // Writes into `out` the status line and header fields of `response`, ending
 // with the blank line: Server, Date, Content-Type, the handler's own fields,
 // Connection where the version's default does not hold, Content-Length
-// (left out for a bodiless status). A field whose name or value could break
+// (left out for a bodiless status; a stream has Transfer-Encoding: chunked
+// on HTTP/1.1 instead, and nothing on HTTP/1.0, where the close ends it). A field whose name or value could break
 // the framing (CR, LF, or in a name ':' or whitespace) is left out and logged.
 void write_response_head(std::string& out, const Response& response, unsigned version, bool keep_alive);
 

@@ -52,6 +52,8 @@ class HttpServer {
   boost::asio::awaitable<void> drain(std::chrono::milliseconds limit);
 
   std::size_t open_connections() const;
+  // Event streams open now (counted in open_connections too).
+  std::size_t open_streams() const;
   void on_request(std::function<void(const RequestRecord&)> observer);
   void set_filter(RequestFilter filter);
 

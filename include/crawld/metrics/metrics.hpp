@@ -33,6 +33,7 @@ struct ClusterSnapshot {
 struct Snapshot {
   std::map<jobs::JobState, std::size_t> jobs;
   std::size_t open_connections = 0;
+  std::size_t open_streams = 0;  // event streams, among the connections
   std::size_t db_backlog_rows = 0;
   bool db_configured = false;
   bool db_up = false;

@@ -80,6 +80,13 @@ class Store : public jobs::JobObserver {
   using EndCallback = std::function<void(const std::string& id, std::uint32_t attempt)>;
   void on_end_written(EndCallback callback);
 
+  // A batch holding events of this job was committed (called on the loop,
+  // at least once per job in the batch): live streams read them now.
+  using EventsCallback = std::function<void(const std::string& job_id)>;
+  void on_events_written(EventsCallback callback);
+  // The job's events queued here and not committed yet.
+  std::size_t pending_events(const std::string& job_id) const;
+
   DatabaseStatus status() const;
   // True while the job rows and events waiting to be written reach
   // database.max_backlog_rows: POST /start then refuses new jobs (page rows
