@@ -70,10 +70,12 @@ class Contract:
         if key == "default" and status < 400:
             raise AssertionError(f"{method} {pattern}: status {status} is not in the document")
         self.covered.add((pattern, method.lower(), status))
-        media, spec = next(iter(responses[key]["content"].items()))
         got = headers.get("content-type", "").split(";")[0].strip()
-        if got != media:
-            raise AssertionError(f"{method} {pattern} {status}: Content-Type {got}, the document says {media}")
+        contents = responses[key]["content"]
+        if got not in contents:
+            raise AssertionError(f"{method} {pattern} {status}: Content-Type {got}, the document says "
+                                 f"{' or '.join(contents)}")
+        media, spec = got, contents[got]
         body = json.loads(data) if media.endswith("json") else data.decode("utf-8")
         resolver = jsonschema.RefResolver.from_schema(self.document)
         jsonschema.Draft202012Validator(spec["schema"], resolver=resolver).validate(body)
@@ -131,6 +133,22 @@ class OpenApiTest(unittest.TestCase):
         status, got, data = crawld.request(method, path, body=body, headers=sent)
         self.assertEqual(status, expect, f"{method} {path}: {data[:500]!r}")
         return contract.check(method, path, status, got, data)
+
+    def call_stream(self, contract, crawld, path, ended=True):
+        """A text/event-stream answer: read to its end (a job that ended), or
+        its head and first event only (a stream that goes on)."""
+        conn = crawld.connection()
+        try:
+            conn.request("GET", path, headers=dict(AUTH, Accept="text/event-stream"))
+            response = conn.getresponse()
+            got = {k.lower(): v for k, v in response.getheaders()}
+            data = response.read() if ended else response.readline() + response.readline()
+        finally:
+            conn.close()
+        self.assertEqual(response.status, 200, data[:500])
+        self.assertEqual(got["content-type"], "text/event-stream")
+        contract.check("GET", path, 200, got, data)
+        return data.decode()
 
     def wait_state(self, crawld, job_id, states, limit=30):
         deadline = time.monotonic() + limit
@@ -200,6 +218,11 @@ class OpenApiTest(unittest.TestCase):
                 call("GET", f"/jobs/{done['id']}/{what}?limit=0", 422)
                 call("GET", f"{nobody}/{what}", 404)
                 call("GET", f"/jobs/not-a-uuid/{what}", 422)
+            # The events live: a job that ended replays its rows and its state.
+            replay = self.call_stream(contract, crawld, f"/jobs/{done['id']}/events")
+            self.assertIn("event: log", replay)
+            self.assertTrue(replay.rstrip().split("\n")[-1].startswith("data: "))
+            self.assertIn("retry:", self.call_stream(contract, crawld, "/events", ended=False))
 
             status = call("GET", "/status", 200)
             self.assertEqual(len(status["running"]), 1)
@@ -223,13 +246,16 @@ class OpenApiTest(unittest.TestCase):
             call("DELETE", f"/jobs/{running['id']}", 202)
 
         # A database that cannot be reached: readiness, history and rows are 503.
-        down = dict(self.config, database={"url": "postgresql://crawld@127.0.0.1:1/crawld", "read_timeout_ms": 300})
+        # No event stream may open there either (server.max_streams 0): 503.
+        down = dict(self.config, database={"url": "postgresql://crawld@127.0.0.1:1/crawld", "read_timeout_ms": 300},
+                    server={"max_streams": 0})
         with Crawld(down, name="openapi-contract-db-down") as crawld:
             call = lambda *args, **kwargs: self.call(contract, crawld, *args, **kwargs)  # noqa: E731
             call("GET", "/readyz", 503, token=False)
             call("GET", nobody, 503)
             call("GET", nobody + "/pages", 503)
             call("GET", nobody + "/events", 503)
+            call("GET", "/events", 503, headers={"Accept": "text/event-stream"})
 
         documented = set()
         for pattern, item in contract.document["paths"].items():
