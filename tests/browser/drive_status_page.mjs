@@ -29,6 +29,12 @@ try {
   await page.goto(base + "/", { waitUntil: "load" });
   await page.waitForFunction(() => document.getElementById("service-state").textContent === "running",
                              null, { timeout: 10000 });
+  // The page hears of changes through the live stream (GET /events).
+  await page.waitForFunction(() => document.body.dataset.live === "stream", null, { timeout: 10000 });
+  const liveMode = await page.evaluate(() => document.body.dataset.live);
+  // From here on the page does not poll: every change below must reach it
+  // through the stream.
+  await page.evaluate(() => { clearInterval(timer); timer = null; });
 
   // The message line keeps the previous answer: clear it so each wait sees a new one.
   const clearMessage = () => page.evaluate(() => { document.getElementById("message").textContent = ""; });
@@ -46,9 +52,10 @@ try {
   }
   const rowFor = (prefix) => `#jobs tr[data-job-id^="${prefix}"]`;
 
-  // A crawl that runs to its end.
+  // A crawl that runs to its end: its row changes without a reload or a poll.
   const fast = await startFromForm(fastTarget);
   await page.waitForSelector(`${rowFor(fast)}[data-state="succeeded"]`, { timeout: 30000 });
+  const reloads = await page.evaluate(() => performance.getEntriesByType("navigation").length);
 
   // A crawl that would run for a long time: cancel it from its row.
   const slow = await startFromForm(slowTarget);
@@ -83,7 +90,7 @@ try {
   const ids = await page.$$eval("#jobs tr", (rows) => rows.map((r) => r.dataset.jobId));
   const full = (prefix) => ids.find((id) => id.startsWith(prefix));
   console.log(JSON.stringify({ succeeded: full(fast), cancelled: full(slow), screenshots, errorShown, errorClass,
-                               horizontalOverflowAt400: overflow, pageErrors: errors }));
+                               horizontalOverflowAt400: overflow, pageErrors: errors, liveMode, reloads }));
 } finally {
   await browser.close();
   fs.rmSync(profile, { recursive: true, force: true });

@@ -35,6 +35,8 @@ class StatusPageTest(unittest.TestCase):
                 self.assertEqual(run.returncode, 0, run.stderr[-3000:])
                 result = json.loads(run.stdout.strip().splitlines()[-1])
                 self.assertEqual(result["pageErrors"], [])
+                self.assertEqual(result["liveMode"], "stream")
+                self.assertEqual(result["reloads"], 1)
                 for name in result["screenshots"]:
                     self.assertGreater(os.path.getsize(os.path.join(out, name)), 10_000, name)
                 self.assertFalse(result["horizontalOverflowAt400"])
