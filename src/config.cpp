@@ -1,6 +1,7 @@
 #include "crawld/config.hpp"
 
 #include "config_reader.hpp"
+#include "crawld/webhooks/signature.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <nlohmann/json.hpp>
@@ -101,6 +102,48 @@ void read_auth(const json& j, AuthConfig& c) {
   }
 }
 
+bool is_webhook_event(const std::string& name) {
+  return std::any_of(std::begin(webhook_events), std::end(webhook_events),
+                     [&](const char* event) { return name == event; });
+}
+
+void read_webhook(const json& j, const std::string& path, WebhookConfig& c) {
+  ObjectReader r(j, path);
+  r.string("url", c.url);
+  r.string_list("events", c.events);
+  r.string("secret", c.secret);
+  r.finish();
+  if (c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0) {
+    fail(path + ".url", "expected an http:// or https:// URL, got \"" + c.url + "\"");
+  }
+  for (std::size_t i = 0; i < c.events.size(); ++i) {
+    if (!is_webhook_event(c.events[i])) {
+      fail(path + ".events[" + std::to_string(i) + "]",
+           "unknown event \"" + c.events[i] +
+               "\" (job.queued, job.started, job.succeeded, job.failed, job.cancelled, job.timed_out, "
+               "job.interrupted)");
+    }
+  }
+  if (!webhook_secret_valid(c.secret)) {
+    fail(path + ".secret",
+         "expected \"whsec_\" and the base64 of 24 to 64 random bytes (e.g. echo whsec_$(openssl rand -base64 32))");
+  }
+}
+
+void read_webhooks(const json& j, std::vector<WebhookConfig>& out) {
+  if (!j.is_array()) fail("webhooks", "expected array of webhooks, got " + describe(j));
+  out.clear();
+  std::set<std::string> urls;
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    std::string path = "webhooks[" + std::to_string(i) + "]";
+    WebhookConfig webhook;
+    read_webhook(j[i], path, webhook);
+    // A delivery names its webhook by URL.
+    if (!urls.insert(webhook.url).second) fail(path + ".url", "the same URL as an earlier webhook");
+    out.push_back(std::move(webhook));
+  }
+}
+
 }  // namespace
 
 void validate_config(Config& config) {
@@ -120,6 +163,11 @@ void validate_config(Config& config) {
   if (cluster.heartbeat_ms * 2 > cluster.lease_ms) {
     fail("cluster.heartbeat_ms", "must be at most half of cluster.lease_ms (" + std::to_string(cluster.lease_ms) +
                                      "), or one late heartbeat loses every job");
+  }
+  for (std::size_t i = 0; i < config.webhooks.size(); ++i) {
+    if (auto why = webhook_address_refused(config.webhooks[i].url, crawl.allow_private_networks)) {
+      fail("webhooks[" + std::to_string(i) + "].url", *why);
+    }
   }
   if (config.jobs.default_timeout_s > config.jobs.max_timeout_s) {
     fail("jobs.default_timeout_s",
@@ -154,6 +202,9 @@ Config parse_config(const std::string& json_text) {
   if (const json* v = top.find("database")) read_database(*v, config.database);
   if (const json* v = top.find("cluster")) read_cluster(*v, config.cluster);
   if (const json* v = top.find("auth")) read_auth(*v, config.auth);
+  if (const json* v = top.find("webhooks")) read_webhooks(*v, config.webhooks);
+  top.integer("webhooks_max_age_s", config.webhooks_max_age_s, 1, std::int64_t{30} * 86400);
+  top.integer("webhooks_retry_ms", config.webhooks_retry_ms, 10, 3'600'000);
   top.find("$comment");  // documentation inside the file is allowed
   top.finish();
   validate_config(config);

@@ -2,6 +2,7 @@
 
 #include "crawld/api/auth.hpp"
 #include "crawld/api/event_streams.hpp"
+#include "crawld/api/job_json.hpp"
 #include "crawld/api/routes.hpp"
 #include "crawld/cluster/coordinator.hpp"
 #include "crawld/crawl/crawler.hpp"
@@ -13,6 +14,7 @@
 #include "crawld/store/store.hpp"
 #include "crawld/util/systemd_notify.hpp"
 #include "crawld/version.hpp"
+#include "crawld/webhooks/sender.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
@@ -121,6 +123,11 @@ struct Service::Impl {
                         instance_id_for(config)};
   // Cluster mode only: the shared queue in the database.
   std::unique_ptr<cluster::Coordinator> cluster;
+  // Webhook deliveries wait in the database, or without one in memory.
+  std::unique_ptr<webhooks::MemoryOutbox> memory_outbox =
+      store ? nullptr : std::make_unique<webhooks::MemoryOutbox>();
+  webhooks::Outbox& outbox = store ? store->webhook_outbox() : *memory_outbox;
+  webhooks::WebhookSender webhook_sender{ioc, config, outbox, [](const jobs::Job& job) { return api::job_json(job); }};
   api::TokenAuth auth{config.auth};
   http::Router router;
   api::ApiContext api_context;
@@ -141,8 +148,11 @@ struct Service::Impl {
     api_context.metrics = &metrics;
     api_context.draining = [this] { return draining; };
     api_context.snapshot = [this] { return metrics_snapshot(); };
+    api_context.outbox = &outbox;
     wire_store();
     wire_cluster();
+    // After the store: a delivery goes in the batch with its job's change.
+    if (!config.webhooks.empty()) jobs.add_observer(&webhook_sender);
     jobs.add_observer(&streams);  // after the store: a stream's wake-up finds the rows queued
     api::register_routes(router, api_context);
     server.set_filter([this](const http::Request& request, std::string_view route) { auth.check(request, route); });
@@ -261,6 +271,9 @@ struct Service::Impl {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       co_await cluster->shutdown(std::max(left, std::chrono::milliseconds(config.cluster.lease_ms)));
     }
+    // Sends in flight get a moment; the rest are sent after the restart
+    // (with a database) or lost (without one).
+    co_await webhook_sender.stop(std::chrono::milliseconds(500));
     // What the jobs produced is written before the process ends.
     if (store) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -290,6 +303,7 @@ struct Service::Impl {
     }
     if (store) store->start();
     if (cluster) cluster->start();
+    webhook_sender.start();
     server.start();
     loop_lag.start();
     wait_signals();

@@ -144,6 +144,18 @@ struct AuthConfig {
   bool public_metrics = true;
 };
 
+// An operator's webhook: job state changes POSTed to `url`, signed with
+// `secret` the way the Standard Webhooks specification does it.
+struct WebhookConfig {
+  std::string url;                  // http(s); a private address only with crawl.allow_private_networks
+  std::vector<std::string> events;  // job.queued, job.started, ...; empty in the file: every event
+  std::string secret;               // "whsec_" + base64 of 24-64 random bytes
+};
+
+// The event names a webhook may ask for.
+inline constexpr const char* webhook_events[] = {"job.queued",    "job.started",   "job.succeeded",  "job.failed",
+                                                 "job.cancelled", "job.timed_out", "job.interrupted"};
+
 struct Config {
   ServerConfig server;
   LogConfig log;
@@ -152,6 +164,9 @@ struct Config {
   DatabaseConfig database;
   ClusterConfig cluster;
   AuthConfig auth;
+  std::vector<WebhookConfig> webhooks;
+  std::uint32_t webhooks_max_age_s = 24 * 3600;  // a delivery is retried this long after its event
+  std::uint32_t webhooks_retry_ms = 5'000;       // the first retry's delay; doubled each time, up to an hour
 };
 
 // Parses and validates a configuration document. Throws ConfigError.

@@ -143,6 +143,29 @@ json window_schema(std::string_view key, std::string_view item) {
                         {"next", nullable_string_schema()}});
 }
 
+// A webhook delivery and its attempts (GET /webhooks/deliveries).
+json delivery_schema() {
+  json nullable_time = {{"type", json::array({"string", "null"})}, {"format", "date-time"}};
+  json nullable_integer = {{"type", json::array({"integer", "null"})}};
+  json attempt = closed_object({{"n", integer_schema()},
+                                {"at", time_schema()},
+                                {"status", nullable_integer},
+                                {"error", nullable_string_schema()},
+                                {"elapsed_ms", integer_schema()}});
+  json event = {{"type", "string"}, {"enum", json::array()}};
+  for (const char* name : webhook_events) event["enum"].push_back(name);
+  return closed_object({{"id", {{"type", "string"}, {"format", "uuid"}, {"description", "its webhook-id header"}}},
+                        {"job_id", {{"type", "string"}, {"format", "uuid"}}},
+                        {"event", std::move(event)},
+                        {"url", string_schema()},
+                        {"state", {{"type", "string"}, {"enum", {"pending", "delivered", "failed"}}}},
+                        {"attempts", integer_schema()},
+                        {"created_at", time_schema()},
+                        {"next_attempt_at", nullable_time},
+                        {"delivered_at", nullable_time},
+                        {"attempt_log", {{"type", "array"}, {"items", std::move(attempt)}}}});
+}
+
 json schemas(const Config& config) {
   json problem = {
       {"type", "object"},
@@ -201,6 +224,9 @@ json schemas(const Config& config) {
       {"PageList", window_schema("pages", "Page")},
       {"Event", closed_object({{"id", integer_schema()}, {"at", time_schema()}, {"level", string_schema()}, {"message", string_schema()}})},
       {"EventList", window_schema("events", "Event")},
+      {"Delivery", delivery_schema()},
+      {"DeliveryList", closed_object({{"count", integer_schema()},
+                                      {"deliveries", {{"type", "array"}, {"items", ref("Delivery")}}}})},
       {"Health", closed_object({{"status", string_schema()}})},
       {"Problem", std::move(problem)},
       {"StartDocs", std::move(start_docs)},

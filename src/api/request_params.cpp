@@ -56,6 +56,17 @@ std::optional<jobs::JobState> QueryParams::status() {
   return state;
 }
 
+std::string QueryParams::job() {
+  auto text = request_.query_param("job");
+  if (!text) return {};
+  std::string id(*text);
+  if (!jobs::is_valid_job_id(id)) {
+    errors_.push_back({"job", "malformed job id \"" + id + "\": expected a UUID"});
+    return {};
+  }
+  return id;
+}
+
 void QueryParams::done() const {
   if (!errors_.empty()) throw http::validation_failed(errors_);
 }

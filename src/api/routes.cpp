@@ -177,6 +177,7 @@ void register_routes(http::Router& router, ApiContext& context) {
   register_job_routes(router, context);
   register_database_routes(router, context);
   register_stream_routes(router, context);
+  register_webhook_routes(router, context);
   register_service_routes(router, &context);
 
   Response page;

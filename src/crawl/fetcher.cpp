@@ -74,14 +74,22 @@ constexpr std::size_t read_buffer_bytes = std::size_t{16} * 1024;
 // One request/response on an open connection. `reused` connections that fail
 // before any response byte arrives are reported as stale so the caller can
 // retry on a fresh connection (the server closed it while it was idle).
-http::request<http::empty_body> make_request(const UrlParts& url, const FetchContext& context) {
-  http::request<http::empty_body> request{http::verb::get, url.target, 11};
+http::request<http::string_body> make_request(const UrlParts& url, const FetchContext& context,
+                                              const Fetcher::Outgoing* outgoing) {
+  http::request<http::string_body> request{http::verb::get, url.target, 11};
   bool default_port = (url.scheme == "http" && url.port == 80) || (url.scheme == "https" && url.port == 443);
   std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
   request.set(http::field::host, default_port ? host : host + ":" + std::to_string(url.port));
   request.set(http::field::user_agent, context.user_agent());
   request.set(http::field::accept, "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8");
   request.set(http::field::accept_encoding, accepted_encodings);
+  if (outgoing != nullptr) {
+    request.method_string(outgoing->method);
+    request.set(http::field::accept, "*/*");
+    for (const auto& [name, value] : outgoing->headers) request.set(name, value);
+    request.body() = outgoing->body;
+    request.prepare_payload();
+  }
   return request;
 }
 
@@ -119,11 +127,11 @@ asio::awaitable<Exchange> read_body(Stream& stream, beast::flat_buffer& buffer, 
 
 template <class Stream>
 asio::awaitable<Exchange> exchange(Stream& stream, beast::flat_buffer& buffer, const UrlParts& url, bool reused,
-                                   const FetchContext& context, std::size_t cap, FetchResponse& out,
-                                   std::string& location) {
+                                   const FetchContext& context, const Fetcher::Outgoing* outgoing, std::size_t cap,
+                                   FetchResponse& out, std::string& location) {
   auto cancellation = co_await asio::this_coro::cancellation_state;
   if (stop_if_cancelled(cancellation, out)) co_return Exchange::failed;
-  auto request = make_request(url, context);
+  auto request = make_request(url, context, outgoing);
   auto [write_ec, written] = co_await http::async_write(stream, request, use_tuple);
   if (write_ec) {
     if (reused && (write_ec == asio::error::broken_pipe || write_ec == asio::error::connection_reset)) {
@@ -263,7 +271,7 @@ asio::awaitable<std::unique_ptr<Fetcher::Connection>> Fetcher::connect(const std
   co_return connection;
 }
 
-asio::awaitable<Fetcher::Hop> Fetcher::fetch_one(const std::string& url, std::size_t cap) {
+asio::awaitable<Fetcher::Hop> Fetcher::fetch_one(const std::string& url, std::size_t cap, const Outgoing* outgoing) {
   Hop hop;
   auto& out = hop.response;
   out.final_url = url;
@@ -285,9 +293,9 @@ asio::awaitable<Fetcher::Hop> Fetcher::fetch_one(const std::string& url, std::si
     }
     connection->lowest().expires_at(deadline);
     auto result = connection->tls ? co_await exchange(*connection->tls, connection->buffer, *parts, reused, context_,
-                                                      cap, out, hop.location)
+                                                      outgoing, cap, out, hop.location)
                                   : co_await exchange(*connection->plain, connection->buffer, *parts, reused, context_,
-                                                      cap, out, hop.location);
+                                                      outgoing, cap, out, hop.location);
     switch (result) {
       case Exchange::stale:
         connection.reset();
@@ -334,6 +342,11 @@ asio::awaitable<FetchResponse> Fetcher::fetch(std::string url, RedirectCheck che
     url = std::move(*next);
     ++redirects;
   }
+}
+
+asio::awaitable<FetchResponse> Fetcher::send(std::string url, Outgoing request, std::size_t max_body) {
+  auto hop = co_await fetch_one(url, max_body, &request);
+  co_return std::move(hop.response);
 }
 
 }  // namespace crawld::crawl

@@ -81,6 +81,8 @@ std::size_t insert_rows(pqxx::transaction_base& tx, const char* statement, const
       json = jobs_json(first, last);
     } else if constexpr (std::is_same_v<Row, EventRow>) {
       json = events_json(first, last);
+    } else if constexpr (std::is_same_v<Row, webhooks::Delivery>) {
+      json = deliveries_json(first, last);
     } else {
       json = pages_json(first, last);
     }
@@ -117,6 +119,7 @@ std::set<std::pair<std::string, std::uint32_t>> lock_owned(pqxx::work& tx, const
   for (const auto& job : batch.jobs) ids.insert(job.id);
   for (const auto& event : batch.events) ids.insert(event.job_id);
   for (const auto& page : batch.pages) ids.insert(page.job_id);
+  for (const auto& delivery : batch.deliveries) ids.insert(delivery.job_id);
   std::string list = "{";
   for (const auto& id : ids) {
     if (list.size() > 1) list += ',';
@@ -150,6 +153,9 @@ Batch owned_rows(pqxx::work& tx, const Batch& batch, BatchResult& result) {
       [](const EventRow& e) { return e.attempt; });
   keep(
       batch.pages, kept.pages, [](const PageRow& p) { return p.job_id; }, [](const PageRow& p) { return p.attempt; });
+  keep(
+      batch.deliveries, kept.deliveries, [](const webhooks::Delivery& d) { return d.job_id; },
+      [](const webhooks::Delivery& d) { return d.job_attempt; });
   return kept;
 }
 
@@ -177,6 +183,7 @@ BatchResult write_fast(pqxx::connection& connection, const Batch& all) {
   // Job rows first: events and pages refer to them.
   insert_rows(tx, statements::upsert_jobs, batch.jobs);
   insert_rows(tx, statements::insert_events, batch.events);
+  insert_rows(tx, statements::insert_deliveries, batch.deliveries);
   result.pages_inserted = copy_pages(tx, batch.pages);
   notify_ends(tx, batch);
   tx.commit();
@@ -240,6 +247,9 @@ BatchResult write_row_by_row(pqxx::connection& connection, const Batch& all) {
   for (const auto& job : batch.jobs) try_row(tx, statements::upsert_jobs, job, {job.id, "job", {}}, result);
   for (const auto& event : batch.events) {
     try_row(tx, statements::insert_events, event, {event.job_id, "event", {}}, result);
+  }
+  for (const auto& delivery : batch.deliveries) {
+    try_row(tx, statements::insert_deliveries, delivery, {delivery.job_id, "webhook delivery", {}}, result);
   }
   for (const auto& page : batch.pages) {
     try_row(tx, statements::insert_pages, page,

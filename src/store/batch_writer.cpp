@@ -87,6 +87,7 @@ asio::awaitable<void> BatchWriter::write_one() {
         last = &event.job_id;
       }
     }
+    if (on_deliveries_written_ && !batch->deliveries.empty()) on_deliveries_written_();
     if (on_end_written_) {
       for (const auto& job : batch->jobs) {
         if (jobs::is_terminal(job.state)) on_end_written_(job.id, job.attempt);

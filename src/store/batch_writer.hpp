@@ -27,6 +27,7 @@ class BatchWriter {
   void on_batch(Store::BatchCallback callback) { on_batch_ = std::move(callback); }
   void on_end_written(Store::EndCallback callback) { on_end_written_ = std::move(callback); }
   void on_events_written(Store::EventsCallback callback) { on_events_written_ = std::move(callback); }
+  void on_deliveries_written(std::function<void()> callback) { on_deliveries_written_ = std::move(callback); }
 
   // Starts the writer coroutine, counted in `gate` while it runs.
   void start(util::Gate& gate);
@@ -50,6 +51,7 @@ class BatchWriter {
   Store::BatchCallback on_batch_;
   Store::EndCallback on_end_written_;
   Store::EventsCallback on_events_written_;
+  std::function<void()> on_deliveries_written_;
   boost::asio::steady_timer wake_;
   util::Condition written_;  // notified after every batch attempt (flush waits on it)
   Backoff backoff_{std::chrono::milliseconds(100), std::chrono::seconds(5)};

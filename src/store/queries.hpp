@@ -34,6 +34,9 @@ struct Batch {
   std::vector<jobs::Job> jobs;  // at most one snapshot per job, the newest
   std::vector<EventRow> events;
   std::vector<PageRow> pages;
+  // Webhook deliveries of the state changes in `jobs` (or committed
+  // before): the outbox row lands with its change.
+  std::vector<webhooks::Delivery> deliveries;
   // Cluster mode: the instance whose attempts these rows belong to; rows of
   // attempts it no longer owns (its lease ran out, the job was rescued) are
   // not written. Empty: standalone, nothing fenced.

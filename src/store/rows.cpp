@@ -112,6 +112,16 @@ void append_page(std::string& out, const PageRow& row) {
       .number("wire_bytes", static_cast<long long>(page.wire_bytes));
 }
 
+void append_delivery(std::string& out, const webhooks::Delivery& delivery) {
+  Object row(out);
+  row.text("id", delivery.id)
+      .text("job_id", delivery.job_id)
+      .text("event", delivery.event)
+      .text("url", delivery.url)
+      .text("payload", delivery.payload)
+      .time("created_at", delivery.created_at);
+}
+
 template <class Row, class Append>
 std::string array(const Row* first, const Row* last, Append append) {
   std::string out = "[";
@@ -151,5 +161,8 @@ std::string progress_json(const crawl::CrawlProgress& progress) {
 std::string jobs_json(const jobs::Job* first, const jobs::Job* last) { return array(first, last, append_job); }
 std::string events_json(const EventRow* first, const EventRow* last) { return array(first, last, append_event); }
 std::string pages_json(const PageRow* first, const PageRow* last) { return array(first, last, append_page); }
+std::string deliveries_json(const webhooks::Delivery* first, const webhooks::Delivery* last) {
+  return array(first, last, append_delivery);
+}
 
 }  // namespace crawld::store

@@ -5,6 +5,7 @@
 
 #include "crawld/crawl/page_result.hpp"
 #include "crawld/jobs/job.hpp"
+#include "crawld/webhooks/outbox.hpp"
 
 #include <string>
 #include <vector>
@@ -30,6 +31,7 @@ struct PageRow {
 std::string jobs_json(const jobs::Job* first, const jobs::Job* last);
 std::string events_json(const EventRow* first, const EventRow* last);
 std::string pages_json(const PageRow* first, const PageRow* last);
+std::string deliveries_json(const webhooks::Delivery* first, const webhooks::Delivery* last);
 
 template <class Row>
 std::string rows_json(const Row& row);
@@ -44,6 +46,10 @@ inline std::string rows_json(const EventRow& row) {
 template <>
 inline std::string rows_json(const PageRow& row) {
   return pages_json(&row, &row + 1);
+}
+template <>
+inline std::string rows_json(const webhooks::Delivery& row) {
+  return deliveries_json(&row, &row + 1);
 }
 
 // The progress counters as one JSON object (crawl::progress_fields' names).

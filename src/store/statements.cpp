@@ -73,6 +73,12 @@ const std::string pages_from_batch =
     " content_type text, bytes bigint, truncated boolean, title text, sha256 text, elapsed_ms integer, error text,"
     " fetched_at timestamptz, attempt integer, canonical text, wire_bytes bigint) on conflict (job_id, url) do nothing";
 
+const std::string deliveries_from_batch =
+    "insert into webhook_deliveries (id, job_id, event, url, payload, created_at, next_attempt_at)"
+    " select id, job_id, event, url, payload, created_at, created_at from jsonb_to_recordset($1::jsonb)"
+    " as d(id uuid, job_id uuid, event text, url text, payload text, created_at timestamptz)"
+    " on conflict (id) do nothing";
+
 }  // namespace
 
 std::string epoch_ms(const char* column) { return std::string("(extract(epoch from ") + column + ") * 1000)::bigint"; }
@@ -93,6 +99,8 @@ void prepare_all(pqxx::connection& connection) {
   connection.prepare(upsert_jobs, jobs_from_batch + jobs_conflict);
   connection.prepare(insert_events, events_from_batch);
   connection.prepare(insert_pages, pages_from_batch);
+  connection.prepare(insert_deliveries, deliveries_from_batch);
+  prepare_webhooks(connection);
   connection.prepare(insert_job, jobs_from_batch);
   connection.prepare(change_state,
                      "update crawl_jobs set state = $2, stop_reason = $3, error = $4, started_at = $5::timestamptz,"

@@ -15,6 +15,14 @@ namespace crawld::store::statements {
 inline constexpr const char* upsert_jobs = "crawld_upsert_jobs";
 inline constexpr const char* insert_events = "crawld_insert_events";
 inline constexpr const char* insert_pages = "crawld_insert_pages";  // on conflict (job_id, url) do nothing
+inline constexpr const char* insert_deliveries = "crawld_insert_deliveries";  // on conflict (id) do nothing
+
+// The webhook outbox (webhook_outbox.cpp).
+inline constexpr const char* claim_deliveries = "crawld_claim_deliveries";  // n, '{busy url}', lease_ms
+inline constexpr const char* record_delivery =
+    "crawld_record_delivery";  // id, n, status, error, elapsed_ms, state, next_attempt_at (ms)
+inline constexpr const char* select_deliveries = "crawld_select_deliveries";  // job id or null, limit
+inline constexpr const char* select_delivery_attempts = "crawld_select_delivery_attempts";  // '{uuid,...}'
 
 // JobRepository's commands.
 inline constexpr const char* insert_job = "crawld_insert_job";      // $1: a JSON array of one job
@@ -54,5 +62,6 @@ int job_field_count();
 
 void prepare_all(pqxx::connection& connection);
 void prepare_cluster(pqxx::connection& connection);
+void prepare_webhooks(pqxx::connection& connection);
 
 }  // namespace crawld::store::statements

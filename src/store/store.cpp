@@ -4,6 +4,7 @@
 #include "crawld/store/conninfo.hpp"
 #include "db_pool.hpp"
 #include "health.hpp"
+#include "webhook_outbox.hpp"
 #include "write_queue.hpp"
 
 #include <spdlog/spdlog.h>
@@ -26,8 +27,10 @@ struct Store::Impl {
         queue(ioc, config),
         writer(ioc, config, pool, queue, health),
         repository(ioc, config, pool, health),
+        outbox(ioc, config, pool, queue, health),
         background(ioc) {
     queue.on_pending([this] { writer.wake(); });
+    writer.on_deliveries_written([this] { outbox.written(); });
     health.on_change([this] { return backlog(); }, [this] { writer.wake(); }, [this] { writer.wake(); });
   }
 
@@ -43,6 +46,7 @@ struct Store::Impl {
   WriteQueue queue;
   BatchWriter writer;
   JobRepository repository;
+  DatabaseOutbox outbox;
   std::unique_ptr<ClusterRepository> cluster;
   util::Gate background;  // the writer and the maintenance coroutine
   std::map<std::string, Steady::time_point> last_progress;
@@ -123,6 +127,8 @@ std::unique_ptr<crawl::PageSink> Store::page_sink(const jobs::Job& job) {
 }
 
 JobRepository& Store::repository() { return impl_->repository; }
+
+webhooks::Outbox& Store::webhook_outbox() { return impl_->outbox; }
 
 std::uint32_t idle_in_transaction_ms(const ClusterConfig& cluster) { return std::max(500U, cluster.lease_ms / 4); }
 

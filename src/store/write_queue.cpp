@@ -40,6 +40,11 @@ void WriteQueue::add_event(const jobs::Job& job, std::string_view level, const s
   note_pending();
 }
 
+void WriteQueue::add_delivery(webhooks::Delivery delivery) {
+  deliveries_.push_back(std::move(delivery));
+  note_pending();
+}
+
 asio::awaitable<void> WriteQueue::add_page(const std::string& job_id, std::uint32_t attempt, crawl::PageResult page) {
   if (pages_.size() >= config_.max_backlog_rows && !closing_) {
     if (!backpressure_logged_) {
@@ -81,6 +86,13 @@ Batch WriteQueue::take_batch() {
     batch.jobs.push_back(std::move(job));
     jobs_.erase(id);
   }
+  // Deliveries go with their job's change: held back while it waits.
+  std::vector<webhooks::Delivery> held;
+  for (auto& delivery : deliveries_) {
+    bool waits = std::find(waiting.begin(), waiting.end(), delivery.job_id) != waiting.end();
+    (waits ? held : batch.deliveries).push_back(std::move(delivery));
+  }
+  deliveries_ = std::move(held);
   job_order_ = std::move(waiting);
   return batch;
 }
@@ -104,6 +116,8 @@ void WriteQueue::failed(Batch& batch) {
   }
   order.insert(order.end(), job_order_.begin(), job_order_.end());
   job_order_ = std::move(order);
+  deliveries_.insert(deliveries_.begin(), std::make_move_iterator(batch.deliveries.begin()),
+                     std::make_move_iterator(batch.deliveries.end()));
 }
 
 void WriteQueue::committed(const Batch& batch) {

@@ -39,6 +39,9 @@ class WriteQueue {
   void add_event(const jobs::Job& job, std::string_view level, const std::string& message);
   // Waits while the page backlog is full; a cancelled crawl stops waiting
   // (its page is still kept). Returns at once once the queue is closing.
+  // A webhook delivery of the job's latest state change: written in the
+  // batch that writes that change, or a later one.
+  void add_delivery(webhooks::Delivery delivery);
   boost::asio::awaitable<void> add_page(const std::string& job_id, std::uint32_t attempt, crawl::PageResult page);
   // Cluster mode: batches are written only for the attempts `owner` still
   // holds (Batch::owner), and a job's final snapshot goes in the batch of
@@ -56,7 +59,7 @@ class WriteQueue {
   // No more waiting for space (shutdown).
   void close();
 
-  bool empty() const { return jobs_.empty() && events_.empty() && pages_.empty(); }
+  bool empty() const { return jobs_.empty() && events_.empty() && pages_.empty() && deliveries_.empty(); }
   std::size_t rows() const { return events_.size() + pages_.size(); }
   std::size_t pages() const { return pages_.size(); }
   std::size_t events() const { return events_.size(); }
@@ -89,6 +92,7 @@ class WriteQueue {
   std::map<std::string, jobs::Job> jobs_;
   std::deque<EventRow> events_;
   std::deque<PageRow> pages_;
+  std::vector<webhooks::Delivery> deliveries_;
   std::optional<Steady::time_point> first_pending_at_;
   util::Condition space_;
   bool closing_ = false;

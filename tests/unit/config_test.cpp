@@ -429,3 +429,33 @@ TEST_CASE("environment overrides", "[config][env]") {
   }
   clear_crawld_env();
 }
+
+TEST_CASE("webhooks: URL, events and secret are checked, and private addresses follow the crawl's policy",
+          "[config]") {
+  const std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+  auto hook = [&](const std::string& fields) { return R"({"webhooks": [{"secret": ")" + secret + "\", " + fields + "}]}"; };
+  auto config = parse_config(hook(R"("url": "https://hooks.example/x", "events": ["job.failed"])") );
+  REQUIRE(config.webhooks.size() == 1);
+  CHECK(config.webhooks[0].url == "https://hooks.example/x");
+  CHECK(config.webhooks[0].events == std::vector<std::string>{"job.failed"});
+  CHECK(config.webhooks_max_age_s == 24 * 3600);
+  CHECK(config.webhooks_retry_ms == 5000);
+  CHECK_THAT(error_of(hook(R"("url": "ftp://x/")")), StartsWith("webhooks[0].url: expected an http:// or https://"));
+  CHECK_THAT(error_of(hook(R"("url": "http://x/", "events": ["job.done"])")),
+             StartsWith("webhooks[0].events[0]: unknown event \"job.done\""));
+  CHECK_THAT(error_of(R"({"webhooks": [{"url": "http://x/", "secret": "abc"}]})"), StartsWith("webhooks[0].secret"));
+  // 16 bytes is too short a key.
+  CHECK_THAT(error_of(R"({"webhooks": [{"url": "http://x/", "secret": "whsec_AAAAAAAAAAAAAAAAAAAAAA=="}]})"),
+             StartsWith("webhooks[0].secret"));
+  CHECK_THAT(error_of(R"({"webhooks": [{"url": "http://x/", "secret": ")" + secret + R"("}, {"url": "http://x/", "secret": ")" +
+                      secret + R"("}]})"),
+             StartsWith("webhooks[1].url: the same URL"));
+  CHECK_THAT(error_of(hook(R"("url": "http://10.1.2.3:8080/hook")")),
+             StartsWith("webhooks[0].url: a private or loopback address (10.1.2.3)"));
+  CHECK_THAT(error_of(hook(R"("url": "http://[::1]/hook")")), Contains("allow_private_networks"));
+  auto allowed = parse_config(R"({"crawl": {"allow_private_networks": true}, "webhooks": [{"url": "http://127.0.0.1:9/h", "secret": ")" +
+                              secret + R"("}]})");
+  CHECK(allowed.webhooks.size() == 1);
+  CHECK_THAT(error_of(R"({"webhooks": {}})"), StartsWith("webhooks: expected array"));
+  CHECK_THAT(error_of(R"({"webhooks_retry_ms": 0})"), StartsWith("webhooks_retry_ms: expected integer"));
+}

@@ -33,6 +33,8 @@ class QueryParams {
   std::int64_t after();
   // ?status=STATE, a job state; nullopt when absent.
   std::optional<jobs::JobState> status();
+  // ?job=ID, a job id (a UUID); empty when absent.
+  std::string job();
   void done() const;
 
  private:

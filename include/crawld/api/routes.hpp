@@ -22,6 +22,9 @@ class Coordinator;
 namespace crawld::store {
 class Store;
 }
+namespace crawld::webhooks {
+class Outbox;
+}
 namespace crawld::metrics {
 class LoopLagMonitor;
 class Metrics;
@@ -43,6 +46,7 @@ struct ApiContext {
   store::Store* store = nullptr;  // null when no database is configured
   cluster::Coordinator* cluster = nullptr;  // null unless cluster.enabled
   EventStreams* streams = nullptr;          // live streams (event_streams.hpp)
+  webhooks::Outbox* outbox = nullptr;       // webhook deliveries (database or memory)
 };
 
 // The status page, compiled into the binary (src/api/status_page.html).
@@ -56,5 +60,7 @@ void register_job_routes(http::Router& router, ApiContext& context);
 void register_database_routes(http::Router& router, ApiContext& context);
 // GET /events (event_streams.cpp).
 void register_stream_routes(http::Router& router, ApiContext& context);
+// GET /webhooks/deliveries (webhook_routes.cpp).
+void register_webhook_routes(http::Router& router, ApiContext& context);
 
 }  // namespace crawld::api

@@ -114,13 +114,25 @@ class Fetcher {
   boost::asio::awaitable<FetchResponse> fetch(std::string url, RedirectCheck check = {},
                                               std::uint32_t redirects_before = 0, std::size_t max_body = 0);
 
+  // A request other than the crawl's GET: its method, extra headers, body.
+  struct Outgoing {
+    std::string method = "POST";
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+  };
+  // Sends `request` to a normalized absolute http(s) URL once, under the
+  // same address policy, TLS verification and timeouts as a fetch; no
+  // redirect is followed (a 3xx is the answer). Keeps at most `max_body`
+  // bytes of the answer.
+  boost::asio::awaitable<FetchResponse> send(std::string url, Outgoing request, std::size_t max_body = 16 * 1024);
+
   // Idle keep-alive connections currently pooled (for tests and metrics).
   std::size_t idle_connections() const;
 
  private:
   struct Connection;
   struct Hop;
-  boost::asio::awaitable<Hop> fetch_one(const std::string& url, std::size_t cap);
+  boost::asio::awaitable<Hop> fetch_one(const std::string& url, std::size_t cap, const Outgoing* outgoing = nullptr);
   boost::asio::awaitable<std::unique_ptr<Connection>> connect(const std::string& scheme, const std::string& host,
                                                               std::uint16_t port, FetchResponse& out);
   std::unique_ptr<Connection> take_idle(const std::string& key);

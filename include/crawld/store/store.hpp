@@ -22,6 +22,7 @@
 #include "crawld/store/cluster_repository.hpp"
 #include "crawld/store/job_repository.hpp"
 #include "crawld/store/records.hpp"
+#include "crawld/webhooks/outbox.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -65,6 +66,8 @@ class Store : public jobs::JobObserver {
 
   // Commands and reads that the caller awaits.
   JobRepository& repository();
+  // Webhook deliveries, written with the state changes they report.
+  webhooks::Outbox& webhook_outbox();
 
   // Cluster mode (before start()): the shared queue's commands, writes
   // fenced by this instance's attempts, and no standalone restart recovery
