@@ -303,6 +303,8 @@ class WebhooksTest(unittest.TestCase):
                                                 if d["state"] == "delivered"], "delivered")
                 self.assertEqual(delivery["attempts"], 2)
                 self.assertEqual(receiver.bad, [])
+        finally:
+            receiver.stop()
 
     def test_bad_input(self):
         with Crawld(self.config([], database=False), name="webhooks-input") as crawld:
