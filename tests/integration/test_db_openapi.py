@@ -95,7 +95,11 @@ class OpenApiTest(unittest.TestCase):
         cls.config = {"crawl": {"allow_private_networks": True, "targets": targets},
                       "jobs": {"max_running": 1, "max_queued": 2, "on_duplicate": "reject"},
                       "auth": {"tokens": [TOKEN], "protect_reads": True, "public_metrics": False},
-                      "database": {"url": pg.create_database()}}
+                      "database": {"url": pg.create_database()},
+                      # Nothing listens there: its deliveries stay pending, with failed attempts.
+                      "webhooks": [{"url": "http://127.0.0.1:1/hook", "events": ["job.succeeded"],
+                                    "secret": "whsec_" + "QUFB" * 8}],
+                      "webhooks_retry_ms": 100}
 
     @classmethod
     def tearDownClass(cls):
@@ -224,6 +228,17 @@ class OpenApiTest(unittest.TestCase):
             self.assertTrue(replay.rstrip().split("\n")[-1].startswith("data: "))
             self.assertIn("retry:", self.call_stream(contract, crawld, "/events", ended=False))
 
+            # Webhook deliveries: the crawl that ended has one, tried and failed.
+            deadline = time.monotonic() + 20
+            deliveries = call("GET", f"/webhooks/deliveries?job={done['id']}", 200)
+            while not (deliveries["count"] and deliveries["deliveries"][0]["attempt_log"]) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.1)
+                deliveries = call("GET", f"/webhooks/deliveries?job={done['id']}", 200)
+            self.assertEqual(deliveries["deliveries"][0]["state"], "pending")
+            call("GET", "/webhooks/deliveries?limit=5", 200)
+            call("GET", "/webhooks/deliveries?job=nope", 422)
+
             status = call("GET", "/status", 200)
             self.assertEqual(len(status["running"]), 1)
             call("GET", "/metrics", 200)
@@ -256,6 +271,7 @@ class OpenApiTest(unittest.TestCase):
             call("GET", nobody + "/pages", 503)
             call("GET", nobody + "/events", 503)
             call("GET", "/events", 503, headers={"Accept": "text/event-stream"})
+            call("GET", "/webhooks/deliveries", 503)
 
         documented = set()
         for pattern, item in contract.document["paths"].items():
