@@ -1,5 +1,6 @@
 """The status page in a real browser: headless Chromium driven by
-Playwright (tests/browser/drive_status_page.mjs) against the real binary.
+Playwright (tests/browser/drive_status_page.mjs) against the real binary and
+a real PostgreSQL (the detail view lists a job's pages from it).
 Screenshots are kept under the test output folder (CRAWLD_TEST_OUT/status-page).
 """
 import json
@@ -8,6 +9,7 @@ import subprocess
 import unittest
 
 import crawld_harness
+import pg
 from crawld_harness import Crawld
 from sites import ROOT, DemoSite, HangingServer
 
@@ -20,7 +22,8 @@ class StatusPageTest(unittest.TestCase):
         demo, hang = DemoSite(), HangingServer()
         config = {"crawl": {"allow_private_networks": True, "targets": [
             {"name": "demo", "seeds": [demo.url("/season/{season}/")], "deep_depth": 1},
-            {"name": "hang", "seeds": [hang.url("/{season}")]}]}}
+            {"name": "hang", "seeds": [hang.url("/{season}")]}]},
+            "database": {"url": pg.create_database(), "flush_ms": 100}}
         out = os.path.join(crawld_harness.out_dir(), "status-page")
         try:
             with Crawld(config, name="status-page") as crawld:
@@ -42,6 +45,20 @@ class StatusPageTest(unittest.TestCase):
                 self.assertFalse(result["horizontalOverflowAt400"])
                 self.assertIn("409", result["errorShown"])
                 self.assertEqual(result["errorClass"], "error")
+                # The detail view showed the crawl's parameters, its events and its pages.
+                detail = result["fastDetail"]
+                self.assertEqual(detail["id"], result["succeeded"])
+                self.assertEqual((detail["target"], detail["deep"]), ("demo", "yes"))
+                status, _, data = crawld.request("GET", f"/jobs/{result['succeeded']}/pages?limit=1000")
+                pages = json.loads(data)["pages"]
+                self.assertEqual(detail["pages"], min(25, len(pages)))
+                self.assertEqual(detail["firstPage"], pages[0]["url"])
+                self.assertEqual(int(detail["fetched"]), json.loads(crawld.request(
+                    "GET", f"/jobs/{result['succeeded']}")[2])["progress"]["fetched"])
+                self.assertTrue(any("job succeeded" in e for e in detail["events"]), detail["events"])
+                # The running crawl's events came live, the cancel among them.
+                self.assertGreater(result["eventsBefore"], 0)
+                self.assertTrue(any("cancel" in e for e in result["slowEvents"]), result["slowEvents"])
                 # What the page showed is what the API says.
                 for key, state in (("succeeded", "succeeded"), ("cancelled", "cancelled")):
                     status, _, data = crawld.request("GET", "/jobs/" + result[key])
