@@ -8,6 +8,11 @@ namespace crawld::cluster {
 
 namespace asio = boost::asio;
 
+namespace {
+// Groups in flight at once: the repository's pool has two connections.
+constexpr std::size_t max_committers = 2;
+}  // namespace
+
 struct GroupCommit::Pending {
   store::SubmitRow row;
   std::optional<store::SubmitAnswer> answer;
@@ -22,8 +27,8 @@ asio::awaitable<store::SubmitAnswer> GroupCommit::submit(store::SubmitRow row) {
   auto pending = std::make_shared<Pending>();
   pending->row = std::move(row);
   pending_.push_back(pending);
-  if (!committing_) {
-    committing_ = true;
+  if (committers_ < max_committers) {
+    ++committers_;
     spawn_(commit_groups());
   }
   co_await committed_.wait_until(std::chrono::steady_clock::now() + limit_,
@@ -48,7 +53,7 @@ asio::awaitable<void> GroupCommit::commit_groups() {
     }
     committed_.notify_all();
   }
-  committing_ = false;
+  --committers_;
 }
 
 }  // namespace crawld::cluster

@@ -1,7 +1,10 @@
 // Durable accept in groups (cluster mode): each POST /start waits for the
 // commit of the group it joined, and whatever arrives while a group is
 // being committed goes in the next one, so concurrent requests share
-// transactions instead of queueing for one each. On the loop.
+// transactions instead of queueing for one each. Two groups may be in
+// flight at once (the repository's pool has two connections): while one
+// waits for its commit the next is already sent, instead of waiting its
+// turn. On the loop.
 #pragma once
 
 #include "crawld/store/cluster_repository.hpp"
@@ -37,7 +40,7 @@ class GroupCommit {
   std::chrono::milliseconds limit_;
   std::function<void(boost::asio::awaitable<void>)> spawn_;
   std::vector<std::shared_ptr<Pending>> pending_;
-  bool committing_ = false;
+  std::size_t committers_ = 0;
   util::Condition committed_;
 };
 
