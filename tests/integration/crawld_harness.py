@@ -53,6 +53,18 @@ def sanitized(path=None):
     return "libasan" in out or "libtsan" in out
 
 
+def wait_for(predicate, what, timeout=30, interval=0.05):
+    """Polls `predicate` until it returns something true, which is returned;
+    fails the test with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(what + " not reached within %s s" % timeout)
+
+
 def out_dir():
     path = os.environ.get("CRAWLD_TEST_OUT") or os.path.join(tempfile.gettempdir(), "crawld-test-out")
     os.makedirs(path, exist_ok=True)

@@ -27,7 +27,7 @@ import unittest
 import jsonschema
 
 import pg
-from crawld_harness import Crawld, run_binary, write_config
+from crawld_harness import Crawld, run_binary, wait_for, write_config
 from sites import HangingServer
 
 SECRET_BYTES = os.urandom(32)
@@ -96,16 +96,6 @@ class Receiver:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
-
-
-def wait_for(predicate, what, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(what + " not reached")
 
 
 class WebhooksTest(unittest.TestCase):
