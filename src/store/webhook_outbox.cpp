@@ -14,13 +14,13 @@ using webhooks::DeliveryState;
 namespace statements {
 
 void prepare_webhooks(pqxx::connection& connection) {
-  // The oldest due deliveries not leased, none to a busy URL; each claim
+  // The oldest due deliveries not leased, to the URLs asked for; each claim
   // counts its attempt.
   connection.prepare(claim_deliveries,
                      "update webhook_deliveries d set lease_until = now() + $3::bigint * interval '1 millisecond',"
                      " attempts = d.attempts + 1 where d.id in (select id from webhook_deliveries"
                      " where state = 'pending' and next_attempt_at <= now()"
-                     " and (lease_until is null or lease_until < now()) and not (url = any($2::text[]))"
+                     " and (lease_until is null or lease_until < now()) and url = any($2::text[])"
                      " order by next_attempt_at limit $1 for update skip locked)"
                      " returning d.id::text, d.job_id::text, d.event, d.url, d.payload, " +
                          epoch_ms("d.created_at") + ", d.attempts");
@@ -90,13 +90,13 @@ DeliveryState state_from(const std::string& text) {
 
 void DatabaseOutbox::add(const jobs::Job&, Delivery delivery) { queue_.add_delivery(std::move(delivery)); }
 
-asio::awaitable<std::vector<Delivery>> DatabaseOutbox::claim(std::size_t n, std::set<std::string> busy,
+asio::awaitable<std::vector<Delivery>> DatabaseOutbox::claim(std::size_t n, std::set<std::string> urls,
                                                              std::chrono::milliseconds lease) {
   health_.require_ready();
-  auto body = [n, busy = text_array(busy), lease](pqxx::connection& c) {
+  auto body = [n, urls = text_array(urls), lease](pqxx::connection& c) {
     pqxx::work tx(c);
     std::vector<Delivery> claimed;
-    for (const auto& row : tx.exec_prepared(statements::claim_deliveries, static_cast<std::int64_t>(n), busy,
+    for (const auto& row : tx.exec_prepared(statements::claim_deliveries, static_cast<std::int64_t>(n), urls,
                                             static_cast<std::int64_t>(lease.count()))) {
       claimed.push_back(delivery_from_row(row));
     }

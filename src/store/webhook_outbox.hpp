@@ -21,7 +21,7 @@ class DatabaseOutbox final : public webhooks::Outbox {
       : ioc_(ioc), config_(config), pool_(pool), queue_(queue), health_(health) {}
 
   void add(const jobs::Job& job, webhooks::Delivery delivery) override;
-  boost::asio::awaitable<std::vector<webhooks::Delivery>> claim(std::size_t n, std::set<std::string> busy,
+  boost::asio::awaitable<std::vector<webhooks::Delivery>> claim(std::size_t n, std::set<std::string> urls,
                                                                 std::chrono::milliseconds lease) override;
   boost::asio::awaitable<void> record(webhooks::DeliveryOutcome outcome) override;
   boost::asio::awaitable<std::vector<webhooks::DeliveryRecord>> list(std::string job_id, std::size_t limit) override;

@@ -33,7 +33,7 @@ void MemoryOutbox::trim() {
   }
 }
 
-asio::awaitable<std::vector<Delivery>> MemoryOutbox::claim(std::size_t n, std::set<std::string> busy,
+asio::awaitable<std::vector<Delivery>> MemoryOutbox::claim(std::size_t n, std::set<std::string> urls,
                                                            std::chrono::milliseconds lease) {
   std::vector<Delivery> claimed;
   auto now = Steady::now();
@@ -41,7 +41,7 @@ asio::awaitable<std::vector<Delivery>> MemoryOutbox::claim(std::size_t n, std::s
     if (claimed.size() >= n) break;
     auto& delivery = kept.record.delivery;
     if (kept.record.state != DeliveryState::pending || kept.due > now || kept.lease_until > now ||
-        busy.contains(delivery.url)) {
+        !urls.contains(delivery.url)) {
       continue;
     }
     kept.lease_until = now + lease;

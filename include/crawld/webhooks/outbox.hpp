@@ -67,9 +67,10 @@ class Outbox {
   virtual ~Outbox() = default;
   // On the loop, beside the state change that made it (never blocks).
   virtual void add(const jobs::Job& job, Delivery delivery) = 0;
-  // Up to `n` due deliveries, none to a URL in `busy`, each leased for
-  // `lease` and its attempt counted.
-  virtual boost::asio::awaitable<std::vector<Delivery>> claim(std::size_t n, std::set<std::string> busy,
+  // Up to `n` due deliveries, each to one of `urls` (the webhooks this
+  // sender has, with room for another send), leased for `lease`, its
+  // attempt counted. A delivery to a URL no sender has waits.
+  virtual boost::asio::awaitable<std::vector<Delivery>> claim(std::size_t n, std::set<std::string> urls,
                                                               std::chrono::milliseconds lease) = 0;
   virtual boost::asio::awaitable<void> record(DeliveryOutcome outcome) = 0;
   // Newest first; one job's, or everyone's when job_id is empty.
@@ -92,7 +93,7 @@ class MemoryOutbox final : public Outbox {
  public:
   explicit MemoryOutbox(std::size_t capacity = 10'000) : capacity_(capacity) {}
   void add(const jobs::Job& job, Delivery delivery) override;
-  boost::asio::awaitable<std::vector<Delivery>> claim(std::size_t n, std::set<std::string> busy,
+  boost::asio::awaitable<std::vector<Delivery>> claim(std::size_t n, std::set<std::string> urls,
                                                       std::chrono::milliseconds lease) override;
   boost::asio::awaitable<void> record(DeliveryOutcome outcome) override;
   boost::asio::awaitable<std::vector<DeliveryRecord>> list(std::string job_id, std::size_t limit) override;
