@@ -8,6 +8,7 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
@@ -164,7 +165,10 @@ asio::awaitable<void> WebhookSender::run() {
         auto& signal = endpoint.cancels.emplace_back();
         asio::co_spawn(ioc_, send(std::move(delivery)),
                        asio::bind_cancellation_slot(signal.slot(), [this, &endpoint, &signal](std::exception_ptr) {
-                         endpoint.cancels.remove_if([&](const auto& s) { return &s == &signal; });
+                         // The signal goes once co_spawn has let go of its slot.
+                         asio::post(ioc_, [&endpoint, &signal] {
+                           endpoint.cancels.remove_if([&](const auto& s) { return &s == &signal; });
+                         });
                          --endpoint.in_flight;
                          in_flight_.leave();
                          wake();  // a slot is free
