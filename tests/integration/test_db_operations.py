@@ -72,7 +72,9 @@ class OperationsTest(SitesTestCase):
 
     def test_bearer_tokens(self):
         config = {"crawl": {"allow_private_networks": True, "targets": self.targets()},
-                  "auth": {"tokens": [TOKEN], "protect_reads": True, "public_metrics": True}}
+                  "auth": {"tokens": [TOKEN], "protect_reads": True, "public_metrics": True},
+                  # The crawl of "hang" below never ends: a 1 s grace at stop, not 10.
+                  "server": {"shutdown_grace_s": 1}}
         with Crawld(config, name="ops-auth") as c:
             job_path = "/jobs/00000000-0000-4000-8000-000000000000"
             protected = [("POST", "/start"), ("POST", job_path + "/cancel"), ("DELETE", job_path),

@@ -23,7 +23,9 @@ class StatusPageTest(unittest.TestCase):
         config = {"crawl": {"allow_private_networks": True, "targets": [
             {"name": "demo", "seeds": [demo.url("/season/{season}/")], "deep_depth": 1},
             {"name": "hang", "seeds": [hang.url("/{season}")]}]},
-            "database": {"url": pg.create_database(), "flush_ms": 100}}
+            "database": {"url": pg.create_database(), "flush_ms": 100},
+            # The page leaves a crawl of "hang" running: a 1 s grace at stop, not 10.
+            "server": {"shutdown_grace_s": 1}}
         out = os.path.join(crawld_harness.out_dir(), "status-page")
         try:
             with Crawld(config, name="status-page") as crawld:

@@ -270,7 +270,8 @@ class StreamsTest(unittest.TestCase):
             self.assertEqual([int(e["id"]) for _, e in third.events() if e["event"] == "log"], rows[-2:])
 
     def test_beyond_max_streams_the_answer_is_503_and_the_server_stays_fast(self):
-        with Crawld(self.config(max_connections=2000), name="streams-limit") as crawld:
+        # The crawl started below never ends: a 1 s grace at stop, not 10.
+        with Crawld(self.config(max_connections=2000, shutdown_grace_s=1), name="streams-limit") as crawld:
             socks = [raw_stream(crawld, "/events") for _ in range(300)]
             try:
                 statuses = [status_of(s) for s in socks]
@@ -370,8 +371,8 @@ class StreamsTest(unittest.TestCase):
             self.assertIn("job succeeded", json.loads(logs[-1]["data"])["message"])
 
     def test_bad_requests(self):
-        with Crawld(self.config(), name="streams-errors") as crawld:
-            job_id = self.start(crawld, target="hang")  # (waits for the database)
+        with Crawld(self.config(shutdown_grace_s=1), name="streams-errors") as crawld:
+            job_id = self.start(crawld, target="hang")  # (waits for the database; never ends)
             nobody = "/jobs/00000000-0000-4000-8000-000000000000/events"
             self.assertEqual(crawld.request("GET", nobody, headers=STREAM)[0], 404)
             self.assertEqual(crawld.request("GET", "/jobs/nope/events", headers=STREAM)[0], 422)
