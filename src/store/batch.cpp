@@ -120,14 +120,8 @@ std::set<std::pair<std::string, std::uint32_t>> lock_owned(pqxx::work& tx, const
   for (const auto& event : batch.events) ids.insert(event.job_id);
   for (const auto& page : batch.pages) ids.insert(page.job_id);
   for (const auto& delivery : batch.deliveries) ids.insert(delivery.job_id);
-  std::string list = "{";
-  for (const auto& id : ids) {
-    if (list.size() > 1) list += ',';
-    list += id;  // UUIDs made by the service: nothing to quote
-  }
-  list += '}';
   std::set<std::pair<std::string, std::uint32_t>> owned;
-  for (const auto& row : tx.exec_prepared(statements::lock_owned, list, batch.owner)) {
+  for (const auto& row : tx.exec_prepared(statements::lock_owned, array_literal(ids), batch.owner)) {
     owned.emplace(row[0].as<std::string>(), row[1].as<std::uint32_t>());
   }
   return owned;

@@ -1,5 +1,6 @@
 #include "webhook_outbox.hpp"
 
+#include "crawld/store/text.hpp"
 #include "statements.hpp"
 
 #include <map>
@@ -52,22 +53,6 @@ std::int64_t to_ms(jobs::Clock::time_point at) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
 }
 
-// '{a,b}' for a text[] parameter: each element quoted, quotes and
-// backslashes escaped.
-std::string text_array(const std::set<std::string>& items) {
-  std::string out = "{";
-  for (const auto& item : items) {
-    if (out.size() > 1) out += ',';
-    out += '"';
-    for (char c : item) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
 Delivery delivery_from_row(const pqxx::row& row) {
   Delivery d;
   d.id = row[0].as<std::string>();
@@ -93,7 +78,7 @@ void DatabaseOutbox::add(const jobs::Job&, Delivery delivery) { queue_.add_deliv
 asio::awaitable<std::vector<Delivery>> DatabaseOutbox::claim(std::size_t n, std::set<std::string> urls,
                                                              std::chrono::milliseconds lease) {
   health_.require_ready();
-  auto body = [n, urls = text_array(urls), lease](pqxx::connection& c) {
+  auto body = [n, urls = array_literal(urls), lease](pqxx::connection& c) {
     pqxx::work tx(c);
     std::vector<Delivery> claimed;
     for (const auto& row : tx.exec_prepared(statements::claim_deliveries, static_cast<std::int64_t>(n), urls,
@@ -132,7 +117,6 @@ asio::awaitable<std::vector<DeliveryRecord>> DatabaseOutbox::list(std::string jo
     const char* job = job_id.empty() ? nullptr : job_id.c_str();
     std::vector<DeliveryRecord> records;
     std::map<std::string, std::size_t> index;
-    std::string ids = "{";
     for (const auto& row : tx.exec_prepared(statements::select_deliveries, job, static_cast<std::int64_t>(limit))) {
       DeliveryRecord record;
       record.delivery = delivery_from_row(row);
@@ -140,13 +124,12 @@ asio::awaitable<std::vector<DeliveryRecord>> DatabaseOutbox::list(std::string jo
       if (record.state == DeliveryState::pending) record.next_attempt_at = from_ms(row[8].as<std::int64_t>());
       if (!row[9].is_null()) record.delivered_at = from_ms(row[9].as<std::int64_t>());
       index[record.delivery.id] = records.size();
-      if (ids.size() > 1) ids += ',';
-      ids += record.delivery.id;  // UUIDs from the database: nothing to quote
       records.push_back(std::move(record));
     }
-    ids += '}';
     if (!records.empty()) {
-      for (const auto& row : tx.exec_prepared(statements::select_delivery_attempts, ids)) {
+      std::vector<std::string> ids;
+      for (const auto& [id, at] : index) ids.push_back(id);
+      for (const auto& row : tx.exec_prepared(statements::select_delivery_attempts, array_literal(ids))) {
         webhooks::DeliveryAttempt attempt;
         attempt.n = row[1].as<std::uint32_t>();
         attempt.at = from_ms(row[2].as<std::int64_t>());

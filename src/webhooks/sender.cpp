@@ -141,45 +141,48 @@ asio::awaitable<void> WebhookSender::run() {
   bool unavailable_logged = false;
   while (!stopping_) {
     woken_ = false;
-    if (in_flight_.count() < max_in_flight) {
-      std::set<std::string> open;
-      for (const auto& [url, endpoint] : endpoints_) {
-        if (endpoint->in_flight < max_in_flight_per_url) open.insert(url);
-      }
+    bool claimed_any = false;
+    // Each receiver's room is claimed apart, so one that hangs holds at
+    // most max_in_flight_per_url sends.
+    for (auto& [url, endpoint] : endpoints_) {
+      if (stopping_ || in_flight_.count() >= max_in_flight || endpoint->in_flight >= max_in_flight_per_url) continue;
+      std::size_t room = std::min(max_in_flight_per_url - endpoint->in_flight, max_in_flight - in_flight_.count());
       std::vector<Delivery> claimed;
       try {
-        if (!open.empty()) claimed = co_await outbox_.claim(max_in_flight - in_flight_.count(), std::move(open), lease);
+        // Named, not a temporary in the co_await expression (GCC 12).
+        std::set<std::string> only{url};
+        claimed = co_await outbox_.claim(room, std::move(only), lease);
         unavailable_logged = false;
       } catch (const std::exception& e) {
         // The database is down: the deliveries wait in it.
         if (!unavailable_logged) spdlog::warn("webhooks: cannot claim deliveries: {}", e.what());
         unavailable_logged = true;
+        break;
       }
-      if (stopping_) break;
-      for (auto& delivery : claimed) {
-        auto it = endpoints_.find(delivery.url);
-        if (it == endpoints_.end()) continue;  // not asked for: its lease runs out
-        auto& endpoint = *it->second;
-        ++endpoint.in_flight;
-        in_flight_.enter();
-        auto& signal = endpoint.cancels.emplace_back();
-        asio::co_spawn(ioc_, send(std::move(delivery)),
-                       asio::bind_cancellation_slot(signal.slot(), [this, &endpoint, &signal](std::exception_ptr) {
-                         // The signal goes once co_spawn has let go of its slot.
-                         asio::post(ioc_, [&endpoint, &signal] {
-                           endpoint.cancels.remove_if([&](const auto& s) { return &s == &signal; });
-                         });
-                         --endpoint.in_flight;
-                         in_flight_.leave();
-                         wake();  // a slot is free
-                       }));
-      }
-      if (!claimed.empty()) continue;  // there may be more
+      if (stopping_) break;  // claimed ones are sent again once their lease runs out
+      claimed_any = claimed_any || !claimed.empty();
+      for (auto& delivery : claimed) spawn_send(*endpoint, std::move(delivery));
     }
-    if (woken_) continue;
+    if (claimed_any || woken_) continue;  // there may be more
     wake_.expires_after(poll);
     co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
   }
+}
+
+void WebhookSender::spawn_send(Endpoint& endpoint, Delivery delivery) {
+  ++endpoint.in_flight;
+  in_flight_.enter();
+  auto& signal = endpoint.cancels.emplace_back();
+  asio::co_spawn(ioc_, send(std::move(delivery)),
+                 asio::bind_cancellation_slot(signal.slot(), [this, &endpoint, &signal](std::exception_ptr) {
+                   // The signal goes once co_spawn has let go of its slot.
+                   asio::post(ioc_, [&endpoint, &signal] {
+                     endpoint.cancels.remove_if([&](const auto& s) { return &s == &signal; });
+                   });
+                   --endpoint.in_flight;
+                   in_flight_.leave();
+                   wake();  // a slot is free
+                 }));
 }
 
 DeliveryOutcome WebhookSender::judge(const Delivery& delivery, DeliveryAttempt attempt) {

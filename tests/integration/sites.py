@@ -14,6 +14,8 @@ import time
 import unittest
 import urllib.request
 
+from crawld_harness import wait_for
+
 ROOT = os.environ.get("CRAWLD_SOURCE_DIR") or os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 
@@ -145,10 +147,4 @@ class SitesTestCase(unittest.TestCase):
 
     def wait_until(self, predicate, timeout=30, interval=0.05, what="condition"):
         """Polls until predicate() returns something truthy, and returns it."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(interval)
-        self.fail(f"{what} not reached in {timeout}s")
+        return wait_for(predicate, what, timeout, interval)

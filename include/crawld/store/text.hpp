@@ -13,4 +13,21 @@ namespace crawld::store {
 
 std::string sanitize_text(std::string_view text);
 
+// A PostgreSQL array literal of the texts ({"a","b"}), each one quoted, for
+// an array parameter ($1::text[], $1::uuid[]).
+template <class Range>
+std::string array_literal(const Range& items) {
+  std::string out = "{";
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char c : item) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 }  // namespace crawld::store

@@ -67,6 +67,7 @@ class WebhookSender final : public jobs::JobObserver {
   struct Endpoint;
   void changed(const jobs::Job& job);
   boost::asio::awaitable<void> run();
+  void spawn_send(Endpoint& endpoint, Delivery delivery);
   boost::asio::awaitable<void> send(Delivery delivery);
   DeliveryOutcome judge(const Delivery& delivery, DeliveryAttempt attempt);
 
