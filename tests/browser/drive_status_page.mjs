@@ -64,6 +64,9 @@ try {
   await page.waitForSelector(`#detail.open[data-state="succeeded"]`, { timeout: 10000 });
   await page.waitForFunction(() => document.querySelectorAll("#detail-pages tr").length > 0, null,
                              { timeout: 15000 });
+  // Pages and events load side by side: the events end with the final one.
+  await page.waitForFunction(() => [...document.querySelectorAll("#detail-events li")]
+    .some((li) => li.textContent.includes("job succeeded")), null, { timeout: 15000 }).catch(() => {});
   const fastDetail = await page.evaluate(() => ({
     id: document.getElementById("detail").dataset.jobId,
     target: document.querySelector('#detail-fields dd[data-field="target"]').textContent,
