@@ -209,6 +209,12 @@ struct Service::Impl {
     cluster = std::make_unique<cluster::Coordinator>(ioc, config, jobs, *store);
     api_context.cluster = cluster.get();
     cluster->on_claim([this](double seconds) { metrics.cluster_claim(seconds); });
+    // Accepted into the queue, cancelled while queued, ended by a rescue:
+    // no owner records these, so their deliveries go in with the change.
+    if (!config.webhooks.empty()) {
+      cluster->on_database_changes({[this](const jobs::Job& job) { return webhook_sender.deliveries_for(job); },
+                                    [this] { webhook_sender.wake(); }});
+    }
     cluster->on_fatal([](const std::string& why) {
       spdlog::critical("refusing to run: {}", why);
       spdlog::default_logger()->flush();

@@ -5,7 +5,10 @@
 #include "db_pool.hpp"
 #include "health.hpp"
 #include "queries.hpp"
+#include "rows.hpp"
 #include "statements.hpp"
+
+#include <algorithm>
 
 namespace crawld::store {
 
@@ -79,6 +82,29 @@ void hold_instance_lock(pqxx::connection& c, const std::string& id, std::atomic<
   locked_pid.store(c.backendpid());
 }
 
+// The deliveries of `jobs`' new states, inserted in the change's transaction.
+void insert_deliveries(pqxx::work& tx, const ClusterRepository::DatabaseChanges& changes,
+                       const std::vector<jobs::Job>& jobs) {
+  if (!changes.make) return;
+  std::vector<webhooks::Delivery> deliveries;
+  for (const auto& job : jobs) {
+    for (auto& delivery : changes.make(job)) deliveries.push_back(std::move(delivery));
+  }
+  if (deliveries.empty()) return;
+  tx.exec_prepared(statements::insert_deliveries,
+                   deliveries_json(deliveries.data(), deliveries.data() + deliveries.size()));
+}
+
+// The jobs `ids` as the transaction has made them.
+std::vector<jobs::Job> read_jobs(pqxx::work& tx, const std::vector<std::string>& ids) {
+  std::vector<jobs::Job> out;
+  for (const auto& id : ids) {
+    auto rows = tx.exec_prepared(statements::select_job, id);
+    if (!rows.empty()) out.push_back(job_from_row(rows[0]));
+  }
+  return out;
+}
+
 }  // namespace
 
 ClusterRepository::ClusterRepository(asio::io_context& ioc, const DatabaseConfig& database,
@@ -120,8 +146,10 @@ asio::awaitable<void> ClusterRepository::register_instance(std::uint32_t slots) 
 asio::awaitable<std::vector<SubmitAnswer>> ClusterRepository::submit(std::vector<SubmitRow> rows,
                                                                      std::uint32_t max_queued) {
   health_.require_ready();
-  auto body = [this, json = submit_json(rows), count = rows.size(), max_queued](pqxx::connection& c) {
+  std::string json = submit_json(rows);
+  auto body = [this, json = std::move(json), rows = std::move(rows), max_queued](pqxx::connection& c) {
     pqxx::work tx(c);
+    const std::size_t count = rows.size();
     std::vector<std::optional<SubmitAnswer>> answers(count);
     for (const auto& row :
          tx.exec_prepared(statements::submit_jobs, json, max_queued, instance_id_, cluster_.lease_ms)) {
@@ -129,16 +157,27 @@ asio::awaitable<std::vector<SubmitAnswer>> ClusterRepository::submit(std::vector
       if (n < 1 || n > count) throw std::runtime_error("crawld_submit answered for row " + std::to_string(n));
       answers[n - 1] = {parse_outcome(row[1].as<std::string>()), row[2].is_null() ? "" : row[2].as<std::string>()};
     }
-    tx.commit();
     std::vector<SubmitAnswer> out;
-    for (auto& answer : answers) {
-      if (!answer) throw std::runtime_error("crawld_submit did not answer for every row");
-      out.push_back(std::move(*answer));
+    std::vector<jobs::Job> accepted;  // queued (or claimed at once): job.queued
+    for (std::size_t i = 0; i < count; ++i) {
+      if (!answers[i]) throw std::runtime_error("crawld_submit did not answer for every row");
+      auto outcome = answers[i]->outcome;
+      if (changes_.make && (outcome == SubmitOutcome::created || outcome == SubmitOutcome::claimed)) {
+        accepted.push_back(rows[i].job);
+      }
+      out.push_back(std::move(*answers[i]));
     }
+    insert_deliveries(tx, changes_, accepted);
+    tx.commit();
     return out;
   };
-  co_return co_await work_->run_bounded(ioc_, std::move(body),
-                                        std::chrono::milliseconds(database_.statement_timeout_ms));
+  auto answers = co_await work_->run_bounded(ioc_, std::move(body),
+                                             std::chrono::milliseconds(database_.statement_timeout_ms));
+  bool accepted = std::any_of(answers.begin(), answers.end(), [](const SubmitAnswer& a) {
+    return a.outcome == SubmitOutcome::created || a.outcome == SubmitOutcome::claimed;
+  });
+  if (accepted && changes_.written) changes_.written();
+  co_return answers;
 }
 
 asio::awaitable<std::vector<ClaimedJob>> ClusterRepository::claim(std::size_t slots, bool one_per_crawl) {
@@ -229,10 +268,13 @@ asio::awaitable<ClusterRepository::Rescue> ClusterRepository::rescue(bool own, s
       count_queued();
       return result;
     }
+    std::vector<std::string> ended;  // interrupted, or cancelled as asked
     for (const auto& row : tx.exec_prepared(statements::rescue_expired, instance_id_, cluster_.max_attempts, own)) {
       rescued.push_back(
           {row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(), row[3].as<std::uint32_t>()});
+      if (rescued.back().state != "queued") ended.push_back(rescued.back().id);
     }
+    if (changes_.make && !ended.empty()) insert_deliveries(tx, changes_, read_jobs(tx, ended));
     if (leader) {
       tx.exec_params("delete from crawl_idempotency_keys where created_at < now() - $1 * interval '1 second'",
                      key_ttl_s);
@@ -243,8 +285,11 @@ asio::awaitable<ClusterRepository::Rescue> ClusterRepository::rescue(bool own, s
     tx.commit();
     return result;
   };
-  co_return co_await work_->run_bounded(ioc_, std::move(body),
-                                        std::chrono::milliseconds(database_.statement_timeout_ms));
+  auto rescue = co_await work_->run_bounded(ioc_, std::move(body),
+                                            std::chrono::milliseconds(database_.statement_timeout_ms));
+  bool ended = std::any_of(rescue.jobs.begin(), rescue.jobs.end(), [](const auto& r) { return r.state != "queued"; });
+  if (ended && changes_.written) changes_.written();
+  co_return rescue;
 }
 
 asio::awaitable<ClusterCancel> ClusterRepository::cancel(std::string id) {
@@ -252,6 +297,8 @@ asio::awaitable<ClusterCancel> ClusterRepository::cancel(std::string id) {
   auto body = [this, id = std::move(id)](pqxx::connection& c) {
     pqxx::work tx(c);
     auto outcome = tx.exec_prepared1(statements::cancel_job, id, instance_id_)[0].as<std::string>();
+    // A queued job was cancelled here and now: nobody else records it.
+    if (outcome == "cancelled" && changes_.make) insert_deliveries(tx, changes_, read_jobs(tx, {id}));
     tx.commit();
     ClusterCancel answer = ClusterCancel::not_found;
     if (outcome == "cancelled") answer = ClusterCancel::cancelled;
@@ -259,8 +306,10 @@ asio::awaitable<ClusterCancel> ClusterRepository::cancel(std::string id) {
     if (outcome == "ended") answer = ClusterCancel::ended;
     return answer;
   };
-  co_return co_await work_->run_bounded(ioc_, std::move(body),
-                                        std::chrono::milliseconds(database_.statement_timeout_ms));
+  auto answer = co_await work_->run_bounded(ioc_, std::move(body),
+                                            std::chrono::milliseconds(database_.statement_timeout_ms));
+  if (answer == ClusterCancel::cancelled && changes_.written) changes_.written();
+  co_return answer;
 }
 
 asio::awaitable<std::vector<InstanceRecord>> ClusterRepository::instances() {

@@ -87,9 +87,10 @@ WebhookSender::WebhookSender(asio::io_context& ioc, const Config& config, Outbox
 
 WebhookSender::~WebhookSender() = default;
 
-void WebhookSender::changed(const jobs::Job& job) {
+std::vector<Delivery> WebhookSender::deliveries_for(const jobs::Job& job) const {
+  std::vector<Delivery> out;
   const char* event = event_for(job.state);
-  if (event == nullptr || endpoints_.empty()) return;
+  if (event == nullptr) return out;
   std::string payload;
   for (const auto& [url, endpoint] : endpoints_) {
     if (!endpoint->events.contains(event)) continue;
@@ -98,7 +99,7 @@ void WebhookSender::changed(const jobs::Job& job) {
       payload = std::string(R"({"type":")") + event + R"(","timestamp":")" + jobs::format_time(jobs::Clock::now()) +
                 R"(","data":)" + render_(job) + "}";
     }
-    Delivery delivery;
+    Delivery& delivery = out.emplace_back();
     delivery.id = jobs::new_job_id();
     delivery.job_id = job.id;
     delivery.job_attempt = job.attempt;
@@ -106,8 +107,13 @@ void WebhookSender::changed(const jobs::Job& job) {
     delivery.url = url;
     delivery.payload = payload;
     delivery.created_at = jobs::Clock::now();
-    outbox_.add(job, std::move(delivery));
   }
+  return out;
+}
+
+void WebhookSender::changed(const jobs::Job& job) {
+  if (endpoints_.empty()) return;
+  for (auto& delivery : deliveries_for(job)) outbox_.add(job, std::move(delivery));
 }
 
 void WebhookSender::start() {

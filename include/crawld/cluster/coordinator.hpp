@@ -71,6 +71,11 @@ class Coordinator final : public jobs::SharedQueue {
   // Called with the insert-to-claim latency of every claim (seconds).
   void on_claim(std::function<void(double)> claimed) { claimed_ = std::move(claimed); }
 
+  // Webhook deliveries of the changes the database makes alone (set before start).
+  void on_database_changes(store::ClusterRepository::DatabaseChanges changes) {
+    repository_.on_database_changes(std::move(changes));
+  }
+
   // Registers the instance (retrying until the database is there), rescues
   // what this instance id left running, then claims, beats and listens.
   void start();

@@ -11,6 +11,7 @@
 
 #include "crawld/config.hpp"
 #include "crawld/jobs/job.hpp"
+#include "crawld/webhooks/outbox.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -18,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -99,6 +101,18 @@ class ClusterRepository {
 
   const std::string& instance_id() const { return instance_id_; }
 
+  // Webhook deliveries of the changes the database makes without an owner
+  // recording them (a job accepted into the queue, a queued job cancelled,
+  // a rescue that ends a job): `make` gives the deliveries of a job's new
+  // state and they are inserted in the transaction of the change. It runs
+  // on a database thread, so it must read nothing that changes. `written`
+  // is called on the loop once such deliveries are committed.
+  struct DatabaseChanges {
+    std::function<std::vector<webhooks::Delivery>(const jobs::Job&)> make;
+    std::function<void()> written;
+  };
+  void on_database_changes(DatabaseChanges changes) { changes_ = std::move(changes); }
+
   // Takes the instance id (throws InstanceConflict when a live process has
   // it) and records the instance. Throws StoreUnavailable while the
   // database cannot be reached.
@@ -140,6 +154,7 @@ class ClusterRepository {
   std::unique_ptr<DbPool> work_;  // submit, claim, release, rescue, cancel, reads
   std::unique_ptr<DbPool> beat_;  // heartbeats and the instance lock only
   std::atomic<int> locked_pid_{0};  // the server process holding the instance lock
+  DatabaseChanges changes_;
 };
 
 }  // namespace crawld::store

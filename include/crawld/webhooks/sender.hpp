@@ -26,6 +26,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace crawld::crawl {
 class FetchContext;
@@ -54,6 +55,12 @@ class WebhookSender final : public jobs::JobObserver {
   void job_created(const jobs::Job& job) override { changed(job); }
   void job_changed(const jobs::Job& job) override { changed(job); }
   void job_adopted(const jobs::Job& job) override { changed(job); }
+
+  // The deliveries of the job's current state, one per webhook that asked
+  // for its event (none when nobody did). Reads only what the constructor
+  // set: cluster mode calls it on a database thread, for the changes the
+  // database makes alone (store::ClusterRepository::on_database_changes).
+  std::vector<Delivery> deliveries_for(const jobs::Job& job) const;
 
   // Starts claiming and sending (nothing to do without webhooks).
   void start();
