@@ -154,8 +154,15 @@ void register_database_routes(http::Router& router, ApiContext& context) {
       auto limit = query.limit(default_limit, max_limit);
       auto after = query.after();
       query.done();
-      auto& repository = require_store(ctx).repository();
-      if (!co_await ctx->jobs->find(id)) throw http::not_found("no job " + id);
+      auto& store = require_store(ctx);
+      auto job = co_await ctx->jobs->find(id);
+      if (!job) throw http::not_found("no job " + id);
+      // A finished job's rows may still be on their way to the database:
+      // its list is read once they are there (or the read timeout passed).
+      if (jobs::is_terminal(job->state)) {
+        co_await store.rows_written(id, std::chrono::milliseconds(ctx->config->database.read_timeout_ms));
+      }
+      auto& repository = store.repository();
       auto records = co_await read(repository, id, after, limit);
       co_return window_response(id, what, records, limit, render);
     };

@@ -152,6 +152,11 @@ void Store::on_events_written(EventsCallback callback) { impl_->writer.on_events
 
 std::size_t Store::pending_events(const std::string& job_id) const { return impl_->queue.events_of(job_id); }
 
+asio::awaitable<bool> Store::rows_written(const std::string& job_id, std::chrono::milliseconds timeout) {
+  bool written = co_await impl_->queue.wait_written(job_id, std::chrono::steady_clock::now() + timeout);
+  co_return written;
+}
+
 bool Store::backlog_full() const { return impl_->queue.full(); }
 
 DatabaseStatus Store::status() const {

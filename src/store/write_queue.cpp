@@ -9,7 +9,7 @@ namespace crawld::store {
 
 namespace asio = boost::asio;
 
-WriteQueue::WriteQueue(asio::io_context& ioc, DatabaseConfig config) : config_(std::move(config)), space_(ioc) {}
+WriteQueue::WriteQueue(asio::io_context& ioc, DatabaseConfig config) : config_(std::move(config)), space_(ioc), written_(ioc) {}
 
 void WriteQueue::note_pending() {
   bool was_idle = !first_pending_at_.has_value();
@@ -29,8 +29,12 @@ bool WriteQueue::end_pending() const {
   return std::any_of(jobs_.begin(), jobs_.end(), [](const auto& kept) { return jobs::is_terminal(kept.second.state); });
 }
 
-void WriteQueue::count_row(const std::string& job_id) {
-  if (!fence_owner_.empty()) ++queued_rows_[job_id];
+void WriteQueue::count_row(const std::string& job_id) { ++queued_rows_[job_id]; }
+
+asio::awaitable<bool> WriteQueue::wait_written(const std::string& job_id, Steady::time_point deadline) {
+  auto none_left = [&] { return rows_of(job_id) == 0; };
+  bool written = co_await written_.wait_until(deadline, none_left);
+  co_return written;
 }
 
 void WriteQueue::add_event(const jobs::Job& job, std::string_view level, const std::string& message) {
@@ -121,14 +125,12 @@ void WriteQueue::failed(Batch& batch) {
 }
 
 void WriteQueue::committed(const Batch& batch) {
-  if (!fence_owner_.empty()) {
-    auto uncount = [this](const std::string& id) {
-      auto it = queued_rows_.find(id);
-      if (it != queued_rows_.end() && --it->second == 0) queued_rows_.erase(it);
-    };
-    for (const auto& event : batch.events) uncount(event.job_id);
-    for (const auto& page : batch.pages) uncount(page.job_id);
-  }
+  auto uncount = [this](const std::string& id) {
+    auto it = queued_rows_.find(id);
+    if (it != queued_rows_.end() && --it->second == 0) queued_rows_.erase(it);
+  };
+  for (const auto& event : batch.events) uncount(event.job_id);
+  for (const auto& page : batch.pages) uncount(page.job_id);
   for (const auto& event : batch.events) {
     auto it = queued_events_.find(event.job_id);
     if (it != queued_events_.end() && --it->second == 0) queued_events_.erase(it);
@@ -137,6 +139,7 @@ void WriteQueue::committed(const Batch& batch) {
   pages_.erase(pages_.begin(), pages_.begin() + static_cast<std::ptrdiff_t>(batch.pages.size()));
   first_pending_at_ = empty() ? std::nullopt : std::optional(Steady::now());
   if (pages_.size() < config_.max_backlog_rows) space_.notify_all();
+  written_.notify_all();
   // Logged with hysteresis: a draining backlog hovers around its bound.
   if (backpressure_logged_ && pages_.size() <= config_.max_backlog_rows / 2) {
     spdlog::info("database write backlog down to {} page rows: crawls resume", pages_.size());

@@ -64,6 +64,14 @@ class WriteQueue {
   std::size_t pages() const { return pages_.size(); }
   std::size_t events() const { return events_.size(); }
   std::size_t job_updates() const { return jobs_.size(); }
+  // The job's events and pages not committed yet.
+  std::size_t rows_of(const std::string& job_id) const {
+    auto it = queued_rows_.find(job_id);
+    return it == queued_rows_.end() ? 0 : it->second;
+  }
+  // Waits until none of the job's rows wait here, or `deadline`; true when
+  // none do.
+  boost::asio::awaitable<bool> wait_written(const std::string& job_id, Steady::time_point deadline);
   // The job's events not committed yet.
   std::size_t events_of(const std::string& job_id) const {
     auto it = queued_events_.find(job_id);
@@ -85,7 +93,7 @@ class WriteQueue {
 
   DatabaseConfig config_;
   std::string fence_owner_;
-  std::unordered_map<std::string, std::size_t> queued_rows_;  // cluster mode: per job
+  std::unordered_map<std::string, std::size_t> queued_rows_;  // per job
   std::unordered_map<std::string, std::size_t> queued_events_;  // per job
   std::function<void()> wake_;
   std::vector<std::string> job_order_;
@@ -95,6 +103,7 @@ class WriteQueue {
   std::vector<webhooks::Delivery> deliveries_;
   std::optional<Steady::time_point> first_pending_at_;
   util::Condition space_;
+  util::Condition written_;
   bool closing_ = false;
   bool backpressure_logged_ = false;
   bool odd_row_to_events_ = false;

@@ -82,6 +82,21 @@ class DbCrawlTest(SitesTestCase):
             self.assertEqual(status, 200)
             self.assertGreaterEqual(len(body(data)["events"]), 3)
 
+    def test_a_finished_jobs_lists_are_complete_at_once(self):
+        # Rows wait up to flush_ms (1 s here) before they are written: a
+        # list read as soon as the job is final still has every row.
+        db = pg.create_database()
+        with Crawld(self.config(db, database={"flush_ms": 1000}), name="db-crawl-lists") as crawld:
+            self.wait_until(lambda: self.ready(crawld), what="readyz 200")
+            job_id = self.start(crawld, {"target": "demo", "season": 2024, "deep": True})
+            job = self.finished(crawld, job_id)
+            pages = body(crawld.request("GET", f"/jobs/{job_id}/pages?limit=1000")[2])["pages"]
+            events = body(crawld.request("GET", f"/jobs/{job_id}/events")[2])["events"]
+            progress = job["progress"]
+            self.assertGreater(len(pages), 10)
+            self.assertEqual(len(pages), progress["fetched"] + progress["failed"] + progress["skipped"])
+            self.assertIn("job succeeded", events[-1]["message"], events)
+
     def test_log_to_db_false_writes_no_page_rows(self):
         db = pg.create_database()
         with Crawld(self.config(db), name="db-nolog") as crawld:

@@ -89,6 +89,10 @@ class Store : public jobs::JobObserver {
   void on_events_written(EventsCallback callback);
   // The job's events queued here and not committed yet.
   std::size_t pending_events(const std::string& job_id) const;
+  // Waits until every page and event of the job queued here is committed,
+  // or `timeout` passed; true when none waits. A finished job's rows are
+  // read after this, so its lists are complete once its state is final.
+  boost::asio::awaitable<bool> rows_written(const std::string& job_id, std::chrono::milliseconds timeout);
 
   DatabaseStatus status() const;
   // True while the job rows and events waiting to be written reach

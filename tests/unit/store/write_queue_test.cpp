@@ -6,6 +6,8 @@
 #include <boost/asio/detached.hpp>
 #include <catch2/catch.hpp>
 
+#include <optional>
+
 namespace asio = boost::asio;
 using namespace crawld;
 
@@ -90,4 +92,51 @@ TEST_CASE("standalone: snapshots go in the next batch, nothing is fenced", "[sto
   CHECK(batch.owner.empty());
   CHECK(batch.jobs.size() == 1);
   CHECK(batch.pages.size() == 4);
+}
+
+TEST_CASE("a reader waits until the job's rows are committed, and no longer", "[store]") {
+  asio::io_context ioc;
+  store::WriteQueue queue(ioc, small_batches());
+  auto job = job_in(jobs::JobState::succeeded);
+  add_pages(ioc, queue, job, 6);
+  CHECK(queue.rows_of(job.id) == 6);
+  CHECK(queue.rows_of("22222222-2222-4222-8222-222222222222") == 0);
+
+  std::optional<bool> answer;
+  auto wait = [&]() -> asio::awaitable<void> {
+    answer = co_await queue.wait_written(job.id, store::WriteQueue::Steady::now() + std::chrono::seconds(30));
+  };
+  asio::co_spawn(ioc, wait(), asio::detached);
+  ioc.poll();
+  CHECK_FALSE(answer.has_value());  // six rows wait
+  auto first = queue.take_batch();
+  queue.committed(first);
+  ioc.poll();
+  CHECK_FALSE(answer.has_value());  // two still wait
+  auto failed = queue.take_batch();
+  queue.failed(failed);
+  ioc.poll();
+  CHECK_FALSE(answer.has_value());  // a failed batch wrote nothing
+  auto last = queue.take_batch();
+  queue.committed(last);
+  ioc.poll();
+  REQUIRE(answer.has_value());
+  CHECK(*answer);
+  CHECK(queue.rows_of(job.id) == 0);
+}
+
+TEST_CASE("a reader of rows that cannot be written gives up at its deadline", "[store]") {
+  asio::io_context ioc;
+  store::WriteQueue queue(ioc, small_batches());
+  auto job = job_in(jobs::JobState::failed);
+  add_pages(ioc, queue, job, 1);
+  std::optional<bool> answer;
+  auto wait = [&]() -> asio::awaitable<void> {
+    answer = co_await queue.wait_written(job.id, store::WriteQueue::Steady::now() + std::chrono::milliseconds(20));
+  };
+  asio::co_spawn(ioc, wait(), asio::detached);
+  ioc.run_for(std::chrono::seconds(5));
+  REQUIRE(answer.has_value());
+  CHECK_FALSE(*answer);
+  CHECK(queue.rows_of(job.id) == 1);
 }
