@@ -118,14 +118,6 @@ asio::awaitable<json> cluster_status_json(cluster::Coordinator& cluster) {
   co_return out;
 }
 
-// A fixed answer (documents that depend only on the configuration): the
-// body is shared by every answer, not copied per request.
-http::Handler constant(Response response) {
-  if (!response.fixed_body) response.fixed_body = std::make_shared<const std::string>(std::move(response.body));
-  response.body.clear();
-  return [response = std::move(response)](Request&) -> asio::awaitable<Response> { co_return response; };
-}
-
 void register_service_routes(http::Router& router, ApiContext* ctx) {
   router.add(
       "GET", "/status",
@@ -150,7 +142,7 @@ void register_service_routes(http::Router& router, ApiContext* ctx) {
       Operation("getMetrics", "Prometheus metrics")
           .describe("Needs a token with auth.protect_reads, unless auth.public_metrics.")
           .reply_text(200, "the metrics, in Prometheus's text format", "text/plain"));
-  router.add("GET", "/healthz", constant(json_response(200, {{"status", "ok"}})),
+  router.add("GET", "/healthz", json_response(200, {{"status", "ok"}}),
              Operation("getHealth", "Liveness: answers while the process serves").open().reply(200, "alive", "Health"));
   router.add(
       "GET", "/readyz",
@@ -170,7 +162,7 @@ void register_service_routes(http::Router& router, ApiContext* ctx) {
 void register_routes(http::Router& router, ApiContext& context) {
   Response docs;
   docs.body = start_docs(*context.config).dump(2);
-  router.add("GET", "/start", constant(std::move(docs)),
+  router.add("GET", "/start", std::move(docs),
              Operation("getStartDocs", "POST /start's parameters")
                  .reply(200, "the parameters in words, and their JSON Schema (the same as StartParameters)",
                         "StartDocs"));
@@ -184,7 +176,7 @@ void register_routes(http::Router& router, ApiContext& context) {
   page.content_type = "text/html; charset=utf-8";
   page.body = std::string(status_page_html);
   page.header("Cache-Control", "no-cache");
-  router.add("GET", "/", constant(std::move(page)),
+  router.add("GET", "/", std::move(page),
              Operation("getStatusPage", "The status page (one self-contained HTML file)")
                  .open()
                  .reply_text(200, "the page", "text/html"));

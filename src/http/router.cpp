@@ -53,7 +53,19 @@ bool more_specific(const std::vector<std::string>& a, const std::vector<std::str
 }  // namespace
 
 void Router::add(std::string method, std::string pattern, Handler handler, nlohmann::json operation) {
-  Route route{std::move(method), std::move(pattern), {}, std::move(handler), std::move(operation)};
+  insert(Route{std::move(method), std::move(pattern), {}, std::move(handler), std::move(operation), nullptr});
+}
+
+void Router::add(std::string method, std::string pattern, Response fixed, nlohmann::json operation) {
+  if (fixed.stream) throw std::invalid_argument("a fixed response cannot be a stream: " + pattern);
+  if (!fixed.fixed_body) fixed.fixed_body = std::make_shared<const std::string>(std::move(fixed.body));
+  fixed.body.clear();
+  auto answer = std::make_shared<const Response>(std::move(fixed));
+  Handler handler = [answer](Request&) -> boost::asio::awaitable<Response> { co_return *answer; };
+  insert(Route{std::move(method), std::move(pattern), {}, std::move(handler), std::move(operation), answer});
+}
+
+void Router::insert(Route route) {
   const PathSegments segments(route.pattern);
   if (segments.too_many) throw std::invalid_argument("route pattern has too many segments: " + route.pattern);
   route.segments.assign(segments.items.begin(), segments.items.begin() + static_cast<std::ptrdiff_t>(segments.count));
@@ -110,13 +122,13 @@ Router::Match Router::match(Request& request) const {
     path_known = true;
     if (route.method == request.method) {
       fill_params(route, segments.items, request.params);
-      return {&route.handler, &route.pattern};
+      return {&route.handler, &route.pattern, route.fixed.get()};
     }
     if (route.method == "GET" && request.method == "HEAD" && get_route == nullptr) get_route = &route;
   }
   if (get_route != nullptr) {
     fill_params(*get_route, segments.items, request.params);
-    return {&get_route->handler, &get_route->pattern};
+    return {&get_route->handler, &get_route->pattern, get_route->fixed.get()};
   }
   if (!path_known) throw not_found("no resource at " + request.path);
   throw method_not_allowed(allowed_methods(request.path));
@@ -124,13 +136,32 @@ Router::Match Router::match(Request& request) const {
 
 boost::asio::awaitable<Response> Router::dispatch(Request& request, std::string_view& route,
                                                  const RequestFilter* filter) const {
+  Resolved resolved = resolve(request, route, filter);
+  if (resolved.fixed != nullptr) co_return *resolved.fixed;
+  if (resolved.answer) co_return std::move(*resolved.answer);
+  co_return co_await run(*resolved.handler, request);
+}
+
+Router::Resolved Router::resolve(Request& request, std::string_view& route, const RequestFilter* filter) const {
   route = "unmatched";
-  std::exception_ptr error;
+  Resolved resolved;
   try {
     auto found = match(request);
     route = *found.route;
     if (filter != nullptr && *filter) (*filter)(request, route);
-    co_return co_await (*found.handler)(request);
+    resolved.handler = found.handler;
+    resolved.fixed = found.fixed;
+  } catch (...) {
+    resolved.handler = nullptr;
+    resolved.answer = exception_response(std::current_exception(), request.path);
+  }
+  return resolved;
+}
+
+boost::asio::awaitable<Response> Router::run(const Handler& handler, Request& request) {
+  std::exception_ptr error;
+  try {
+    co_return co_await handler(request);
   } catch (...) {
     error = std::current_exception();
   }

@@ -260,24 +260,32 @@ std::string early_instance(const RequestParser& parser, const beast::flat_buffer
                           std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size()));
 }
 
+// Feeds what `buffer` holds to `parser`; true when that settles the request
+// (complete, or an error in `ec`). Bytes past the request stay in `buffer`
+// (pipelining).
+bool parse_buffered(beast::flat_buffer& buffer, RequestParser& parser, beast::error_code& ec) {
+  while (buffer.size() > 0) {
+    std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+    } else if (ec) {
+      return true;
+    }
+    if (parser.is_done()) return true;
+    if (used == 0) break;
+  }
+  return false;
+}
+
 // Reads one request into `parser`, from what `buffer` already holds and then
-// from the socket. Bytes past the request stay in `buffer` (pipelining).
+// from the socket (serve() parses what is buffered first, without entering
+// this coroutine).
 asio::awaitable<beast::error_code> read_request(tcp::socket& socket, beast::flat_buffer& buffer,
                                                 RequestParser& parser) {
-  parser.eager(true);
   beast::error_code ec;
   for (;;) {
-    if (buffer.size() > 0) {
-      std::size_t used = parser.put(buffer.data(), ec);
-      buffer.consume(used);
-      if (ec == bhttp::error::need_more) {
-        ec = {};
-      } else if (ec) {
-        co_return ec;
-      }
-      if (parser.is_done()) co_return ec;
-      if (used > 0 && buffer.size() > 0) continue;
-    }
+    if (parse_buffered(buffer, parser, ec)) co_return ec;
     auto [read_ec, n] = co_await socket.async_read_some(buffer.prepare(beast::read_size(buffer, 65536)), use_tuple);
     if (read_ec == asio::error::eof) {
       if (!parser.got_some()) co_return bhttp::error::end_of_stream;
@@ -349,7 +357,7 @@ struct HttpServer::Impl {
     request.headers.reserve(std::distance(req.begin(), req.end()));
     for (const auto& field : req) {
       std::string name(field.name_string());
-      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      for (auto& ch : name) ch = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch;
       request.headers.emplace_back(std::move(name), std::string(field.value()));
     }
     request.body = std::move(req.body());
@@ -376,7 +384,19 @@ struct HttpServer::Impl {
     // wake-up is what a loopback send costs most (30% more POST /start per
     // second at 32 connections). An idle loop runs the write at once.
     co_await asio::post(connection.socket.get_executor(), asio::use_awaitable);
-    auto [ec, n] = co_await asio::async_write(connection.socket, buffers, use_tuple);
+    // A response usually fits in the socket's send buffer: it is written at
+    // once (the socket is non-blocking), without an asynchronous operation
+    // and the completion it would post. What does not fit follows
+    // asynchronously.
+    beast::error_code ec;
+    std::size_t sent = connection.socket.write_some(buffers, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+    if (!ec && sent < asio::buffer_size(buffers)) {
+      beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(buffers);
+      rest.consume(sent);
+      auto [write_ec, n] = co_await asio::async_write(connection.socket, rest, use_tuple);
+      ec = write_ec;
+    }
     connection.no_deadline();
     log_request(request, route, response.status, bodiless ? 0 : body.size(), started, remote);
     co_return !ec;
@@ -459,6 +479,7 @@ struct HttpServer::Impl {
     beast::error_code ignored;
     std::string remote = socket.remote_endpoint(ignored).address().to_string();
     socket.set_option(tcp::no_delay(true), ignored);
+    socket.non_blocking(true, ignored);  // for write_and_log's immediate write
     auto check_every = std::chrono::milliseconds(std::min(config.request_timeout_ms, config.idle_timeout_ms));
     auto connection = std::make_shared<Connection>(std::move(socket), check_every);
     auto self = connections.insert(connections.end(), connection.get());
@@ -474,18 +495,6 @@ struct HttpServer::Impl {
     connection->socket.close(ignored);
     connections.erase(self);
     closed.notify_all();
-  }
-
-  // Waits on a kept-alive connection for the next request's first bytes,
-  // within idle_timeout_ms; false when the connection ends instead.
-  asio::awaitable<bool> await_next(Connection& connection, beast::flat_buffer& buffer) {
-    connection.idle = true;
-    connection.expire_after(std::chrono::milliseconds(config.idle_timeout_ms));
-    auto [ec, n] = co_await connection.socket.async_read_some(buffer.prepare(1024), use_tuple);
-    connection.idle = false;
-    if (ec) co_return false;
-    buffer.commit(n);
-    co_return true;
   }
 
   // An answer sent before the request could be handled; the connection then
@@ -525,14 +534,23 @@ struct HttpServer::Impl {
     while (!stopping) {
       // Between requests the keep-alive idle limit applies; from the first
       // byte on, the whole request must arrive within request_timeout_ms.
-      if (!first && buffer.size() == 0 && !co_await await_next(connection, buffer)) co_return;
+      if (!first && buffer.size() == 0) {
+        connection.idle = true;
+        connection.expire_after(std::chrono::milliseconds(config.idle_timeout_ms));
+        auto [ec, n] = co_await connection.socket.async_read_some(buffer.prepare(1024), use_tuple);
+        connection.idle = false;
+        if (ec) co_return;
+        buffer.commit(n);
+      }
       first = false;
       RequestParser parser;
       parser.header_limit(static_cast<std::uint32_t>(config.max_header_bytes));
       parser.body_limit(config.max_body_bytes);
       connection.expire_after(std::chrono::milliseconds(config.request_timeout_ms));
       auto started = std::chrono::steady_clock::now();
-      auto ec = co_await read_request(connection.socket, buffer, parser);
+      parser.eager(true);
+      beast::error_code ec;
+      if (!parse_buffered(buffer, parser, ec)) ec = co_await read_request(connection.socket, buffer, parser);
       connection.no_deadline();
       // Timeouts, resets and end-of-stream close quietly; malformed input
       // gets an answer before the connection closes.
@@ -553,18 +571,30 @@ struct HttpServer::Impl {
       bool head = req.method() == bhttp::verb::head;
       Request request = to_request(req, remote);
       std::string_view route;
-      Response response = co_await router.dispatch(request, route, &filter);
-      if (response.stream) {
+      // A fixed answer (GET /healthz, GET /start) is sent as the router
+      // holds it; others are awaited into `awaited`.
+      auto resolved = router.resolve(request, route, &filter);
+      const Response* response = resolved.fixed;
+      Response awaited;
+      if (response == nullptr) {
+        if (resolved.answer) {
+          awaited = std::move(*resolved.answer);
+        } else {
+          awaited = co_await Router::run(*resolved.handler, request);
+        }
+        response = &awaited;
+      }
+      if (awaited.stream) {
         if (!head) {
-          co_await stream_response(shared, response, version, request, route, started, remote);
+          co_await stream_response(shared, awaited, version, request, route, started, remote);
           co_return;
         }
-        response.stream = nullptr;  // HEAD: the head a GET would get, and a close
+        awaited.stream = nullptr;  // HEAD: the head a GET would get, and a close
         keep_alive = false;
       }
       keep_alive = keep_alive && !stopping;
       bool sent =
-          co_await write_and_log(connection, response, version, keep_alive, head, &request, route, started, remote);
+          co_await write_and_log(connection, *response, version, keep_alive, head, &request, route, started, remote);
       if (!sent || !keep_alive) co_return;
     }
   }

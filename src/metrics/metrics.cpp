@@ -11,9 +11,10 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <fstream>
-#include <unordered_map>
+#include <vector>
 
 namespace crawld::metrics {
 
@@ -52,11 +53,15 @@ const pm::Histogram::BucketBoundaries lag_buckets = {0.0005, 0.001, 0.002, 0.003
 
 struct Metrics::Impl {
   struct RequestSeries {
+    std::string_view method;  // one of method_label's literals
+    int status = 0;
+    std::string route;
     pm::Counter* count = nullptr;
     pm::Histogram* duration = nullptr;
   };
-  std::unordered_map<std::string, RequestSeries> request_series;  // method, route, code
-  std::string series_key;                                          // the lookup's key, reused
+  // Searched in order; a series found moves one place forward, so the few
+  // that take most requests are met first.
+  std::vector<RequestSeries> request_series;
   // Like request_series: a series is added on first use, then remembered.
   std::array<pm::Counter*, std::size(page_outcomes)> pages_by_outcome{};
   std::array<pm::Counter*, std::size(jobs::all_job_states)> jobs_finished_by_result{};
@@ -188,21 +193,25 @@ void Metrics::http_request(std::string_view method, std::string_view route, int 
   // Family::Add builds a label map and takes the family's lock on every call;
   // the series a request lands in are found once and remembered (the label
   // values are bounded: known methods, route patterns, status codes).
-  // The key is built in a string kept for it: no allocation per request.
-  std::string method_text(method_label(method));
-  std::string code = std::to_string(status);
-  std::string& key = impl_->series_key;
-  key.clear();
-  key.append(method_text).append(1, '\0').append(route).append(1, '\0').append(code);
-  auto it = impl_->request_series.find(key);
-  if (it == impl_->request_series.end()) {
-    Impl::RequestSeries series;
-    series.count = &impl_->http_requests.Add({{"method", method_text}, {"route", std::string(route)}, {"code", code}});
-    series.duration = &impl_->http_duration.Add({{"route", std::string(route)}}, latency_buckets);
-    it = impl_->request_series.emplace(key, series).first;
+  std::string_view method_text = method_label(method);
+  auto& all = impl_->request_series;
+  auto it = std::find_if(all.begin(), all.end(), [&](const Impl::RequestSeries& series) {
+    return series.status == status && series.method == method_text && series.route == route;
+  });
+  if (it == all.end()) {
+    Impl::RequestSeries series{method_text, status, std::string(route)};
+    std::string code = std::to_string(status);
+    series.count =
+        &impl_->http_requests.Add({{"method", std::string(method_text)}, {"route", series.route}, {"code", code}});
+    series.duration = &impl_->http_duration.Add({{"route", series.route}}, latency_buckets);
+    all.push_back(std::move(series));
+    it = all.end() - 1;
+  } else if (it != all.begin()) {
+    std::iter_swap(it, it - 1);
+    --it;
   }
-  it->second.count->Increment();
-  it->second.duration->Observe(seconds);
+  it->count->Increment();
+  it->duration->Observe(seconds);
 }
 
 void Metrics::page_fetched(const crawl::PageResult& page) {

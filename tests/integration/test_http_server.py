@@ -154,6 +154,34 @@ class Basics(ServerTestCase):
                 statuses.append(status_of(status_line))
             self.assertEqual(statuses, [200, 404, 200])
 
+    def test_responses_larger_than_the_socket_takes_arrive_whole_to_a_slow_reader(self):
+        # The server writes what the socket takes at once and the rest as the
+        # client reads: pipelined copies of the API document, twice what the
+        # largest send buffer holds, to a client with a small receive window
+        # that waits before it reads.
+        status, _, document = self.server.request("GET", "/openapi.json")
+        self.assertEqual(status, 200)
+        self.assertGreater(len(document), 10000)
+        with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+            send_buffer_max = int(f.read().split()[2])
+        copies = 2 * send_buffer_max // len(document) + 2
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(20)
+        sock.connect(self.server.address())
+        with sock:
+            sock.sendall(raw_request("GET", "/openapi.json") * copies + raw_request("GET", "/healthz"))
+            time.sleep(0.5)
+            rest = b""
+            for _ in range(copies):
+                status_line, headers, body, rest = read_response(sock, data=rest)
+                self.assertEqual(status_of(status_line), 200)
+                self.assertEqual(int(headers["content-length"]), len(document))
+                self.assertEqual(body, document)
+            status_line, _, body, rest = read_response(sock, data=rest)
+            self.assertEqual((status_of(status_line), json.loads(body)), (200, {"status": "ok"}))
+            self.assertEqual(rest, b"")
+
     def test_http_1_0_is_answered_and_closed(self):
         status_line, headers, body, closed = self.exchange(b"GET /healthz HTTP/1.0\r\n\r\n")
         self.assertRegex(status_line, r"^HTTP/1\.[01] 200 ")

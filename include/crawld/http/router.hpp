@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,10 @@ class Router {
   // route: an OpenAPI Operation Object, written beside the handler.
   void add(std::string method, std::string pattern, Handler handler,
            nlohmann::json operation = nlohmann::json::object());
+  // A route whose answer never changes (GET /healthz, GET /start): the
+  // server sends it as it is, without awaiting a handler or copying it.
+  void add(std::string method, std::string pattern, Response fixed,
+           nlohmann::json operation = nlohmann::json::object());
 
   // Calls visit(method, pattern, operation) for every route.
   template <class Visit>
@@ -42,6 +48,7 @@ class Router {
   struct Match {
     const Handler* handler = nullptr;
     const std::string* route = nullptr;  // the pattern
+    const Response* fixed = nullptr;     // the route's fixed answer, if it has one
   };
   // Fills request.params. Throws ApiError (404, or 405 with Allow).
   Match match(Request& request) const;
@@ -54,6 +61,19 @@ class Router {
   boost::asio::awaitable<Response> dispatch(Request& request, std::string_view& route,
                                             const RequestFilter* filter = nullptr) const;
 
+  // dispatch() in two steps, for a caller that would rather not await what
+  // is known at once. resolve() routes and runs `filter`: the answer is then
+  // `fixed` (the route's), or `answer` (the problem routing or the filter
+  // threw), or else the handler's, awaited by run().
+  struct Resolved {
+    const Handler* handler = nullptr;
+    const Response* fixed = nullptr;
+    std::optional<Response> answer;
+  };
+  Resolved resolve(Request& request, std::string_view& route, const RequestFilter* filter = nullptr) const;
+  // Awaits the handler; what it throws becomes its answer.
+  static boost::asio::awaitable<Response> run(const Handler& handler, Request& request);
+
   // Allowed methods for a path (empty when no route matches the path).
   std::vector<std::string> allowed_methods(std::string_view path) const;
 
@@ -64,7 +84,9 @@ class Router {
     std::vector<std::string> segments;
     Handler handler;
     nlohmann::json operation;
+    std::shared_ptr<const Response> fixed;
   };
+  void insert(Route route);
   template <typename Segments>
   static bool match_path(const Route& route, const Segments& segments, std::size_t count);
   template <typename Segments>

@@ -1,4 +1,5 @@
 #include "crawld/http/message.hpp"
+#include "crawld/version.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -217,6 +218,33 @@ TEST_CASE("write_response_head leaves out a field that could split the response"
   CHECK(head.find("\r\n: v") == std::string::npos);
   CHECK(head.find("\r\nRetry-After: 5\r\n") != std::string::npos);
   CHECK(head_lines(head).size() == 7);  // status, Server, Date, Content-Type, Retry-After, Content-Length, blank
+}
+
+TEST_CASE("write_response_head: many long fields, a long content type and a stream's head are written whole",
+          "[message]") {
+  crawld::http::Response response;
+  response.status = 599;  // no reason phrase of its own
+  response.content_type = "application/x-a-content-type-longer-than-the-usual-ones; charset=utf-8; profile=long";
+  std::string expected_fields;
+  for (int i = 0; i < 40; ++i) {
+    std::string name = "X-Field-" + std::to_string(i);
+    std::string value(static_cast<std::size_t>(100 + i * 37), static_cast<char>('a' + i % 26));
+    expected_fields += name + ": " + value + "\r\n";
+    response.header(name, value);
+  }
+  response.body = std::string(123456, 'b');
+  std::string head = "left from the previous response, longer than nothing";
+  crawld::http::write_response_head(head, response, 10, true);
+  std::string date(crawld::http::http_date_now());
+  std::string start = "HTTP/1.0 599 Unknown\r\nServer: crawld/" + std::string(crawld::version) + "\r\nDate: " + date +
+                      "\r\nContent-Type: " + std::string(response.content_type) + "\r\n";
+  CHECK(head == start + expected_fields + "Connection: keep-alive\r\nContent-Length: 123456\r\n\r\n");
+
+  response.stream = [](crawld::http::Stream&) -> boost::asio::awaitable<void> { co_return; };
+  crawld::http::write_response_head(head, response, 11, false);
+  CHECK(head.ends_with("\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  CHECK(head.find("Content-Length") == std::string::npos);
+  CHECK(head.find(expected_fields) != std::string::npos);
 }
 
 TEST_CASE("secret query values are redacted for the log, the rest kept as sent", "[message]") {

@@ -207,3 +207,87 @@ TEST_CASE("an empty router answers 404", "[router]") {
   Router router;
   CHECK(error_of(router, "GET", "/").status() == 404);
 }
+
+TEST_CASE("a fixed route is resolved to the one response it holds, for GET and HEAD", "[router]") {
+  Router router = api_router();
+  Response fixed;
+  fixed.body = R"({"status":"ok"})";
+  fixed.header("Cache-Control", "no-cache");
+  router.add("GET", "/fixed", std::move(fixed));
+
+  std::string_view route;
+  Request get = make_request("GET", "/fixed");
+  auto first = router.resolve(get, route);
+  CHECK(route == "/fixed");
+  REQUIRE(first.fixed != nullptr);
+  CHECK(first.fixed->payload() == R"({"status":"ok"})");
+  CHECK(first.fixed->headers.size() == 1);
+  CHECK_FALSE(first.answer);
+  Request head = make_request("HEAD", "/fixed");
+  CHECK(router.resolve(head, route).fixed == first.fixed);  // the same response, not a copy
+
+  // Through the handler (as dispatch() and every other caller) it is the same answer.
+  CHECK(call(router, "GET", "/fixed").payload() == R"({"status":"ok"})");
+  // Other routes are awaited as before.
+  Request other = make_request("GET", "/healthz");
+  auto resolved = router.resolve(other, route);
+  CHECK(resolved.fixed == nullptr);
+  CHECK(resolved.handler != nullptr);
+}
+
+TEST_CASE("resolve: routing errors and a filter's refusal are the answer, fixed route or not", "[router]") {
+  Router router = api_router();
+  router.add("GET", "/fixed", Response{});
+  crawld::http::RequestFilter filter = [](const Request& request, std::string_view route) {
+    if (!request.header("authorization")) throw crawld::http::unauthorized("a token is needed for " + std::string(route));
+  };
+  std::string_view route;
+  Request request = make_request("GET", "/fixed");
+  auto refused = router.resolve(request, route, &filter);
+  CHECK(route == "/fixed");
+  CHECK(refused.fixed == nullptr);
+  CHECK(refused.handler == nullptr);
+  REQUIRE(refused.answer);
+  CHECK(refused.answer->status == 401);
+
+  Request unknown = make_request("GET", "/nowhere");
+  auto missing = router.resolve(unknown, route, &filter);
+  CHECK(route == "unmatched");
+  REQUIRE(missing.answer);
+  CHECK(missing.answer->status == 404);
+
+  Request wrong = make_request("DELETE", "/fixed");
+  auto not_allowed = router.resolve(wrong, route);
+  REQUIRE(not_allowed.answer);
+  CHECK(not_allowed.answer->status == 405);
+}
+
+TEST_CASE("dispatch answers a fixed route, and a handler's exception as its problem", "[router]") {
+  Router router;
+  Response fixed;
+  fixed.status = 200;
+  fixed.body = "fixed";
+  router.add("GET", "/fixed", std::move(fixed));
+  router.add("GET", "/throws", [](Request&) -> asio::awaitable<Response> {
+    throw crawld::http::conflict("busy");
+    co_return Response{};
+  });
+  auto dispatch = [&router](std::string target) {
+    Request request = make_request("GET", std::move(target));
+    std::string_view route;
+    asio::io_context ioc;
+    auto future = asio::co_spawn(ioc, router.dispatch(request, route), asio::use_future);
+    ioc.run();
+    return future.get();
+  };
+  CHECK(dispatch("/fixed").payload() == "fixed");
+  CHECK(dispatch("/throws").status == 409);
+  CHECK(dispatch("/missing").status == 404);
+}
+
+TEST_CASE("a fixed route cannot be a stream", "[router]") {
+  Router router;
+  Response streamed;
+  streamed.stream = [](crawld::http::Stream&) -> asio::awaitable<void> { co_return; };
+  CHECK_THROWS_AS(router.add("GET", "/events", std::move(streamed)), std::invalid_argument);
+}

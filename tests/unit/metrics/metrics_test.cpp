@@ -56,3 +56,28 @@ TEST_CASE("Metrics counts pages by outcome and finished jobs by result", "[metri
   CHECK(sample(text, R"(crawld_jobs_finished_total{result="failed"})") == -1);  // never seen: no series
   CHECK(sample(text, "crawld_jobs_started_total") == 1);
 }
+
+TEST_CASE("Metrics keeps one series per method, route and status, whatever order requests come in", "[metrics]") {
+  crawld::metrics::Metrics metrics;
+  // Interleaved, so that the series change places in the lookup order.
+  for (int i = 0; i < 50; ++i) {
+    metrics.http_request("GET", "/start", 200, 0.001);
+    if (i % 5 == 0) metrics.http_request("POST", "/start", 202, 0.002);
+    if (i % 10 == 0) metrics.http_request("POST", "/start", 409, 0.002);
+    if (i % 25 == 0) metrics.http_request("BREW", "unmatched", 405, 0.0);
+  }
+  std::string route("/jobs/{id}");
+  for (int i = 0; i < 7; ++i) metrics.http_request("GET", route, 404, 0.5);
+  route = "/jobs/{id}/cancel";  // the same buffer, another label
+  metrics.http_request("GET", route, 404, 0.5);
+
+  auto text = metrics.render({});
+  CHECK(sample(text, R"(crawld_http_requests_total{code="200",method="GET",route="/start"})") == 50);
+  CHECK(sample(text, R"(crawld_http_requests_total{code="202",method="POST",route="/start"})") == 10);
+  CHECK(sample(text, R"(crawld_http_requests_total{code="409",method="POST",route="/start"})") == 5);
+  CHECK(sample(text, R"(crawld_http_requests_total{code="405",method="other",route="unmatched"})") == 2);
+  CHECK(sample(text, R"(crawld_http_requests_total{code="404",method="GET",route="/jobs/{id}"})") == 7);
+  CHECK(sample(text, R"(crawld_http_requests_total{code="404",method="GET",route="/jobs/{id}/cancel"})") == 1);
+  CHECK(sample(text, R"(crawld_http_request_duration_seconds_count{route="/start"})") == 65);
+  CHECK(sample(text, R"(crawld_http_request_duration_seconds_count{route="/jobs/{id}"})") == 7);
+}
