@@ -43,10 +43,22 @@ def free_port():
         return s.getsockname()[1]
 
 
+def nginx_string(text):
+    """`text` as a single-quoted nginx string: quotes and backslashes escaped,
+    `$` through the $dollar variable (nginx has no escape for it; define it
+    with NGINX_DOLLAR among the upstream lines)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'").replace("$", "${dollar}") + "'"
+
+
+NGINX_DOLLAR = 'geo $dollar { default "$"; }'
+
+
 class Nginx:
     """nginx with worker_processes 1 under its own prefix in bench/out."""
 
-    def __init__(self, locations, root=None, upstream=""):
+    def __init__(self, locations, root=None, upstream="", wrapper=(), ready_s=10):
+        """`wrapper` runs nginx under another program (bench/instructions:
+        valgrind); nginx is then one process, its master doing the work."""
         self.port = free_port()
         self.prefix = tempfile.mkdtemp(prefix="nginx-", dir=OUT)
         os.chmod(self.prefix, 0o755)
@@ -55,6 +67,7 @@ class Nginx:
         conf = f"""
 {user}
 worker_processes 1;
+{"master_process off;" if wrapper else ""}
 daemon off;
 pid {self.prefix}/nginx.pid;
 error_log {self.prefix}/error.log warn;
@@ -79,9 +92,9 @@ http {{
         self.conf = os.path.join(self.prefix, "nginx.conf")
         with open(self.conf, "w") as f:
             f.write(conf)
-        self.proc = subprocess.Popen(["nginx", "-p", self.prefix, "-c", self.conf],
+        self.proc = subprocess.Popen(list(wrapper) + ["nginx", "-p", self.prefix, "-c", self.conf],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + ready_s
         while time.monotonic() < deadline:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=1)

@@ -188,6 +188,22 @@ TEST_CASE("log_access writes the line access_logger().info would, in both format
   }
 }
 
+TEST_CASE("log_access writes the duration in milliseconds with three decimals", "[logging]") {
+  LogFile log;
+  log.use(60'000, "text");
+  const double durations[] = {0, 0.0000591, 0.0015, 0.0999996, 1.2345678, 61, 3725.000249};
+  for (double seconds : durations) crawld::log_access({"127.0.0.1", "GET", "/healthz", 200, 2, seconds});
+  crawld::flush_access_log();
+  std::istringstream lines(log.text());
+  std::vector<std::string> written;
+  for (std::string line; std::getline(lines, line);) written.push_back(line);
+  REQUIRE(written.size() == std::size(durations));
+  for (std::size_t i = 0; i < written.size(); ++i) {
+    CAPTURE(durations[i]);
+    CHECK(written[i].ends_with(" 200 2 " + fmt::format("{:.3f}", durations[i] * 1000) + "ms"));
+  }
+}
+
 TEST_CASE("log_access writes nothing when the level is above info", "[logging]") {
   LogFile log;
   crawld::LogConfig config;
