@@ -56,9 +56,11 @@ NGINX_DOLLAR = 'geo $dollar { default "$"; }'
 class Nginx:
     """nginx with worker_processes 1 under its own prefix in bench/out."""
 
-    def __init__(self, locations, root=None, upstream="", wrapper=(), ready_s=10):
-        """`wrapper` runs nginx under another program (bench/instructions:
-        valgrind); nginx is then one process, its master doing the work."""
+    def __init__(self, locations, root=None, upstream="", wrapper=(), ready_s=10, access_log="off"):
+        """`access_log` is the directive's value (a file, a log_format the
+        `upstream` lines define, buffer=...). `wrapper` runs nginx under
+        another program (bench/instructions: valgrind); nginx is then one
+        process, its master doing the work."""
         self.port = free_port()
         self.prefix = tempfile.mkdtemp(prefix="nginx-", dir=OUT)
         os.chmod(self.prefix, 0o755)
@@ -73,7 +75,6 @@ pid {self.prefix}/nginx.pid;
 error_log {self.prefix}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-  access_log off;
   client_body_temp_path {self.prefix}/body;
   proxy_temp_path {self.prefix}/proxy;
   fastcgi_temp_path {self.prefix}/fastcgi;
@@ -82,6 +83,7 @@ http {{
   keepalive_requests 1000000;
   default_type text/html;
   {upstream}
+  access_log {access_log};
   server {{
     listen 127.0.0.1:{self.port};
     root {self.root};
