@@ -152,7 +152,6 @@ Router::Resolved Router::resolve(Request& request, std::string_view& route, cons
     resolved.handler = found.handler;
     resolved.fixed = found.fixed;
   } catch (...) {
-    resolved.handler = nullptr;
     resolved.answer = exception_response(std::current_exception(), request.path);
   }
   return resolved;
