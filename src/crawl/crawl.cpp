@@ -30,10 +30,9 @@ Crawl::Crawl(asio::any_io_executor executor, Shared shared, CrawlRequest request
       control_(control ? std::move(control) : std::make_shared<CrawlControl>()),
       max_depth_(request_.deep ? request_.target.deep_depth : request_.target.shallow_depth),
       frontier_(config_.per_host_concurrency, std::chrono::milliseconds(config_.per_host_delay_ms),
-                FrontierLimits{config_.frontier_memory_bytes, spool_dir_for_crawl(config_.effective_spool_dir())}),
+                FrontierLimits{config_.frontier_memory_bytes, spool_dir_for_crawl(shared.spool_root)}),
       fetcher_(executor, shared.fetch_context),
-      done_event_(executor),
-      random_(std::random_device{}()) {}
+      done_event_(executor) {}
 
 bool Crawl::may_start() const {
   return !cancelled_ && fatal_error_.empty() && !control_->stop_requested && started_ < request_.target.max_pages;

@@ -30,7 +30,6 @@
 
 #include <map>
 #include <memory>
-#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -45,6 +44,7 @@ class Crawl {
     RobotsCache& robots_cache;
     SeedCache& seed_cache;
     boost::asio::thread_pool& compute_pool;
+    const std::filesystem::path& spool_root;  // CrawlConfig::effective_spool_dir(), found once
   };
 
   Crawl(boost::asio::any_io_executor executor, Shared shared, CrawlRequest request, PageSink& sink,
@@ -178,7 +178,6 @@ class Crawl {
   std::string fatal_error_;
   std::map<std::string, std::uint32_t> host_failures_;  // in a row, per host
   std::map<std::string, std::string> given_up_;         // host -> why its pages are not fetched
-  std::mt19937_64 random_;                              // backoff jitter
   std::set<std::string> sitemap_hosts_;                 // hosts whose sitemaps were queued
   std::size_t sitemaps_queued_ = 0;
   std::size_t sitemap_events_ = 0;

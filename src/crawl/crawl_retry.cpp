@@ -46,7 +46,7 @@ asio::awaitable<FetchResponse> Crawl::fetch_with_retries(const FrontierEntry& en
     }
     if (!failed || attempt >= config_.max_retries || (control_ && control_->stop_requested)) co_return response;
 
-    auto wait = std::max(backoff(attempt, base, max_backoff, random_), frontier_.delay(entry.host));
+    auto wait = std::max(backoff(attempt, base, max_backoff, jitter_random()), frontier_.delay(entry.host));
     if (asks_to_wait(response)) {
       if (const auto after = parse_retry_after(response.retry_after, std::chrono::system_clock::now())) {
         if (after->count() > config_.max_retry_after_s) {

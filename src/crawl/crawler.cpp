@@ -41,12 +41,14 @@ struct CrawlEngine::Impl {
       : fetch_context((clean_spool_once(config), config)),
         robots_cache(std::chrono::seconds(config.robots_cache_s), max_cached_robots),
         seed_cache(max_cached_seeds),
-        compute_pool(pool) {}
+        compute_pool(pool),
+        spool_root(config.effective_spool_dir()) {}
 
   FetchContext fetch_context;
   RobotsCache robots_cache;
   SeedCache seed_cache;
   asio::thread_pool& compute_pool;
+  const std::filesystem::path spool_root;
 };
 
 CrawlEngine::CrawlEngine(const CrawlConfig& config, asio::thread_pool& compute_pool)
@@ -61,7 +63,8 @@ asio::awaitable<CrawlResult> CrawlEngine::run(CrawlRequest request, PageSink& si
   // spawns a coroutine for it), so the setting is not switched back.
   co_await asio::this_coro::throw_if_cancelled(false);
   auto executor = co_await asio::this_coro::executor;
-  Crawl::Shared shared{impl_->fetch_context, impl_->robots_cache, impl_->seed_cache, impl_->compute_pool};
+  Crawl::Shared shared{impl_->fetch_context, impl_->robots_cache, impl_->seed_cache, impl_->compute_pool,
+                        impl_->spool_root};
   CrawlResult result;
   try {
     Crawl crawl(executor, shared, std::move(request), sink, control);

@@ -116,7 +116,8 @@ void FrontierSpool::release(std::uint32_t id) {
 
 fs::path spool_dir_for_crawl(const fs::path& root) {
   static std::atomic<std::uint64_t> next{0};
-  return root / ("crawl-" + std::to_string(::getpid()) + "-" + std::to_string(next++));
+  static const std::string prefix = "crawl-" + std::to_string(::getpid()) + "-";
+  return root / (prefix + std::to_string(next++));
 }
 
 std::size_t clean_spool_root(const fs::path& root) {

@@ -35,6 +35,11 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
   return std::nullopt;
 }
 
+std::mt19937_64& jitter_random() {
+  thread_local std::mt19937_64 random(std::random_device{}());
+  return random;
+}
+
 std::chrono::milliseconds backoff(std::uint32_t attempt, std::chrono::milliseconds base, std::chrono::milliseconds cap,
                                   std::mt19937_64& random) {
   auto ceiling = base;

@@ -29,4 +29,8 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
 std::chrono::milliseconds backoff(std::uint32_t attempt, std::chrono::milliseconds base, std::chrono::milliseconds cap,
                                   std::mt19937_64& random);
 
+// The calling thread's generator for backoff jitter, seeded once per thread
+// (seeding from std::random_device costs microseconds: not once per crawl).
+std::mt19937_64& jitter_random();
+
 }  // namespace crawld::crawl

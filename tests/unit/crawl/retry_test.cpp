@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <thread>
+#include <vector>
+
 using namespace crawld::crawl;
 using namespace std::chrono_literals;
 
@@ -58,4 +61,20 @@ TEST_CASE("backoff is full jitter under an exponential ceiling", "[crawl][retry]
     CHECK(most > ceiling / 2);  // spread over the range, not stuck at its bottom
   }
   CHECK(backoff(1000, 100ms, 60'000ms, random) <= 60'000ms);  // no overflow
+}
+
+TEST_CASE("jitter comes from one generator per thread, seeded differently on each", "[crawl][retry]") {
+  auto& mine = jitter_random();
+  CHECK(&jitter_random() == &mine);  // seeded once, not per call
+  std::mt19937_64* theirs = nullptr;
+  std::vector<std::uint64_t> their_draws;
+  std::thread other([&] {
+    theirs = &jitter_random();
+    for (int i = 0; i < 4; ++i) their_draws.push_back((*theirs)());
+  });
+  other.join();
+  CHECK(theirs != &mine);
+  std::vector<std::uint64_t> my_draws;
+  for (int i = 0; i < 4; ++i) my_draws.push_back(mine());
+  CHECK(my_draws != their_draws);  // two threads' crawls do not back off in step
 }
