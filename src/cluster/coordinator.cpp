@@ -49,6 +49,17 @@ Coordinator::Coordinator(asio::io_context& ioc, const Config& config, jobs::JobS
   store.on_end_written([this](const std::string& id, std::uint32_t attempt) { end_written(id, attempt); });
   store::NotificationListener::Handlers handlers;
   handlers.jobs = [this] { wake_claims(); };
+  // A job ended elsewhere: that frees no slot here. A claim is worth its
+  // round trip when something may be queued (as after a slot frees here),
+  // and always with on_duplicate: queue, where the end may make a queued
+  // copy of the crawl eligible that the last claim had to skip.
+  handlers.ended = [this] {
+    if (config_.jobs.on_duplicate == "queue") {
+      wake_claims();
+    } else {
+      slot_freed();
+    }
+  };
   handlers.cancel = [this](const std::string& id) {
     if (held_.contains(id)) {
       spdlog::info("cluster: job {}: cancel requested (notification)", id);

@@ -1,3 +1,4 @@
+#include "crawld/store/notifications.hpp"
 #include "crawld/store/text.hpp"
 #include "db_pool.hpp"
 #include "queries.hpp"
@@ -153,13 +154,14 @@ Batch owned_rows(pqxx::work& tx, const Batch& batch, BatchResult& result) {
   return kept;
 }
 
-// Cluster mode: a job that ended frees a slot; whoever has a queued job for
-// it may claim it.
+// Cluster mode: a job that ended frees a slot on its instance (which knows
+// that without being told) and may make a queued copy of its crawl eligible
+// (jobs.on_duplicate: queue) anywhere.
 void notify_ends(pqxx::work& tx, const Batch& batch) {
   if (batch.owner.empty()) return;
   bool ended =
       std::any_of(batch.jobs.begin(), batch.jobs.end(), [](const jobs::Job& j) { return jobs::is_terminal(j.state); });
-  if (ended) tx.exec("select pg_notify('crawld_jobs', '')");
+  if (ended) tx.exec_params("select pg_notify('crawld_jobs', $1)", std::string(NotificationListener::ended_payload));
 }
 
 // The rows to write: all of them, or in cluster mode the owned ones.

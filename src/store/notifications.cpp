@@ -87,7 +87,9 @@ void NotificationListener::listen(bool& was_connected, Backoff& backoff) {
     pqxx::nontransaction tx(c);
     tx.exec_params("select set_config('application_name', $1, false)", name_);
   }
-  Receiver jobs(c, "crawld_jobs", ioc_, [handle = handlers_.jobs](const std::string&) { handle(); });
+  Receiver jobs(c, "crawld_jobs", ioc_, [queued = handlers_.jobs, ended = handlers_.ended](const std::string& payload) {
+    payload == ended_payload ? ended() : queued();
+  });
   Receiver cancels(c, "crawld_cancel", ioc_, handlers_.cancel);
   if (was_connected) {
     ++reconnects_;

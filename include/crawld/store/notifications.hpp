@@ -1,6 +1,7 @@
 // The instance's LISTEN connection (cluster mode): NOTIFYs on crawld_jobs
-// (a job was queued, a slot came free: look for a claim) and crawld_cancel
-// (payload: the job id). It runs on a thread of its own, blocked in libpq,
+// (a job was queued: look for a claim; payload 'ended': a job ended on
+// some instance, which may make a queued copy of its crawl eligible) and
+// crawld_cancel (payload: the job id). It runs on a thread of its own, blocked in libpq,
 // and hands each notification to the loop.
 //
 // A NOTIFY sent while the connection is down is lost, so after every
@@ -14,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace crawld::store {
@@ -24,9 +26,13 @@ class NotificationListener {
  public:
   struct Handlers {
     std::function<void()> jobs;                        // crawld_jobs
+    std::function<void()> ended;                       // crawld_jobs, payload 'ended'
     std::function<void(const std::string&)> cancel;    // crawld_cancel, with the job id
     std::function<void()> connected;                   // listening (again)
   };
+
+  // crawld_jobs' payload when jobs ended (empty: something was queued).
+  static constexpr std::string_view ended_payload = "ended";
 
   // `name` is the connection's application_name (pg_stat_activity).
   NotificationListener(boost::asio::io_context& ioc, std::string conninfo, std::string name, Handlers handlers);
