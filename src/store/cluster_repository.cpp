@@ -148,24 +148,44 @@ asio::awaitable<std::vector<SubmitAnswer>> ClusterRepository::submit(std::vector
   health_.require_ready();
   std::string json = submit_json(rows);
   auto body = [this, json = std::move(json), rows = std::move(rows), max_queued](pqxx::connection& c) {
-    pqxx::work tx(c);
     const std::size_t count = rows.size();
-    std::vector<std::optional<SubmitAnswer>> answers(count);
-    for (const auto& row :
-         tx.exec_prepared(statements::submit_jobs, json, max_queued, instance_id_, cluster_.lease_ms)) {
-      auto n = row[0].as<std::size_t>();
-      if (n < 1 || n > count) throw std::runtime_error("crawld_submit answered for row " + std::to_string(n));
-      answers[n - 1] = {parse_outcome(row[1].as<std::string>()), row[2].is_null() ? "" : row[2].as<std::string>()};
+    auto answers_of = [&](const pqxx::result& result) {
+      std::vector<std::optional<SubmitAnswer>> answers(count);
+      for (const auto& row : result) {
+        auto n = row[0].as<std::size_t>();
+        if (n < 1 || n > count) throw std::runtime_error("crawld_submit answered for row " + std::to_string(n));
+        answers[n - 1] = {parse_outcome(row[1].as<std::string>()), row[2].is_null() ? "" : row[2].as<std::string>()};
+      }
+      std::vector<SubmitAnswer> out;
+      for (auto& answer : answers) {
+        if (!answer) throw std::runtime_error("crawld_submit did not answer for every row");
+        out.push_back(std::move(*answer));
+      }
+      return out;
+    };
+    if (!changes_.make) {
+      // Nothing else to write: the one statement is its own transaction,
+      // committed as it ends, without the BEGIN and COMMIT round trips. A
+      // connection that died while idle is found before anything is sent
+      // (get_notifs reads what the server left on it, and the pool tries
+      // again on a fresh connection); one lost after the group was sent
+      // leaves it in doubt, as a lost COMMIT does, and is not tried again.
+      c.get_notifs();
+      pqxx::nontransaction tx(c);
+      try {
+        return answers_of(tx.exec_prepared(statements::submit_jobs, json, max_queued, instance_id_, cluster_.lease_ms));
+      } catch (const std::exception& error) {
+        if (!DbPool::is_connection_lost(c, error)) throw;
+        throw pqxx::in_doubt_error(std::string("connection lost while the jobs were stored: ") + error.what());
+      }
     }
-    std::vector<SubmitAnswer> out;
+    pqxx::work tx(c);
+    auto out = answers_of(tx.exec_prepared(statements::submit_jobs, json, max_queued, instance_id_, cluster_.lease_ms));
     std::vector<jobs::Job> accepted;  // queued (or claimed at once): job.queued
     for (std::size_t i = 0; i < count; ++i) {
-      if (!answers[i]) throw std::runtime_error("crawld_submit did not answer for every row");
-      auto outcome = answers[i]->outcome;
-      if (changes_.make && (outcome == SubmitOutcome::created || outcome == SubmitOutcome::claimed)) {
+      if (out[i].outcome == SubmitOutcome::created || out[i].outcome == SubmitOutcome::claimed) {
         accepted.push_back(rows[i].job);
       }
-      out.push_back(std::move(*answers[i]));
     }
     insert_deliveries(tx, changes_, accepted);
     tx.commit();

@@ -96,6 +96,9 @@ class DbPool {
   auto run_bounded(boost::asio::io_context& ioc, F body, std::chrono::milliseconds timeout)
       -> boost::asio::awaitable<std::invoke_result_t<F&, pqxx::connection&>>;
 
+  // The connection is gone (the error says so, or it is closed).
+  static bool is_connection_lost(const pqxx::connection& connection, const std::exception& error);
+
   // Runs body(connection) on the calling thread, which must be a pool thread.
   // A kept connection may have died while idle (the server restarted): the
   // first use finds out, so the body runs once more on a fresh connection.
@@ -133,8 +136,6 @@ class DbPool {
   // done (a cancel request was sent on it); drop_if_poisoned does it.
   void poison_this_thread_connection();
   void drop_if_poisoned();
-  static bool is_connection_lost(const pqxx::connection& connection, const std::exception& error);
-
   std::string conninfo_;
   std::uint32_t statement_timeout_ms_;
   std::atomic<std::uint32_t> idle_in_transaction_ms_;

@@ -93,6 +93,47 @@ TEST_CASE("a group of submissions is answered row by row in one transaction", "[
   });
 }
 
+TEST_CASE("a group sent on a connection that died while idle is stored once, on a fresh one", "[db][cluster]") {
+  test::TestDatabase db;
+  asio::io_context ioc;
+  store::Store store(ioc, test::test_config(db.url()), "node-1");
+  auto& cluster = store.enable_cluster(cluster_config());
+  store.start();
+  test::run_with_store(ioc, store, [&]() -> asio::awaitable<void> {
+    CHECK(co_await test::eventually([&] { return store.status().migrated; }, 10s));
+    // Both pool connections in use once, then ended by the server (as a
+    // restart or an administrator does) while idle.
+    auto warm_a = queued_job(2000);
+    auto warm_b = queued_job(2001);
+    std::vector<store::SubmitRow> warm{{warm_a, dedup(warm_a)}};
+    auto first = co_await cluster.submit(warm, 100);
+    warm = {{warm_b, dedup(warm_b)}};
+    auto second = co_await cluster.submit(warm, 100);
+    REQUIRE(first.size() == 1);
+    REQUIRE(second.size() == 1);
+    auto pids = db.scalar("select string_agg(pid::text, ',') from pg_stat_activity"
+                          " where application_name = 'crawld' and datname = current_database()");
+    REQUIRE(!pids.empty());
+    db.scalar("select count(pg_terminate_backend(pid)) from unnest('{" + pids + "}'::int[]) as pid");
+    CHECK(co_await test::eventually(
+        [&] { return db.scalar("select count(*) from pg_stat_activity where pid = any('{" + pids + "}')") == "0"; },
+        10s));
+    // Each group lands once: no error for the dead connection, and no
+    // second insert of a group whose first try reached the server (with a
+    // dedup key, that would answer "duplicate" naming the job itself).
+    for (std::int64_t season = 2002; season < 2006; ++season) {
+      auto job = queued_job(season);
+      std::vector<store::SubmitRow> rows{{job, dedup(job)}};
+      auto answers = co_await cluster.submit(rows, 100);
+      REQUIRE(answers.size() == 1);
+      CHECK(answers[0].outcome == store::SubmitOutcome::created);
+      CHECK(answers[0].job_id == job.id);
+    }
+    CHECK(db.scalar("select count(*) from crawl_jobs where state = 'queued'") == "6");
+    CHECK(db.scalar("select count(*) from crawl_job_events where message = 'job accepted by node-1'") == "6");
+  });
+}
+
 TEST_CASE("claims take each queued job once, oldest first, and count the attempt", "[db][cluster]") {
   test::TestDatabase db;
   asio::io_context ioc;
