@@ -79,6 +79,7 @@ Coordinator::Coordinator(asio::io_context& ioc, const Config& config, jobs::JobS
 Coordinator::~Coordinator() {
   // Before the gates the held attempts' holders point at go.
   held_.clear();
+  ending_ = 0;
 }
 
 void Coordinator::spawn(asio::awaitable<void> task) {
@@ -191,7 +192,7 @@ void Coordinator::keep_reserved(const std::string& id, bool claimed) {
     it->second.attempt = 1;
     return;
   }
-  held_.erase(it);
+  forget(it);
   slot_freed();
 }
 

@@ -35,7 +35,7 @@ void Coordinator::lose(const std::string& id, const char* why) {
   ++counters_.lost_leases;
   spdlog::warn("cluster: job {} (attempt {}): lease lost ({}): stopping its crawl", id, it->second.attempt, why);
   // Nothing it writes lands any more; the crawl is stopped at once.
-  if (!jobs_.stop_local(id, jobs::StopReason::shutdown)) held_.erase(it);
+  if (!jobs_.stop_local(id, jobs::StopReason::shutdown)) forget(it);
 }
 
 asio::awaitable<void> Coordinator::heartbeat_loop() {
@@ -108,7 +108,7 @@ bool Coordinator::owns_end(const jobs::Job& job, const jobs::RunEnd& end) {
   auto it = held_.find(job.id);
   if (it == held_.end()) return true;
   if (it->second.lost) {
-    held_.erase(it);
+    forget(it);
     slot_freed();
     return false;
   }
@@ -125,21 +125,23 @@ bool Coordinator::owns_end(const jobs::Job& job, const jobs::RunEnd& end) {
 void Coordinator::ended(const jobs::Job& job) {
   auto it = held_.find(job.id);
   if (it == held_.end()) return;
+  if (!it->second.ending) ++ending_;
   it->second.ending.emplace(settling_);
   slot_freed();  // its crawl is over
 }
 
 // Slots taken: attempts whose crawl has not ended (or is being accepted).
-std::size_t Coordinator::busy() const {
-  std::size_t n = 0;
-  for (const auto& [id, held] : held_) n += held.ending ? 0 : 1;
-  return n;
+std::size_t Coordinator::busy() const { return held_.size() - ending_; }
+
+void Coordinator::forget(std::map<std::string, Held>::iterator it) {
+  if (it->second.ending) --ending_;
+  held_.erase(it);
 }
 
 void Coordinator::end_written(const std::string& id, std::uint32_t attempt) {
   auto it = held_.find(id);
   if (it == held_.end() || it->second.attempt != attempt) return;
-  held_.erase(it);
+  forget(it);
 }
 
 // A planned stop hands the attempt back: its rows first, then the job goes
@@ -166,7 +168,7 @@ asio::awaitable<void> Coordinator::settle(jobs::Job job, util::Gate::Holder) {
     asio::steady_timer pause(ioc_, 200ms);
     co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
   }
-  held_.erase(job.id);
+  if (auto it = held_.find(job.id); it != held_.end()) forget(it);
 }
 
 }  // namespace crawld::cluster

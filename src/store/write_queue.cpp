@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace crawld::store {
 
@@ -80,11 +81,20 @@ Batch WriteQueue::take_batch() {
   batch.events.assign(events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(n_events));
   std::size_t n_pages = std::min(pages_.size(), budget - n_events);
   batch.pages.assign(pages_.begin(), pages_.begin() + static_cast<std::ptrdiff_t>(n_pages));
+  // Counted once: a walk over the batch for each job made a batch cost the
+  // square of its size.
+  std::unordered_map<std::string_view, std::size_t> in_batch;
+  if (!fence_owner_.empty()) {
+    for (const auto& event : batch.events) ++in_batch[event.job_id];
+    for (const auto& page : batch.pages) ++in_batch[page.job_id];
+  }
   std::vector<std::string> waiting;
+  std::unordered_set<std::string_view> waits;  // views of job_order_'s ids, kept until the end
   for (const auto& id : job_order_) {
     auto& job = jobs_.at(id);
-    if (end_waits(job, batch)) {
+    if (end_waits(job, in_batch)) {
       waiting.push_back(id);
+      waits.insert(id);
       continue;
     }
     batch.jobs.push_back(std::move(job));
@@ -93,22 +103,20 @@ Batch WriteQueue::take_batch() {
   // Deliveries go with their job's change: held back while it waits.
   std::vector<webhooks::Delivery> held;
   for (auto& delivery : deliveries_) {
-    bool waits = std::find(waiting.begin(), waiting.end(), delivery.job_id) != waiting.end();
-    (waits ? held : batch.deliveries).push_back(std::move(delivery));
+    (waits.contains(delivery.job_id) ? held : batch.deliveries).push_back(std::move(delivery));
   }
   deliveries_ = std::move(held);
   job_order_ = std::move(waiting);
   return batch;
 }
 
-bool WriteQueue::end_waits(const jobs::Job& job, const Batch& batch) const {
+bool WriteQueue::end_waits(const jobs::Job& job,
+                           const std::unordered_map<std::string_view, std::size_t>& in_batch) const {
   if (fence_owner_.empty() || !jobs::is_terminal(job.state)) return false;
   auto it = queued_rows_.find(job.id);
   if (it == queued_rows_.end()) return false;
-  std::size_t in_batch = 0;
-  for (const auto& event : batch.events) in_batch += event.job_id == job.id ? 1 : 0;
-  for (const auto& page : batch.pages) in_batch += page.job_id == job.id ? 1 : 0;
-  return it->second > in_batch;
+  auto counted = in_batch.find(job.id);
+  return it->second > (counted == in_batch.end() ? 0 : counted->second);
 }
 
 void WriteQueue::failed(Batch& batch) {

@@ -88,8 +88,9 @@ class WriteQueue {
  private:
   void note_pending();
   void count_row(const std::string& job_id);
-  // Cluster mode: the job's final snapshot waits for rows not in `batch`.
-  bool end_waits(const jobs::Job& job, const Batch& batch) const;
+  // Cluster mode: the job's final snapshot waits for rows not in the batch
+  // (`in_batch`: the batch's event and page rows by job id).
+  bool end_waits(const jobs::Job& job, const std::unordered_map<std::string_view, std::size_t>& in_batch) const;
 
   DatabaseConfig config_;
   std::string fence_owner_;

@@ -113,6 +113,8 @@ class Coordinator final : public jobs::SharedQueue {
   void keep_reserved(const std::string& id, bool claimed);
   std::optional<jobs::Job> start_accepted(jobs::Job job);
   std::size_t busy() const;
+  // Drops a held attempt (keeping ending_ right).
+  void forget(std::map<std::string, Held>::iterator it);
   boost::asio::awaitable<void> claim_once();
   boost::asio::awaitable<void> beat_once();
   void lose(const std::string& id, const char* why);
@@ -132,6 +134,7 @@ class Coordinator final : public jobs::SharedQueue {
   std::function<void(double)> claimed_;
 
   std::map<std::string, Held> held_;
+  std::size_t ending_ = 0;  // entries of held_ whose crawl ended (busy() without a walk over held_)
   bool registered_ = false;
   bool draining_ = false;
   bool stopping_ = false;
