@@ -140,3 +140,31 @@ TEST_CASE("a reader of rows that cannot be written gives up at its deadline", "[
   CHECK_FALSE(*answer);
   CHECK(queue.rows_of(job.id) == 1);
 }
+
+TEST_CASE("cluster mode: each job's end waits for its own rows, not for other jobs' rows", "[store]") {
+  asio::io_context ioc;
+  store::WriteQueue queue(ioc, small_batches());
+  queue.fence("node-1");
+  auto a = job_in(jobs::JobState::succeeded);
+  auto b = job_in(jobs::JobState::failed);
+  b.id = "22222222-2222-4222-8222-222222222222";
+  // Rows in the order A, B, A, A, A: a batch of four holds B's only row
+  // and three of A's four.
+  add_pages(ioc, queue, a, 1);
+  add_pages(ioc, queue, b, 1);
+  add_pages(ioc, queue, a, 3);
+  queue.add_job(a);
+  queue.add_job(b);
+
+  auto first = queue.take_batch();
+  CHECK(first.pages.size() == 4);
+  REQUIRE(first.jobs.size() == 1);
+  CHECK(first.jobs[0].id == b.id);
+  queue.committed(first);
+  auto second = queue.take_batch();
+  CHECK(second.pages.size() == 1);
+  REQUIRE(second.jobs.size() == 1);
+  CHECK(second.jobs[0].id == a.id);
+  queue.committed(second);
+  CHECK(queue.empty());
+}
