@@ -79,7 +79,6 @@ Coordinator::Coordinator(asio::io_context& ioc, const Config& config, jobs::JobS
 Coordinator::~Coordinator() {
   // Before the gates the held attempts' holders point at go.
   held_.clear();
-  ending_ = 0;
 }
 
 void Coordinator::spawn(asio::awaitable<void> task) {

@@ -149,9 +149,10 @@ asio::awaitable<std::vector<SubmitAnswer>> ClusterRepository::submit(std::vector
   std::string json = submit_json(rows);
   auto body = [this, json = std::move(json), rows = std::move(rows), max_queued](pqxx::connection& c) {
     const std::size_t count = rows.size();
-    auto answers_of = [&](const pqxx::result& result) {
+    auto submit_in = [&](pqxx::transaction_base& tx) {
       std::vector<std::optional<SubmitAnswer>> answers(count);
-      for (const auto& row : result) {
+      for (const auto& row :
+           tx.exec_prepared(statements::submit_jobs, json, max_queued, instance_id_, cluster_.lease_ms)) {
         auto n = row[0].as<std::size_t>();
         if (n < 1 || n > count) throw std::runtime_error("crawld_submit answered for row " + std::to_string(n));
         answers[n - 1] = {parse_outcome(row[1].as<std::string>()), row[2].is_null() ? "" : row[2].as<std::string>()};
@@ -173,14 +174,14 @@ asio::awaitable<std::vector<SubmitAnswer>> ClusterRepository::submit(std::vector
       c.get_notifs();
       pqxx::nontransaction tx(c);
       try {
-        return answers_of(tx.exec_prepared(statements::submit_jobs, json, max_queued, instance_id_, cluster_.lease_ms));
+        return submit_in(tx);
       } catch (const std::exception& error) {
         if (!DbPool::is_connection_lost(c, error)) throw;
         throw pqxx::in_doubt_error(std::string("connection lost while the jobs were stored: ") + error.what());
       }
     }
     pqxx::work tx(c);
-    auto out = answers_of(tx.exec_prepared(statements::submit_jobs, json, max_queued, instance_id_, cluster_.lease_ms));
+    auto out = submit_in(tx);
     std::vector<jobs::Job> accepted;  // queued (or claimed at once): job.queued
     for (std::size_t i = 0; i < count; ++i) {
       if (out[i].outcome == SubmitOutcome::created || out[i].outcome == SubmitOutcome::claimed) {
