@@ -12,7 +12,7 @@ import signal
 import time
 
 import clusterlib
-from clusterlib import check, figure, note, wait_until, TIME_FACTOR
+from clusterlib import check, figure, note, TIME_FACTOR
 import pg
 
 PAGES, DELAY = 6, 0.25
@@ -28,11 +28,11 @@ def main():
     try:
         ids = [clusterlib.post(a, {"target": "site", "season": 2000 + i, "deep": True, "timeout": 120})[1]["id"]
                for i in range(16)]
-        wait_until(lambda: sum(1 for r in clusterlib.job_rows(db).values() if r[0] == "running" and r[1] == "c2a-1")
-                   == 8, 10 * TIME_FACTOR, what="8 running on A")
+        clusterlib.wait_rows(db, lambda rows: sum(1 for r in rows.values() if r[0] == "running" and r[1] == "c2a-1")
+                             == 8, 10 * TIME_FACTOR, what="8 running on A")
         others = clusterlib.start_instances(db, site, 2, prefix="c2b", **common)
-        wait_until(lambda: sum(1 for r in clusterlib.job_rows(db).values() if r[0] == "running") == 16,
-                   10 * TIME_FACTOR, what="16 running")
+        clusterlib.wait_rows(db, lambda rows: sum(1 for r in rows.values() if r[0] == "running") == 16,
+                             10 * TIME_FACTOR, what="16 running")
         on_a = [i for i, r in clusterlib.job_rows(db).items() if r[1] == "c2a-1" and r[0] == "running"]
         check(len(on_a) == 8, "A holds %d running jobs" % len(on_a))
         a.proc.send_signal(signal.SIGKILL)

@@ -48,8 +48,8 @@ def main():
         w = clusterlib.post(b, dict(long_crawl, season=2001))[1]["id"]
         x = clusterlib.post(a, dict(long_crawl, season=2002))[1]["id"]
         y = clusterlib.post(a, dict(long_crawl, season=2003))[1]["id"]
-        wait_until(lambda: [clusterlib.job_rows(db)[i][0] for i in (w, x, y)] == ["running", "running", "queued"],
-                   10 * TIME_FACTOR, what="W and X running, Y queued")
+        clusterlib.wait_rows(db, lambda rows: [rows[i][0] for i in (w, x, y)] == ["running", "running", "queued"],
+                             10 * TIME_FACTOR, what="W and X running, Y queued")
         status, _, data = b.request("POST", "/jobs/%s/cancel" % y)
         check(status == 202, "cancel of queued Y through B answered %s: %s" % (status, data))
         check(clusterlib.job_rows(db)[y][0] == "cancelled", "Y is %s" % clusterlib.job_rows(db)[y][0])

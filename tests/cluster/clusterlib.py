@@ -151,6 +151,16 @@ def job_rows(db):
     return {r[0]: (r[1], r[2], int(r[3]), int(r[4])) for r in rows}
 
 
+def wait_rows(db, predicate, timeout, what):
+    """wait_until over the job rows (predicate(job_rows(db))); a timeout's
+    message lists the rows as they were, so a failure says what it saw."""
+    try:
+        return wait_until(lambda: predicate(job_rows(db)), timeout, what=what)
+    except faultlib.ScenarioFailed as e:
+        seen = sorted(job_rows(db).values(), key=lambda r: r[3])
+        raise faultlib.ScenarioFailed("%s; rows (state, instance, attempt, season): %s" % (e, seen)) from None
+
+
 def wait_all_terminal(db, ids, timeout):
     def done():
         rows = job_rows(db)
