@@ -260,12 +260,17 @@ asio::awaitable<void> Coordinator::claim_once() {
   if (busy() >= slots) co_return;
   std::vector<store::ClaimedJob> claimed;
   std::size_t asked = slots - busy();
+  // Kept for the claim while it runs: an accept meanwhile queues its job
+  // instead of claiming a slot this claim may also fill.
+  claiming_ = asked;
   try {
     claimed = co_await repository_.claim(asked, config_.jobs.on_duplicate == "queue");
   } catch (const std::exception& error) {
+    claiming_ = 0;
     spdlog::debug("cluster: claim failed: {}", error.what());
     co_return;
   }
+  claiming_ = 0;
   for (auto& c : claimed) {
     if (stopping_ || draining_) {
       // Claimed while the stop began: handed straight back.

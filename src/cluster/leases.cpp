@@ -130,8 +130,9 @@ void Coordinator::ended(const jobs::Job& job) {
   slot_freed();  // its crawl is over
 }
 
-// Slots taken: attempts whose crawl has not ended (or is being accepted).
-std::size_t Coordinator::busy() const { return held_.size() - ending_; }
+// Slots taken: attempts whose crawl has not ended (or is being accepted),
+// and those a claim in flight may bring back.
+std::size_t Coordinator::busy() const { return held_.size() - ending_ + claiming_; }
 
 void Coordinator::forget(std::map<std::string, Held>::iterator it) {
   if (it->second.ending) --ending_;

@@ -135,6 +135,7 @@ class Coordinator final : public jobs::SharedQueue {
 
   std::map<std::string, Held> held_;
   std::size_t ending_ = 0;  // entries of held_ whose crawl ended (busy() without a walk over held_)
+  std::size_t claiming_ = 0;  // slots asked for by the claim in flight (an accept meanwhile cannot take them)
   bool registered_ = false;
   bool draining_ = false;
   bool stopping_ = false;
