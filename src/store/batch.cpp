@@ -164,6 +164,12 @@ void notify_ends(pqxx::work& tx, const Batch& batch) {
   if (ended) tx.exec_params("select pg_notify('crawld_jobs', $1)", std::string(NotificationListener::ended_payload));
 }
 
+// Standalone: a job row is inserted or replaced. Cluster mode: the row was
+// stored when the job was accepted and lock_owned holds it.
+const char* jobs_statement(const Batch& batch) {
+  return batch.owner.empty() ? statements::upsert_jobs : statements::update_jobs;
+}
+
 // The rows to write: all of them, or in cluster mode the owned ones.
 const Batch& rows_to_write(pqxx::work& tx, const Batch& batch, Batch& owned, BatchResult& result) {
   if (batch.owner.empty()) return batch;
@@ -177,7 +183,7 @@ BatchResult write_fast(pqxx::connection& connection, const Batch& all) {
   Batch owned;
   const Batch& batch = rows_to_write(tx, all, owned, result);
   // Job rows first: events and pages refer to them.
-  insert_rows(tx, statements::upsert_jobs, batch.jobs);
+  insert_rows(tx, jobs_statement(batch), batch.jobs);
   insert_rows(tx, statements::insert_events, batch.events);
   insert_rows(tx, statements::insert_deliveries, batch.deliveries);
   result.pages_inserted = copy_pages(tx, batch.pages);
@@ -240,7 +246,7 @@ BatchResult write_row_by_row(pqxx::connection& connection, const Batch& all) {
   pqxx::work tx(connection);
   Batch owned;
   const Batch& batch = rows_to_write(tx, all, owned, result);
-  for (const auto& job : batch.jobs) try_row(tx, statements::upsert_jobs, job, {job.id, "job", {}}, result);
+  for (const auto& job : batch.jobs) try_row(tx, jobs_statement(batch), job, {job.id, "job", {}}, result);
   for (const auto& event : batch.events) {
     try_row(tx, statements::insert_events, event, {event.job_id, "event", {}}, result);
   }

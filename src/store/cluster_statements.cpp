@@ -2,6 +2,9 @@
 // Every statement an owner runs on a job is conditional on (owner, attempt)
 // and a lease that has not run out; job rows are locked in id order
 // everywhere, so that two of these never wait on each other in a circle.
+// They lock "for no key update", as their updates do: an event or page row
+// inserted meanwhile (its foreign key check takes "for key share") does not
+// wait for them.
 #include "statements.hpp"
 
 #include <string>
@@ -19,7 +22,7 @@ const std::string claim_sql =
     " select q.id as pick from crawl_jobs q where q.state = 'queued'"
     "   and (not $3 or not exists (select 1 from crawl_jobs r where r.state = 'running'"
     "        and r.target = q.target and r.season = q.season and r.deep = q.deep))"
-    " order by q.created_at, q.id limit $4 for update skip locked)"
+    " order by q.created_at, q.id limit $4 for no key update skip locked)"
     " update crawl_jobs c set state = 'running', instance_id = $1, attempt = c.attempt + 1,"
     " lease_until = " +
     lease_from_now +
@@ -34,7 +37,7 @@ const std::string heartbeat_sql =
     " select c.id from crawl_jobs c join unnest($3::uuid[], $4::integer[]) as h(id, attempt)"
     "   on c.id = h.id and c.attempt = h.attempt"
     " where c.instance_id = $1 and c.state <> 'queued' and c.lease_until > now()"
-    " order by c.id for update of c)"
+    " order by c.id for no key update of c)"
     " update crawl_jobs c set lease_until = " +
     lease_from_now + " from held where c.id = held.id returning c.id::text, c.cancel_requested";
 
@@ -54,7 +57,7 @@ const std::string rescue_sql =
     "with expired as ("
     " select id, instance_id as owner, attempt, cancel_requested as cancelled from crawl_jobs"
     " where state = 'running' and (lease_until < now() or ($3 and instance_id = $1))"
-    " order by id for update skip locked),"
+    " order by id for no key update skip locked),"
     " moved as ("
     " update crawl_jobs c set"
     "  state = case when e.cancelled then 'cancelled' when e.attempt < $2 then 'queued' else 'interrupted' end,"
@@ -79,7 +82,7 @@ const std::string rescue_sql =
 void prepare_cluster(pqxx::connection& connection) {
   connection.prepare(lock_owned,
                      "select id::text, attempt from crawl_jobs where id = any($1::uuid[]) and instance_id = $2"
-                     " and state <> 'queued' and lease_until > now() order by id for share");
+                     " and state <> 'queued' and lease_until > now() order by id for no key update");
   connection.prepare(submit_jobs, "select o_n, o_outcome, o_job::text from crawld_submit($1::jsonb, $2, $3, $4)");
   connection.prepare(claim_job, claim_sql);
   connection.prepare(heartbeat, heartbeat_sql);

@@ -35,19 +35,30 @@ const std::string job_columns = job_fixed_columns + progress_list("");
 const std::string jobs_from_batch = "insert into crawl_jobs (" + job_columns + ", updated_at) select " + job_columns +
                                     ", now() from jsonb_to_recordset($1::jsonb) as j" + job_record;
 
-std::string conflict_updates() {
+// "column = <from>.column, ..." over what a snapshot changes.
+std::string updates_from(std::string_view from) {
   std::string out;
+  auto add = [&](std::string_view column) {
+    out.append(column).append(" = ").append(from).append(".").append(column).append(", ");
+  };
   for (std::string_view column : {"target", "season", "deep", "params", "state", "stop_reason", "error", "started_at",
                                   "finished_at", "instance_id", "idempotency_key", "attempt"}) {
-    out += std::string(column) + " = excluded." + std::string(column) + ", ";
+    add(column);
   }
-  for (const auto& field : crawl::progress_fields) out += std::string(field.name) + " = excluded." + field.name + ", ";
+  for (const auto& field : crawl::progress_fields) add(field.name);
   return out + "updated_at = now()";
 }
 
 // A batch holds one snapshot per job (the newest), so a multi-row upsert
 // never meets the same id twice.
-const std::string jobs_conflict = " on conflict (id) do update set " + conflict_updates();
+const std::string jobs_conflict = " on conflict (id) do update set " + updates_from("excluded");
+
+// Cluster mode: the rows exist (accepted durably) and the batch holds
+// their locks (lock_owned), so a plain update does: an upsert would lock
+// each row once more before updating it.
+const std::string update_jobs_sql = "update crawl_jobs c set " + updates_from("j") +
+                                    " from jsonb_to_recordset($1::jsonb) as j" + job_record +
+                                    " where c.id = j.id and c.attempt = j.attempt";
 
 // $2 is the progress as the job's JSON renders it.
 std::string record_progress_sql() {
@@ -97,6 +108,7 @@ const std::string job_select = "select " + job_fields() + " from crawl_jobs";
 
 void prepare_all(pqxx::connection& connection) {
   connection.prepare(upsert_jobs, jobs_from_batch + jobs_conflict);
+  connection.prepare(update_jobs, update_jobs_sql);
   connection.prepare(insert_events, events_from_batch);
   connection.prepare(insert_pages, pages_from_batch);
   connection.prepare(insert_deliveries, deliveries_from_batch);

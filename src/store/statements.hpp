@@ -13,6 +13,7 @@ namespace crawld::store::statements {
 
 // Batched writes: $1 is a JSON array of rows.
 inline constexpr const char* upsert_jobs = "crawld_upsert_jobs";
+inline constexpr const char* update_jobs = "crawld_update_jobs";  // cluster mode: rows that exist, locked
 inline constexpr const char* insert_events = "crawld_insert_events";
 inline constexpr const char* insert_pages = "crawld_insert_pages";  // on conflict (job_id, url) do nothing
 inline constexpr const char* insert_deliveries = "crawld_insert_deliveries";  // on conflict (id) do nothing

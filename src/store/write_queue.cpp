@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <unordered_set>
 
 namespace crawld::store {
 
@@ -27,7 +26,10 @@ void WriteQueue::add_job(const jobs::Job& job) {
 
 bool WriteQueue::end_pending() const {
   if (fence_owner_.empty()) return false;
-  return std::any_of(jobs_.begin(), jobs_.end(), [](const auto& kept) { return jobs::is_terminal(kept.second.state); });
+  return !held_ends_.empty() ||
+         std::any_of(job_order_.begin(), job_order_.end(), [this](const std::string& id) {
+           return jobs::is_terminal(jobs_.at(id).state);
+         });
 }
 
 void WriteQueue::count_row(const std::string& job_id) { ++queued_rows_[job_id]; }
@@ -88,25 +90,34 @@ Batch WriteQueue::take_batch() {
     for (const auto& event : batch.events) ++in_batch[event.job_id];
     for (const auto& page : batch.pages) ++in_batch[page.job_id];
   }
-  std::vector<std::string> waiting;
-  std::unordered_set<std::string_view> waits;  // views of job_order_'s ids, kept until the end
+  auto take = [&](std::unordered_map<std::string, jobs::Job>::iterator kept) {
+    batch.jobs.push_back(std::move(kept->second));
+    jobs_.erase(kept);
+  };
   for (const auto& id : job_order_) {
-    auto& job = jobs_.at(id);
-    if (end_waits(job, in_batch)) {
-      waiting.push_back(id);
-      waits.insert(id);
-      continue;
+    auto kept = jobs_.find(id);
+    if (end_waits(kept->second, in_batch)) {
+      held_ends_.insert(kept->first);
+    } else {
+      take(kept);
     }
-    batch.jobs.push_back(std::move(job));
-    jobs_.erase(id);
+  }
+  job_order_.clear();
+  // A held end can go only once a batch holds its job's last rows.
+  for (const auto& [id, n] : in_batch) {
+    auto held = held_ends_.find(id);
+    if (held == held_ends_.end()) continue;
+    auto kept = jobs_.find(std::string(id));
+    if (end_waits(kept->second, in_batch)) continue;
+    held_ends_.erase(held);
+    take(kept);
   }
   // Deliveries go with their job's change: held back while it waits.
   std::vector<webhooks::Delivery> held;
   for (auto& delivery : deliveries_) {
-    (waits.contains(delivery.job_id) ? held : batch.deliveries).push_back(std::move(delivery));
+    (held_ends_.contains(delivery.job_id) ? held : batch.deliveries).push_back(std::move(delivery));
   }
   deliveries_ = std::move(held);
-  job_order_ = std::move(waiting);
   return batch;
 }
 

@@ -18,10 +18,10 @@
 #include <chrono>
 #include <deque>
 #include <functional>
-#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace crawld::store {
@@ -97,8 +97,14 @@ class WriteQueue {
   std::unordered_map<std::string, std::size_t> queued_rows_;  // per job
   std::unordered_map<std::string, std::size_t> queued_events_;  // per job
   std::function<void()> wake_;
+  // Every job snapshot waiting is in jobs_, and its id in one of: job_order_
+  // (not looked at by take_batch yet: new, or back from a failed batch) or
+  // held_ends_ (cluster mode: a final snapshot whose job still has rows
+  // queued; a batch that holds that job's rows looks at it again). So a
+  // batch costs its own rows, however many ends wait.
   std::vector<std::string> job_order_;
-  std::map<std::string, jobs::Job> jobs_;
+  std::unordered_map<std::string, jobs::Job> jobs_;
+  std::unordered_set<std::string_view> held_ends_;  // views of jobs_'s keys
   std::deque<EventRow> events_;
   std::deque<PageRow> pages_;
   std::vector<webhooks::Delivery> deliveries_;

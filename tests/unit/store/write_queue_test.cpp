@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <optional>
+#include <set>
 
 namespace asio = boost::asio;
 using namespace crawld;
@@ -166,5 +167,72 @@ TEST_CASE("cluster mode: each job's end waits for its own rows, not for other jo
   REQUIRE(second.jobs.size() == 1);
   CHECK(second.jobs[0].id == a.id);
   queue.committed(second);
+  CHECK(queue.empty());
+}
+
+TEST_CASE("cluster mode: a held end keeps its newest snapshot and its delivery, and goes again after a failed batch",
+          "[store]") {
+  asio::io_context ioc;
+  store::WriteQueue queue(ioc, small_batches());
+  queue.fence("node-1");
+  auto job = job_in(jobs::JobState::failed);
+  job.error = "first";
+  add_pages(ioc, queue, job, 6);
+  queue.add_job(job);
+  webhooks::Delivery delivery;
+  delivery.id = "d1";
+  delivery.job_id = job.id;
+  delivery.job_attempt = job.attempt;
+  queue.add_delivery(delivery);
+
+  auto first = queue.take_batch();  // four of six rows: the end and its delivery wait
+  CHECK(first.jobs.empty());
+  CHECK(first.deliveries.empty());
+  queue.committed(first);
+  job.error = "newer";
+  queue.add_job(job);  // a newer snapshot of the end that waits
+  CHECK(queue.job_updates() == 1);
+  CHECK(queue.end_pending());
+
+  auto second = queue.take_batch();
+  CHECK(second.pages.size() == 2);
+  REQUIRE(second.jobs.size() == 1);
+  CHECK(second.jobs[0].error == "newer");
+  CHECK(second.deliveries.size() == 1);
+  queue.failed(second);  // nothing written: the end comes back with its rows
+  CHECK(queue.end_pending());
+
+  auto again = queue.take_batch();
+  CHECK(again.pages.size() == 2);
+  REQUIRE(again.jobs.size() == 1);
+  CHECK(again.jobs[0].error == "newer");
+  CHECK(again.deliveries.size() == 1);
+  queue.committed(again);
+  CHECK(queue.empty());
+  CHECK_FALSE(queue.end_pending());
+}
+
+TEST_CASE("cluster mode: many held ends each go in the batch of their job's last row", "[store]") {
+  asio::io_context ioc;
+  store::WriteQueue queue(ioc, small_batches());
+  queue.fence("node-1");
+  // 40 ended jobs with two rows each, queued one after the other: a batch
+  // of four rows ends two jobs, and no job ends before its second row.
+  std::vector<jobs::Job> ended;
+  for (int i = 0; i < 40; ++i) {
+    auto job = job_in(jobs::JobState::succeeded);
+    job.id = "job-" + std::to_string(i);
+    add_pages(ioc, queue, job, 2);
+    ended.push_back(job);
+  }
+  for (const auto& job : ended) queue.add_job(job);
+  for (int b = 0; b < 20; ++b) {
+    auto batch = queue.take_batch();
+    REQUIRE(batch.pages.size() == 4);
+    REQUIRE(batch.jobs.size() == 2);
+    std::set<std::string> ids{batch.jobs[0].id, batch.jobs[1].id};
+    CHECK(ids == std::set<std::string>{ended[2 * b].id, ended[2 * b + 1].id});
+    queue.committed(batch);
+  }
   CHECK(queue.empty());
 }
