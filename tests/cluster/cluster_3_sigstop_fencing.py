@@ -37,8 +37,8 @@ def main():
         b = clusterlib.start_instances(db, site, 1, prefix="c3b", **common)[0]
         a.proc.send_signal(signal.SIGSTOP)
         stopped_at = time.monotonic()
-        wait_until(lambda: clusterlib.job_rows(db)[job][1:3] == ("c3b-1", 2), (LEASE_MS / 1000 + 5) * TIME_FACTOR,
-                   interval=0.1, what="B rescued the job")
+        clusterlib.wait_rows(db, lambda rows: rows[job][1:3] == ("c3b-1", 2), (LEASE_MS / 1000 + 5) * TIME_FACTOR,
+                             what="B rescued the job")
         time.sleep(1.0)  # A's writes queued before the pause stay queued, B writes attempt 2
         before = int(pg.scalar(db, "select count(*) from crawl_pages where job_id = '%s' and attempt = 1" % job))
         paused = time.monotonic() - stopped_at

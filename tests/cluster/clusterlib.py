@@ -151,14 +151,26 @@ def job_rows(db):
     return {r[0]: (r[1], r[2], int(r[3]), int(r[4])) for r in rows}
 
 
+def sessions(db):
+    """The database's other sessions: what each is doing and how long its
+    transaction has been open (a stalled one holds its locks)."""
+    return pg.query(db, "select application_name, state, coalesce(wait_event_type || ':' || wait_event, ''),"
+                        " round(extract(epoch from now() - xact_start)::numeric, 2), left(query, 60)"
+                        " from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"
+                        " and xact_start is not null")
+
+
 def wait_rows(db, predicate, timeout, what):
     """wait_until over the job rows (predicate(job_rows(db))); a timeout's
-    message lists the rows as they were, so a failure says what it saw."""
+    message lists the rows as they were and the sessions with a transaction
+    open, so a failure says what it saw."""
     try:
         return wait_until(lambda: predicate(job_rows(db)), timeout, what=what)
     except faultlib.ScenarioFailed as e:
         seen = sorted(job_rows(db).values(), key=lambda r: r[3])
-        raise faultlib.ScenarioFailed("%s; rows (state, instance, attempt, season): %s" % (e, seen)) from None
+        raise faultlib.ScenarioFailed("%s; rows (state, instance, attempt, season): %s; open transactions"
+                                      " (application, state, wait, seconds, query): %s"
+                                      % (e, seen, sessions(db))) from None
 
 
 def wait_all_terminal(db, ids, timeout):

@@ -125,9 +125,14 @@ class Crawld:
         # ASan/UBSan reports go to the log as well.
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        # A process group of its own: a test that stops an instance (SIGSTOP)
+        # must be the only one to continue it. In the test's group, the exit
+        # of another member can leave the group orphaned with a stopped
+        # process in it, and the kernel then sends the group SIGHUP and
+        # SIGCONT (POSIX's rule for orphaned process groups).
         self.proc = subprocess.Popen(
             [crawld_bin(), "--config", self.config_path, "--port", "0"] + self.extra_args,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, process_group=0)
         found = threading.Event()
 
         def read_log():
