@@ -97,8 +97,19 @@ std::size_t insert_rows(pqxx::transaction_base& tx, const char* statement, const
 // already there, so a batch retried after a commit whose answer was lost
 // fails on the unique key, inside a savepoint; it is then inserted again
 // with ON CONFLICT DO NOTHING.
-std::size_t copy_pages(pqxx::work& tx, const std::vector<PageRow>& pages) {
+//
+// Not in cluster mode: there the batch holds its jobs' row locks, and a
+// server session in COPY waits for the rest of the data however long it
+// takes (idle_in_transaction_session_timeout does not apply, and a
+// statement_timeout that passed is acted on only once more data arrives).
+// An owner stopped in the middle of a COPY (SIGSTOP, a frozen VM) would
+// keep its jobs from being rescued for as long as it stays stopped. An
+// INSERT arrives whole: a stopped owner's session is then idle in its
+// transaction, and the server ends it within idle_in_transaction_ms.
+std::size_t write_pages(pqxx::work& tx, const Batch& batch) {
+  const auto& pages = batch.pages;
   if (pages.empty()) return 0;
+  if (!batch.owner.empty()) return insert_rows(tx, statements::insert_pages, pages);
   try {
     pqxx::subtransaction copy(tx, "pages");
     pqxx::stream_to stream(copy, "crawl_pages", page_columns);
@@ -186,7 +197,7 @@ BatchResult write_fast(pqxx::connection& connection, const Batch& all) {
   insert_rows(tx, jobs_statement(batch), batch.jobs);
   insert_rows(tx, statements::insert_events, batch.events);
   insert_rows(tx, statements::insert_deliveries, batch.deliveries);
-  result.pages_inserted = copy_pages(tx, batch.pages);
+  result.pages_inserted = write_pages(tx, batch);
   notify_ends(tx, batch);
   tx.commit();
   return result;
