@@ -4,9 +4,11 @@
 #include "crawld/store/cluster_repository.hpp"
 #include "crawld/store/store.hpp"
 #include "pg_support.hpp"
+#include "store/db_pool.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <thread>
 
 namespace asio = boost::asio;
@@ -46,16 +48,36 @@ std::vector<store::HeldAttempt> held(const std::string& id, std::uint32_t attemp
 
 std::string dedup(const jobs::Job& job) { return std::to_string(job.params.season) + "|site"; }
 
+// One instance's store in cluster mode, on a database of its own.
+struct ClusterNode {
+  explicit ClusterNode(const ClusterConfig& config)
+      : store(ioc, test::test_config(db.url()), "node-1"), cluster(store.enable_cluster(config)) {
+    store.start();
+  }
+
+  // Runs body(db, store, cluster) on the loop once the schema is migrated.
+  template <class Body>
+  void run(Body body) {
+    test::run_with_store(ioc, store, [&]() -> asio::awaitable<void> {
+      bool migrated = co_await test::eventually([&] { return store.status().migrated; }, 10s);
+      REQUIRE(migrated);
+      co_await body(db, store, cluster);
+    });
+  }
+
+  test::TestDatabase db;
+  asio::io_context ioc;
+  store::Store store;
+  store::ClusterRepository& cluster;
+};
+
+using Db = test::TestDatabase;
+
 }  // namespace
 
 TEST_CASE("a group of submissions is answered row by row in one transaction", "[db][cluster]") {
-  test::TestDatabase db;
-  asio::io_context ioc;
-  store::Store store(ioc, test::test_config(db.url()), "node-1");
-  auto& cluster = store.enable_cluster(cluster_config());
-  store.start();
-  test::run_with_store(ioc, store, [&]() -> asio::awaitable<void> {
-    CHECK(co_await test::eventually([&] { return store.status().migrated; }, 10s));
+  ClusterNode node(cluster_config());
+  node.run([&](Db& db, store::Store&, store::ClusterRepository& cluster) -> asio::awaitable<void> {
     auto first = queued_job(2000, "key-1");
     auto same_key = queued_job(2000, "key-1");
     auto other_params = queued_job(2001, "key-1");
@@ -94,13 +116,8 @@ TEST_CASE("a group of submissions is answered row by row in one transaction", "[
 }
 
 TEST_CASE("a group sent on a connection that died while idle is stored once, on a fresh one", "[db][cluster]") {
-  test::TestDatabase db;
-  asio::io_context ioc;
-  store::Store store(ioc, test::test_config(db.url()), "node-1");
-  auto& cluster = store.enable_cluster(cluster_config());
-  store.start();
-  test::run_with_store(ioc, store, [&]() -> asio::awaitable<void> {
-    CHECK(co_await test::eventually([&] { return store.status().migrated; }, 10s));
+  ClusterNode node(cluster_config());
+  node.run([&](Db& db, store::Store&, store::ClusterRepository& cluster) -> asio::awaitable<void> {
     // Both pool connections in use once, then ended by the server (as a
     // restart or an administrator does) while idle.
     auto warm_a = queued_job(2000);
@@ -179,13 +196,8 @@ TEST_CASE("claims take each queued job once, oldest first, and count the attempt
 }
 
 TEST_CASE("rows of an attempt this instance no longer owns are not written", "[db][cluster]") {
-  test::TestDatabase db;
-  asio::io_context ioc;
-  store::Store store(ioc, test::test_config(db.url()), "node-1");
-  auto& cluster = store.enable_cluster(cluster_config(400));
-  store.start();
-  test::run_with_store(ioc, store, [&]() -> asio::awaitable<void> {
-    CHECK(co_await test::eventually([&] { return store.status().migrated; }, 10s));
+  ClusterNode node(cluster_config(400));
+  node.run([&](Db& db, store::Store& store, store::ClusterRepository& cluster) -> asio::awaitable<void> {
     co_await cluster.submit(one(queued_job(2000)), 100);
     auto claimed = co_await cluster.claim(1, false);
     REQUIRE(claimed.size() == 1);
@@ -227,13 +239,8 @@ TEST_CASE("rows of an attempt this instance no longer owns are not written", "[d
 }
 
 TEST_CASE("rescue re-queues an expired attempt, then interrupts it after max_attempts", "[db][cluster]") {
-  test::TestDatabase db;
-  asio::io_context ioc;
-  store::Store store(ioc, test::test_config(db.url()), "node-1");
-  auto& cluster = store.enable_cluster(cluster_config(300));
-  store.start();
-  test::run_with_store(ioc, store, [&]() -> asio::awaitable<void> {
-    CHECK(co_await test::eventually([&] { return store.status().migrated; }, 10s));
+  ClusterNode node(cluster_config(300));
+  node.run([&](Db& db, store::Store&, store::ClusterRepository& cluster) -> asio::awaitable<void> {
     co_await cluster.submit(one(queued_job(2000)), 100);
     auto first = co_await cluster.claim(1, false);
     REQUIRE(first.size() == 1);
@@ -265,14 +272,76 @@ TEST_CASE("rescue re-queues an expired attempt, then interrupts it after max_att
   });
 }
 
+// A stopped owner (SIGSTOP, a frozen VM) stopped between two statements of
+// a batch: its session sits idle in a transaction that holds the job's row
+// lock. The server ends that session within idle_in_transaction_ms, so the
+// lock goes and rescue takes the job while the owner is still stopped.
+TEST_CASE("an owner stopped inside a transaction does not keep its job from rescue", "[db][cluster]") {
+  auto config = cluster_config(300);
+  ClusterNode node(config);
+  const auto idle = std::chrono::milliseconds(store::idle_in_transaction_ms(config));
+  const auto stopped_for = 4 * idle;
+  store::DbPool owner(node.db.url(), 1, 60'000);
+  owner.set_idle_in_transaction_timeout(store::idle_in_transaction_ms(config));
+  node.run([&](Db& db, store::Store&, store::ClusterRepository& cluster) -> asio::awaitable<void> {
+    co_await cluster.submit(one(queued_job(2000)), 100);
+    auto claimed = co_await cluster.claim(1, false);
+    REQUIRE(claimed.size() == 1);
+    const std::string id = claimed[0].job.id;
+
+    std::atomic<bool> locked{false};
+    std::atomic<bool> resumed{false};
+    bool ended_by_server = false;
+    auto stalled = [&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      tx.exec_params("select 1 from crawl_jobs where id = $1::uuid for no key update", id);
+      locked = true;
+      std::this_thread::sleep_for(stopped_for);  // stopped
+      resumed = true;
+      try {
+        tx.exec("select 1");
+        tx.commit();
+        return false;
+      } catch (const std::exception&) {
+        return true;  // the server ended the session
+      }
+    };
+    bool stall_done = false;
+    asio::co_spawn(
+        node.ioc,
+        [&]() -> asio::awaitable<void> {
+          ended_by_server = co_await owner.run(stalled);
+          stall_done = true;
+        },
+        asio::detached);
+    bool got_lock = co_await test::eventually([&] { return locked.load(); }, 10s);
+    REQUIRE(got_lock);
+
+    // The lease runs out while the owner is stopped; rescue retries until
+    // the lock is gone.
+    std::vector<store::RescuedJob> rescued;
+    bool rescued_while_stopped = false;
+    for (auto until = std::chrono::steady_clock::now() + stopped_for + 5s;
+         rescued.empty() && std::chrono::steady_clock::now() < until;) {
+      co_await test::off_loop([] { std::this_thread::sleep_for(50ms); });
+      auto rescue = co_await cluster.rescue(false, 3600);
+      rescued = rescue.jobs;
+      rescued_while_stopped = !resumed.load();
+    }
+    REQUIRE(rescued.size() == 1);
+    CHECK(rescued[0].id == id);
+    CHECK(rescued[0].state == "queued");
+    CHECK(rescued_while_stopped);
+    bool owner_resumed = co_await test::eventually([&] { return stall_done; }, stopped_for + 10s);
+    CHECK(owner_resumed);
+    CHECK(ended_by_server);
+    CHECK(db.scalar("select state || ' ' || instance_id from crawl_jobs") == "queued ");
+  });
+}
+
 TEST_CASE("a cancel from any instance: queued at once, running by request", "[db][cluster]") {
-  test::TestDatabase db;
-  asio::io_context ioc;
-  store::Store store(ioc, test::test_config(db.url()), "node-1");
-  auto& cluster = store.enable_cluster(cluster_config());
-  store.start();
-  test::run_with_store(ioc, store, [&]() -> asio::awaitable<void> {
-    CHECK(co_await test::eventually([&] { return store.status().migrated; }, 10s));
+  ClusterNode node(cluster_config());
+  node.run([&](Db& db, store::Store& store, store::ClusterRepository& cluster) -> asio::awaitable<void> {
     auto waiting = queued_job(2000);
     auto running = queued_job(2001);
     co_await cluster.submit(one(running), 100);
