@@ -136,6 +136,13 @@ struct ClusterConfig {
   std::uint32_t lease_ms = 10'000;     // a job whose lease is older is rescued
   std::uint32_t poll_ms = 1'000;       // claims and cancels looked for at least this often
   std::uint32_t max_attempts = 2;      // a job rescued this often is interrupted
+
+  // A heartbeat renews the leases with less than this left: those renewed
+  // (or claimed) half a heartbeat ago or more, so each is renewed by every
+  // heartbeat after the one that left it alone. A lease it leaves alone has
+  // at least this long to run from the heartbeat on; an owner that gets no
+  // heartbeat through for this long stops its crawls.
+  std::uint32_t renew_within_ms() const { return lease_ms - heartbeat_ms / 2; }
 };
 
 struct AuthConfig {

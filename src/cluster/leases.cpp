@@ -73,10 +73,11 @@ asio::awaitable<void> Coordinator::beat_once() {
     for (const auto& [id, attempt] : asked) lose(id, "another process took this instance id");
   } catch (const std::exception& error) {
     spdlog::warn("cluster: heartbeat failed: {}", error.what());
-    // Cut off from the database for a whole lease: the jobs are someone
-    // else's by now (or will be); stop them instead of working for nothing.
-    if (Steady::now() - last_beat_ok_ > ms(config_.cluster.lease_ms)) {
-      for (const auto& [id, attempt] : asked) lose(id, "no heartbeat got through for a whole lease");
+    // Cut off from the database for as long as the last heartbeat left
+    // some lease to run: the jobs are someone else's by now (or will be);
+    // stop them instead of working for nothing.
+    if (Steady::now() - last_beat_ok_ > ms(config_.cluster.renew_within_ms())) {
+      for (const auto& [id, attempt] : asked) lose(id, "no heartbeat got through while its lease ran");
     }
   }
 }

@@ -245,7 +245,8 @@ asio::awaitable<Heartbeat> ClusterRepository::heartbeat(std::vector<HeldAttempt>
     attempts += '}';
     pqxx::work tx(c);
     Heartbeat beat;
-    for (const auto& row : tx.exec_prepared(statements::heartbeat, instance_id_, cluster_.lease_ms, ids, attempts)) {
+    for (const auto& row : tx.exec_prepared(statements::heartbeat, instance_id_, cluster_.lease_ms, ids, attempts,
+                                            cluster_.renew_within_ms())) {
       beat.kept.push_back(row[0].as<std::string>());
       if (row[1].as<bool>()) beat.cancel_requested.push_back(row[0].as<std::string>());
     }

@@ -32,14 +32,26 @@ const std::string claim_sql =
     " from picked where c.id = picked.pick returning " +
     job_fields() + ", greatest(0, (extract(epoch from (deadline_at - now())) * 1000)::bigint)";
 
+// A renewal is a row version (and its WAL) per held attempt. Only the
+// leases with less than $5 ms left (ClusterConfig::renew_within_ms) are
+// renewed; the others, claimed moments ago, are read, not locked. Every
+// attempt the instance still holds comes back, with its cancel flag.
 const std::string heartbeat_sql =
-    "with held as ("
-    " select c.id from crawl_jobs c join unnest($3::uuid[], $4::integer[]) as h(id, attempt)"
+    "with mine as ("
+    " select c.id, c.attempt, c.cancel_requested, c.lease_until < now() + $5 * interval '1 millisecond' as due"
+    " from crawl_jobs c join unnest($3::uuid[], $4::integer[]) as h(id, attempt)"
     "   on c.id = h.id and c.attempt = h.attempt"
+    " where c.instance_id = $1 and c.state <> 'queued' and c.lease_until > now()),"
+    " held as ("
+    " select c.id from crawl_jobs c join mine on c.id = mine.id and mine.due and c.attempt = mine.attempt"
     " where c.instance_id = $1 and c.state <> 'queued' and c.lease_until > now()"
-    " order by c.id for no key update of c)"
+    " order by c.id for no key update of c),"
+    " renewed as ("
     " update crawl_jobs c set lease_until = " +
-    lease_from_now + " from held where c.id = held.id returning c.id::text, c.cancel_requested";
+    lease_from_now +
+    " from held where c.id = held.id returning c.id, c.cancel_requested)"
+    " select id::text, cancel_requested from renewed"
+    " union all select id::text, cancel_requested from mine where not due";
 
 // A planned stop hands the job back: the attempt does not count.
 const std::string release_sql =

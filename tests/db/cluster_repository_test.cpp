@@ -238,6 +238,34 @@ TEST_CASE("rows of an attempt this instance no longer owns are not written", "[d
   });
 }
 
+TEST_CASE("a heartbeat renews the leases a heartbeat old and reports every attempt it holds", "[db][cluster]") {
+  auto config = cluster_config(4000);  // heartbeat 1 s: leases with under 3.5 s left are renewed
+  ClusterNode node(config);
+  node.run([&](Db& db, store::Store&, store::ClusterRepository& cluster) -> asio::awaitable<void> {
+    co_await cluster.submit(one(queued_job(2000)), 100);
+    auto claimed = co_await cluster.claim(1, false);
+    REQUIRE(claimed.size() == 1);
+    const auto job = claimed[0].job;
+    auto got = co_await cluster.cancel(job.id);
+    CHECK(got == store::ClusterCancel::requested);
+    const std::string lease = "select lease_until::text from crawl_jobs";
+    const std::string claimed_lease = db.scalar(lease);
+
+    // Just claimed: held and reported (with the cancel asked for), not renewed.
+    auto beat = co_await cluster.heartbeat(held(job.id, job.attempt), 4, false);
+    CHECK(beat.kept == std::vector<std::string>{job.id});
+    CHECK(beat.cancel_requested == std::vector<std::string>{job.id});
+    CHECK(db.scalar(lease) == claimed_lease);
+
+    // A heartbeat later: renewed.
+    co_await test::off_loop([&] { std::this_thread::sleep_for(std::chrono::milliseconds(config.heartbeat_ms + 200)); });
+    beat = co_await cluster.heartbeat(held(job.id, job.attempt), 4, false);
+    CHECK(beat.kept == std::vector<std::string>{job.id});
+    CHECK(beat.cancel_requested == std::vector<std::string>{job.id});
+    CHECK(db.scalar("select (lease_until > '" + claimed_lease + "'::timestamptz)::text from crawl_jobs") == "true");
+  });
+}
+
 TEST_CASE("rescue re-queues an expired attempt, then interrupts it after max_attempts", "[db][cluster]") {
   ClusterNode node(cluster_config(300));
   node.run([&](Db& db, store::Store&, store::ClusterRepository& cluster) -> asio::awaitable<void> {
