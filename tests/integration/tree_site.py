@@ -81,6 +81,8 @@ http {{
     root {self.prefix};
     location = /robots.txt {{ default_type text/plain; return 200 "User-agent: *\\nAllow: /\\n"; }}
     location = /sitemap.xml {{ return 404; }}
+    # The start-up probe's: never logged, so it cannot be counted as a page.
+    location = /ready {{ access_log off; return 204; }}
     location / {{
       set $path $uri;
       ssi on;
@@ -99,15 +101,13 @@ http {{
         deadline = time.monotonic() + 10
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=1) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ready", timeout=1) as r:
                     r.read()
                 break
             except (OSError, urllib.error.URLError):
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("tree site's nginx did not start: " + self.proc.stderr.read().decode())
                 time.sleep(0.05)
-        if self.access_log:
-            open(self.access_log, "w").close()  # forget the start-up probe
 
     @property
     def seed(self):
