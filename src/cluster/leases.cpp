@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 namespace crawld::cluster {
@@ -39,25 +40,45 @@ void Coordinator::lose(const std::string& id, const char* why) {
 }
 
 asio::awaitable<void> Coordinator::heartbeat_loop() {
+  const auto cutoff = ms(config_.cluster.renew_within_ms());
   while (!stopping_) {
     beat_wanted_ = false;
     co_await beat_once();
     if (stopping_) break;
     if (!beat_wanted_) {
-      beat_timer_.expires_after(ms(config_.cluster.heartbeat_ms));
+      // After a failed heartbeat, the next one comes no later than the
+      // cut-off, where the attempts are given up if it fails too.
+      auto next = Steady::now() + ms(config_.cluster.heartbeat_ms);
+      auto deadline = last_beat_ok_ + cutoff;
+      bool live = std::any_of(held_.begin(), held_.end(),
+                              [](const auto& entry) { return !entry.second.lost && !entry.second.reserved; });
+      if (live && deadline > Steady::now() && deadline < next) next = deadline;
+      beat_timer_.expires_at(next);
       co_await beat_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     }
   }
 }
 
+// A lease the last successful heartbeat left alone has renew_within_ms to
+// run from that heartbeat's start (the cut-off). A heartbeat waits no
+// longer than that, and at the cut-off the attempts are given up: a
+// heartbeat that hangs (a network that drops everything) must not keep the
+// crawls going past the time another instance may rescue their jobs.
 asio::awaitable<void> Coordinator::beat_once() {
+  const auto sent = Steady::now();
+  const auto cutoff = ms(config_.cluster.renew_within_ms());
+  const auto since = std::chrono::duration_cast<std::chrono::milliseconds>(sent - last_beat_ok_);
   std::vector<store::HeldAttempt> asked;
   for (const auto& [id, held] : held_) {
     if (!held.lost && !held.reserved) asked.emplace_back(id, held.attempt);
   }
-  auto sent = Steady::now();
+  if (since >= cutoff) {
+    for (const auto& [id, attempt] : asked) lose(id, "no heartbeat got through while its lease ran");
+    asked.clear();  // the heartbeat still tells the database this instance lives
+  }
+  const auto limit = since < cutoff ? cutoff - since : ms(config_.cluster.heartbeat_ms);
   try {
-    auto beat = co_await repository_.heartbeat(asked, config_.jobs.max_running, draining_);
+    auto beat = co_await repository_.heartbeat(asked, config_.jobs.max_running, draining_, limit);
     last_beat_ok_ = sent;
     std::set<std::string> kept(beat.kept.begin(), beat.kept.end());
     for (const auto& [id, attempt] : asked) {
@@ -73,10 +94,10 @@ asio::awaitable<void> Coordinator::beat_once() {
     for (const auto& [id, attempt] : asked) lose(id, "another process took this instance id");
   } catch (const std::exception& error) {
     spdlog::warn("cluster: heartbeat failed: {}", error.what());
-    // Cut off from the database for as long as the last heartbeat left
-    // some lease to run: the jobs are someone else's by now (or will be);
-    // stop them instead of working for nothing.
-    if (Steady::now() - last_beat_ok_ > ms(config_.cluster.renew_within_ms())) {
+    // No heartbeat got through for as long as the last one left some lease
+    // to run: the jobs are someone else's by now (or will be); stop them
+    // instead of working for nothing.
+    if (Steady::now() - last_beat_ok_ >= cutoff) {
       for (const auto& [id, attempt] : asked) lose(id, "no heartbeat got through while its lease ran");
     }
   }

@@ -227,7 +227,7 @@ asio::awaitable<std::vector<ClaimedJob>> ClusterRepository::claim(std::size_t sl
 }
 
 asio::awaitable<Heartbeat> ClusterRepository::heartbeat(std::vector<HeldAttempt> held, std::uint32_t slots,
-                                                        bool stopping) {
+                                                        bool stopping, std::chrono::milliseconds limit) {
   health_.require_ready();
   auto body = [this, held = std::move(held), slots, stopping](pqxx::connection& c) {
     hold_instance_lock(c, instance_id_, locked_pid_);
@@ -254,7 +254,8 @@ asio::awaitable<Heartbeat> ClusterRepository::heartbeat(std::vector<HeldAttempt>
     tx.commit();
     return beat;
   };
-  co_return co_await beat_->run_bounded(ioc_, std::move(body), std::chrono::milliseconds(cluster_.lease_ms));
+  co_return co_await beat_->run_bounded(ioc_, std::move(body),
+                                        std::min(limit, std::chrono::milliseconds(cluster_.lease_ms)));
 }
 
 asio::awaitable<bool> ClusterRepository::release(jobs::Job job, std::string why) {

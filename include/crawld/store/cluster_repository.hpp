@@ -123,9 +123,10 @@ class ClusterRepository {
   // Up to `slots` jobs, oldest first, in one transaction.
   boost::asio::awaitable<std::vector<ClaimedJob>> claim(std::size_t slots, bool one_per_crawl);
   // Renews the leases of `held` (and the instance's row); the ones not kept
-  // are lost. Bounded by the lease itself: a heartbeat later than that is
-  // worthless.
-  boost::asio::awaitable<Heartbeat> heartbeat(std::vector<HeldAttempt> held, std::uint32_t slots, bool stopping);
+  // are lost. Waits at most `limit`, and never longer than the lease itself:
+  // a heartbeat later than that is worthless.
+  boost::asio::awaitable<Heartbeat> heartbeat(std::vector<HeldAttempt> held, std::uint32_t slots, bool stopping,
+                                              std::chrono::milliseconds limit = std::chrono::milliseconds::max());
   // A planned stop hands the attempt back to the queue (not counted).
   boost::asio::awaitable<bool> release(jobs::Job job, std::string why);
   // Expired leases (and, with `own`, every running job of this instance id),
