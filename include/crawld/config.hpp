@@ -140,9 +140,12 @@ struct ClusterConfig {
   // A heartbeat renews the leases with less than this left: those renewed
   // (or claimed) half a heartbeat ago or more, so each is renewed by every
   // heartbeat after the one that left it alone. A lease it leaves alone has
-  // at least this long to run from the heartbeat on; an owner that gets no
-  // heartbeat through for this long stops its crawls.
+  // at least this long to run from the heartbeat on.
   std::uint32_t renew_within_ms() const { return lease_ms - heartbeat_ms / 2; }
+  // An owner that gets no heartbeat through for this long gives up its
+  // crawls: a quarter heartbeat before the least lease its last heartbeat
+  // left may run out and another instance rescue the job.
+  std::uint32_t give_up_ms() const { return renew_within_ms() - heartbeat_ms / 4; }
 };
 
 struct AuthConfig {

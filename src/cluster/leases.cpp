@@ -40,7 +40,7 @@ void Coordinator::lose(const std::string& id, const char* why) {
 }
 
 asio::awaitable<void> Coordinator::heartbeat_loop() {
-  const auto cutoff = ms(config_.cluster.renew_within_ms());
+  const auto cutoff = ms(config_.cluster.give_up_ms());
   while (!stopping_) {
     beat_wanted_ = false;
     co_await beat_once();
@@ -60,13 +60,13 @@ asio::awaitable<void> Coordinator::heartbeat_loop() {
 }
 
 // A lease the last successful heartbeat left alone has renew_within_ms to
-// run from that heartbeat's start (the cut-off). A heartbeat waits no
-// longer than that, and at the cut-off the attempts are given up: a
-// heartbeat that hangs (a network that drops everything) must not keep the
+// run from that heartbeat's start; the attempts are given up a little
+// before (give_up_ms, the cut-off). A heartbeat waits no longer than that:
+// one that hangs (a network that drops everything) must not keep the
 // crawls going past the time another instance may rescue their jobs.
 asio::awaitable<void> Coordinator::beat_once() {
   const auto sent = Steady::now();
-  const auto cutoff = ms(config_.cluster.renew_within_ms());
+  const auto cutoff = ms(config_.cluster.give_up_ms());
   const auto since = std::chrono::duration_cast<std::chrono::milliseconds>(sent - last_beat_ok_);
   std::vector<store::HeldAttempt> asked;
   for (const auto& [id, held] : held_) {

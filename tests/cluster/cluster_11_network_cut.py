@@ -5,7 +5,7 @@ Instance A reaches PostgreSQL through a TCP relay of the test's own; B
 reaches it directly. A runs a deep crawl, then the relay drops everything
 both ways (connections stay open, nothing arrives: A's heartbeat hangs
 instead of failing). Pass: A gives up its crawl by itself, within
-lease_ms - heartbeat_ms / 2 of its last heartbeat (plus slack), and before B,
+lease_ms - 3/4 heartbeat_ms of its last heartbeat (plus slack), and before B,
 which rescues the job once its lease ran out, starts attempt 2; the job ends
 succeeded on B. Then the relay closes what it held and forwards again: A
 reconnects and runs a new job to its end.
@@ -22,7 +22,7 @@ from clusterlib import check, figure, note, wait_until, TIME_FACTOR
 import pg
 
 LEASE_MS, HEARTBEAT_MS, POLL_MS = 1500, 300, 300
-CUTOFF_S = (LEASE_MS - HEARTBEAT_MS / 2) / 1000.0
+CUTOFF_S = (LEASE_MS - 3 * HEARTBEAT_MS / 4) / 1000.0
 
 
 def log_time(line):

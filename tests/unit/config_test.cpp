@@ -301,6 +301,9 @@ TEST_CASE("cluster mode: defaults, values and the rules between them", "[config]
   CHECK(defaults.lease_ms == 10000);
   CHECK(defaults.poll_ms == 1000);
   CHECK(defaults.max_attempts == 2);
+  // Leases renewed once they have under 9 s left; an owner cut off gives up at 8.5 s.
+  CHECK(defaults.renew_within_ms() == 9000);
+  CHECK(defaults.give_up_ms() == 8500);
   auto set = parse_config(R"({"cluster": {"enabled": true, "heartbeat_ms": 500, "lease_ms": 1000, "poll_ms": 50,
                                           "max_attempts": 5}, "database": {"url": "postgresql://db/x"}})");
   CHECK(set.cluster.enabled);
