@@ -50,9 +50,11 @@ asio::awaitable<void> Coordinator::heartbeat_loop() {
       // cut-off, where the attempts are given up if it fails too.
       auto next = Steady::now() + ms(config_.cluster.heartbeat_ms);
       auto deadline = last_beat_ok_ + cutoff;
-      bool live = std::any_of(held_.begin(), held_.end(),
-                              [](const auto& entry) { return !entry.second.lost && !entry.second.reserved; });
-      if (live && deadline > Steady::now() && deadline < next) next = deadline;
+      if (deadline > Steady::now() && deadline < next &&
+          std::any_of(held_.begin(), held_.end(),
+                      [](const auto& entry) { return !entry.second.lost && !entry.second.reserved; })) {
+        next = deadline;
+      }
       beat_timer_.expires_at(next);
       co_await beat_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     }
@@ -72,8 +74,11 @@ asio::awaitable<void> Coordinator::beat_once() {
   for (const auto& [id, held] : held_) {
     if (!held.lost && !held.reserved) asked.emplace_back(id, held.attempt);
   }
-  if (since >= cutoff) {
+  auto give_up = [&] {
     for (const auto& [id, attempt] : asked) lose(id, "no heartbeat got through while its lease ran");
+  };
+  if (since >= cutoff) {
+    give_up();
     asked.clear();  // the heartbeat still tells the database this instance lives
   }
   const auto limit = since < cutoff ? cutoff - since : ms(config_.cluster.heartbeat_ms);
@@ -97,9 +102,7 @@ asio::awaitable<void> Coordinator::beat_once() {
     // No heartbeat got through for as long as the last one left some lease
     // to run: the jobs are someone else's by now (or will be); stop them
     // instead of working for nothing.
-    if (Steady::now() - last_beat_ok_ >= cutoff) {
-      for (const auto& [id, attempt] : asked) lose(id, "no heartbeat got through while its lease ran");
-    }
+    if (Steady::now() - last_beat_ok_ >= cutoff) give_up();
   }
 }
 
