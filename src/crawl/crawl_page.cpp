@@ -2,8 +2,8 @@
 
 #include "crawld/crawl/page_analysis.hpp"
 #include "crawld/crawl/url.hpp"
+#include "crawld/util/offload.hpp"
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -156,7 +156,7 @@ asio::awaitable<void> Crawl::analyze(FetchResponse& response, const FrontierEntr
                request]() mutable -> asio::awaitable<PageAnalysis> {
     co_return analyze_response(std::move(wire), cap, request);
   };
-  auto analysis = co_await asio::co_spawn(shared_.compute_pool, std::move(task), asio::use_awaitable);
+  auto analysis = co_await util::offload(shared_.compute_pool, std::move(task));
   page.bytes = analysis.bytes;
   page.truncated = analysis.truncated;
   if (!analysis.error.empty()) page.error = std::move(analysis.error);

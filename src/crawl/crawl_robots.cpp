@@ -4,9 +4,9 @@
 #include "crawld/crawl/page_analysis.hpp"
 #include "crawld/crawl/redirects.hpp"
 #include "crawld/crawl/url.hpp"
+#include "crawld/util/offload.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -68,7 +68,7 @@ asio::awaitable<void> Crawl::fetch_robots(HostRobots& robots, const std::string&
     }
     co_return robots_answer(fetched, agent);
   };
-  auto answer = co_await asio::co_spawn(shared_.compute_pool, std::move(task), asio::use_awaitable);
+  auto answer = co_await util::offload(shared_.compute_pool, std::move(task));
   robots.rules = std::move(answer.rules);
   robots.unavailable = std::move(answer.unavailable);
   if (answer.keep) shared_.robots_cache.store(*robots_url, robots.rules, clock::now());

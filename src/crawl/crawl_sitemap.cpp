@@ -2,9 +2,7 @@
 
 #include "crawld/crawl/sitemap.hpp"
 #include "crawld/crawl/url.hpp"
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include "crawld/util/offload.hpp"
 
 namespace crawld::crawl {
 
@@ -82,7 +80,7 @@ asio::awaitable<void> Crawl::crawl_sitemap(FrontierEntry entry, HostSlot& slot) 
                allowed = &allowed_hosts_]() mutable -> asio::awaitable<SitemapLinks> {
     co_return sitemap_links(std::move(wire), url, *allowed);
   };
-  auto links = co_await asio::co_spawn(shared_.compute_pool, std::move(task), asio::use_awaitable);
+  auto links = co_await util::offload(shared_.compute_pool, std::move(task));
   co_await take_sitemap(entry, std::move(links));
 }
 

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "crawld/store/records.hpp"
+#include "crawld/util/offload.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_executor.hpp>
@@ -79,10 +80,9 @@ class DbPool {
   auto run(F body) -> boost::asio::awaitable<std::invoke_result_t<F&, pqxx::connection&>> {
     using R = std::invoke_result_t<F&, pqxx::connection&>;
     static_assert(!std::is_void_v<R>, "return a value from the pool body");
-    return boost::asio::co_spawn(
-        pool_.get_executor(),
-        [this, body = std::move(body)]() mutable -> boost::asio::awaitable<R> { co_return with_connection(body); },
-        boost::asio::use_awaitable);
+    return util::offload(pool_.get_executor(), [this, body = std::move(body)]() mutable -> boost::asio::awaitable<R> {
+      co_return with_connection(body);
+    });
   }
 
   // Runs body(connection) on a pool thread while the caller (on `ioc`, the
