@@ -135,7 +135,6 @@ asio::awaitable<void> Coordinator::run() {
     co_await maintenance_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
   }
   registered_ = true;
-  last_beat_ok_ = Steady::now();
   spdlog::info("cluster: instance {} registered ({} slots, lease {} ms, heartbeat {} ms)", repository_.instance_id(),
                config_.jobs.max_running, config_.cluster.lease_ms, config_.cluster.heartbeat_ms);
   listener_->start();
@@ -171,7 +170,11 @@ asio::awaitable<store::SubmitAnswer> Coordinator::accept(const jobs::Job& job) {
   row.dedup_key = config_.jobs.on_duplicate == "reject" ? dedup_key(job.params) : std::string();
   row.job = job;
   row.claim = registered_ && config_.jobs.on_duplicate != "queue" && busy() < config_.jobs.max_running;
-  if (row.claim) held_.try_emplace(job.id).first->second.reserved = true;
+  if (row.claim) {
+    auto& held = held_.try_emplace(job.id).first->second;
+    held.reserved = true;
+    held.covered = Steady::now();  // the commit gives the lease its whole length after this
+  }
   try {
     auto answer = co_await accept_.submit(std::move(row));
     keep_reserved(job.id, answer.outcome == store::SubmitOutcome::claimed);
@@ -263,6 +266,7 @@ asio::awaitable<void> Coordinator::claim_once() {
   // Kept for the claim while it runs: an accept meanwhile queues its job
   // instead of claiming a slot this claim may also fill.
   claiming_ = asked;
+  const auto sent = Steady::now();  // each claimed lease runs lease_ms from later than this
   try {
     claimed = co_await repository_.claim(asked, config_.jobs.on_duplicate == "queue");
   } catch (const std::exception& error) {
@@ -274,7 +278,7 @@ asio::awaitable<void> Coordinator::claim_once() {
   for (auto& c : claimed) {
     if (stopping_ || draining_) {
       // Claimed while the stop began: handed straight back.
-      held_.try_emplace(c.job.id).first->second.attempt = c.job.attempt;
+      hold(c.job.id, c.job.attempt, sent);
       spawn(settle(std::move(c.job), util::Gate::Holder(settling_)));
       continue;
     }
@@ -282,7 +286,7 @@ asio::awaitable<void> Coordinator::claim_once() {
     if (claimed_) {
       claimed_(std::chrono::duration<double>(jobs::Clock::now() - c.job.created_at).count());
     }
-    held_.try_emplace(c.job.id).first->second.attempt = c.job.attempt;
+    hold(c.job.id, c.job.attempt, sent);
     jobs_.adopt(std::move(c.job), c.time_left);
   }
   // Fewer than asked for: nothing is left queued (until a notification or

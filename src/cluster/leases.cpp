@@ -40,54 +40,63 @@ void Coordinator::lose(const std::string& id, const char* why) {
 }
 
 asio::awaitable<void> Coordinator::heartbeat_loop() {
-  const auto cutoff = ms(config_.cluster.give_up_ms());
   while (!stopping_) {
     beat_wanted_ = false;
     co_await beat_once();
     if (stopping_) break;
     if (!beat_wanted_) {
-      // After a failed heartbeat, the next one comes no later than the
-      // cut-off, where the attempts are given up if it fails too.
-      auto next = Steady::now() + ms(config_.cluster.heartbeat_ms);
-      auto deadline = last_beat_ok_ + cutoff;
-      if (deadline > Steady::now() && deadline < next &&
-          std::any_of(held_.begin(), held_.end(),
-                      [](const auto& entry) { return !entry.second.lost && !entry.second.reserved; })) {
-        next = deadline;
-      }
+      // After a failed heartbeat, the next one comes no later than the first
+      // cut-off, where that attempt is given up if it fails too.
+      auto next = std::min(Steady::now() + ms(config_.cluster.heartbeat_ms), give_up_overdue(Steady::now()));
       beat_timer_.expires_at(next);
       co_await beat_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     }
   }
 }
 
-// A lease the last successful heartbeat left alone has renew_within_ms to
-// run from that heartbeat's start; the attempts are given up a little
-// before (give_up_ms, the cut-off). A heartbeat waits no longer than that:
-// one that hangs (a network that drops everything) must not keep the
-// crawls going past the time another instance may rescue their jobs.
+// Each attempt's lease had renew_within_ms or more to run when the claim,
+// accept or heartbeat that last showed it was sent (Held::covered); the
+// attempt is given up a little before that runs out (give_up_ms, the
+// cut-off), unless a heartbeat gets through. A heartbeat waits no longer
+// than the first cut-off: one that hangs (a network that drops everything)
+// must not keep the crawls going past the time another instance may rescue
+// their jobs.
+Steady::time_point Coordinator::give_up_overdue(Steady::time_point now) {
+  const auto cutoff = ms(config_.cluster.give_up_ms());
+  auto first = Steady::time_point::max();
+  std::vector<std::string> overdue;
+  for (const auto& [id, held] : held_) {
+    if (held.lost || held.reserved) continue;
+    if (now - held.covered >= cutoff) {
+      overdue.push_back(id);
+    } else {
+      first = std::min(first, held.covered + cutoff);
+    }
+  }
+  for (const auto& id : overdue) lose(id, "no heartbeat got through while its lease ran");
+  return first;
+}
+
 asio::awaitable<void> Coordinator::beat_once() {
   const auto sent = Steady::now();
-  const auto cutoff = ms(config_.cluster.give_up_ms());
-  const auto since = std::chrono::duration_cast<std::chrono::milliseconds>(sent - last_beat_ok_);
+  const auto first_cutoff = give_up_overdue(sent);
   std::vector<store::HeldAttempt> asked;
   for (const auto& [id, held] : held_) {
     if (!held.lost && !held.reserved) asked.emplace_back(id, held.attempt);
   }
-  auto give_up = [&] {
-    for (const auto& [id, attempt] : asked) lose(id, "no heartbeat got through while its lease ran");
-  };
-  if (since >= cutoff) {
-    give_up();
-    asked.clear();  // the heartbeat still tells the database this instance lives
+  auto limit = ms(config_.cluster.heartbeat_ms);
+  if (!asked.empty()) {
+    limit = std::max(1ms, std::chrono::duration_cast<std::chrono::milliseconds>(first_cutoff - sent));
   }
-  const auto limit = since < cutoff ? cutoff - since : ms(config_.cluster.heartbeat_ms);
   try {
     auto beat = co_await repository_.heartbeat(asked, config_.jobs.max_running, draining_, limit);
-    last_beat_ok_ = sent;
     std::set<std::string> kept(beat.kept.begin(), beat.kept.end());
     for (const auto& [id, attempt] : asked) {
-      if (!kept.contains(id)) lose(id, "the database no longer gives it to this instance");
+      if (!kept.contains(id)) {
+        lose(id, "the database no longer gives it to this instance");
+      } else if (auto it = held_.find(id); it != held_.end() && it->second.attempt == attempt) {
+        it->second.covered = std::max(it->second.covered, sent);
+      }
     }
     for (const auto& id : beat.cancel_requested) {
       if (jobs_.stop_local(id, jobs::StopReason::user_request)) {
@@ -99,10 +108,9 @@ asio::awaitable<void> Coordinator::beat_once() {
     for (const auto& [id, attempt] : asked) lose(id, "another process took this instance id");
   } catch (const std::exception& error) {
     spdlog::warn("cluster: heartbeat failed: {}", error.what());
-    // No heartbeat got through for as long as the last one left some lease
-    // to run: the jobs are someone else's by now (or will be); stop them
+    // The attempts whose leases may be someone else's by now are stopped
     // instead of working for nothing.
-    if (Steady::now() - last_beat_ok_ >= cutoff) give_up();
+    give_up_overdue(Steady::now());
   }
 }
 
@@ -158,6 +166,12 @@ void Coordinator::ended(const jobs::Job& job) {
 // Slots taken: attempts whose crawl has not ended (or is being accepted),
 // and those a claim in flight may bring back.
 std::size_t Coordinator::busy() const { return held_.size() - ending_ + claiming_; }
+
+void Coordinator::hold(const std::string& id, std::uint32_t attempt, Steady::time_point covered) {
+  auto& held = held_.try_emplace(id).first->second;
+  held.attempt = attempt;
+  held.covered = covered;
+}
 
 void Coordinator::forget(std::map<std::string, Held>::iterator it) {
   if (it->second.ending) --ending_;

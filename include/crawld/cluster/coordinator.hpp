@@ -100,6 +100,10 @@ class Coordinator final : public jobs::SharedQueue {
     std::uint32_t attempt = 0;
     bool lost = false;
     bool reserved = false;  // a slot kept for a job being accepted (claimed with its commit)
+    // Sent before the claim, accept or heartbeat that last showed its lease
+    // with renew_within_ms or more to run: the attempt is given up
+    // give_up_ms after this unless a heartbeat gets through meanwhile.
+    std::chrono::steady_clock::time_point covered;
     std::optional<util::Gate::Holder> ending;  // ended; its final snapshot not yet committed
   };
 
@@ -113,11 +117,16 @@ class Coordinator final : public jobs::SharedQueue {
   void keep_reserved(const std::string& id, bool claimed);
   std::optional<jobs::Job> start_accepted(jobs::Job job);
   std::size_t busy() const;
+  // A claimed attempt, its lease running from later than `covered`.
+  void hold(const std::string& id, std::uint32_t attempt, std::chrono::steady_clock::time_point covered);
   // Drops a held attempt (keeping ending_ right).
   void forget(std::map<std::string, Held>::iterator it);
   boost::asio::awaitable<void> claim_once();
   boost::asio::awaitable<void> beat_once();
   void lose(const std::string& id, const char* why);
+  // Gives up the attempts whose cut-off (covered + give_up_ms) is `now` or
+  // earlier; the earliest cut-off of the others.
+  std::chrono::steady_clock::time_point give_up_overdue(std::chrono::steady_clock::time_point now);
   void wake_claims();
   // A slot came free: a claim, if something may be queued.
   void slot_freed();
@@ -142,7 +151,6 @@ class Coordinator final : public jobs::SharedQueue {
   bool claim_wanted_ = true;
   bool queue_hint_ = true;  // something may be queued: false after a claim found less than it asked for
   bool beat_wanted_ = false;
-  std::chrono::steady_clock::time_point last_beat_ok_;
   boost::asio::steady_timer claim_timer_;
   boost::asio::steady_timer beat_timer_;
   boost::asio::steady_timer maintenance_timer_;
