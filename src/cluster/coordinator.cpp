@@ -275,7 +275,18 @@ asio::awaitable<void> Coordinator::claim_once() {
     co_return;
   }
   claiming_ = 0;
+  std::size_t adopted = 0;
   for (auto& c : claimed) {
+    if (held_.contains(c.job.id) || jobs_.runs_locally(c.job.id)) {
+      // An earlier attempt of this job is still here: its lease ran out and
+      // the job was queued again before this instance noticed or before its
+      // crawl had wound down. That attempt is over; the new one cannot run
+      // beside it and goes back to the queue, uncounted, for a later claim.
+      lose(c.job.id, "the database gave this instance a newer attempt of it");
+      spawn(hand_back(std::move(c.job)));
+      continue;
+    }
+    ++adopted;
     if (stopping_ || draining_) {
       // Claimed while the stop began: handed straight back.
       hold(c.job.id, c.job.attempt, sent);
@@ -292,7 +303,20 @@ asio::awaitable<void> Coordinator::claim_once() {
   // Fewer than asked for: nothing is left queued (until a notification or
   // the poll says otherwise). All of them: there may be more.
   if (claimed.size() < asked) queue_hint_ = false;
-  if (!claimed.empty() && busy() < slots) claim_wanted_ = true;
+  if (adopted > 0 && busy() < slots) claim_wanted_ = true;
+}
+
+asio::awaitable<void> Coordinator::hand_back(jobs::Job job) {
+  spdlog::warn("cluster: job {} (attempt {}): an earlier attempt of it is still stopping here: handed back",
+               job.id, job.attempt);
+  try {
+    std::string why = "handed back to the queue by " + repository_.instance_id() +
+                      ": an earlier attempt of it was still stopping there";
+    co_await repository_.release(job, std::move(why));
+  } catch (const std::exception& error) {
+    spdlog::warn("cluster: job {}: could not be handed back ({}): it is queued again when its lease runs out",
+                 job.id, error.what());
+  }
 }
 
 // --- stop -------------------------------------------------------------------

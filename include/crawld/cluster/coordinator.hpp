@@ -112,6 +112,8 @@ class Coordinator final : public jobs::SharedQueue {
   boost::asio::awaitable<void> heartbeat_loop();
   boost::asio::awaitable<void> maintenance_loop();
   boost::asio::awaitable<void> settle(jobs::Job job, util::Gate::Holder settling);
+  // Hands a claimed attempt straight back to the queue, uncounted.
+  boost::asio::awaitable<void> hand_back(jobs::Job job);
   void end_written(const std::string& id, std::uint32_t attempt);
   boost::asio::awaitable<store::SubmitAnswer> accept(const jobs::Job& job);
   void keep_reserved(const std::string& id, bool claimed);

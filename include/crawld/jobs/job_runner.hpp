@@ -76,6 +76,8 @@ class JobRunner {
     StopReason stop_reason = StopReason::none;
   };
   std::optional<Live> live(const std::string& id) const;
+  // Its crawl or its watchdog has not finished yet (start() must wait).
+  bool has(const std::string& id) const { return runs_.contains(id); }
   std::vector<std::string> running_ids() const;
   std::size_t running() const { return running_; }
 

@@ -63,6 +63,8 @@ class JobService final : public RunListener {
   void adopt(Job job, std::chrono::milliseconds time_left);
   // Stops a crawl running here (a cancel asked for elsewhere, a lost lease).
   bool stop_local(const std::string& id, StopReason reason) { return runner_.cancel(id, reason); }
+  // An attempt of it still runs here (or is winding down): adopt() must wait.
+  bool runs_locally(const std::string& id) const { return runner_.has(id); }
   boost::asio::awaitable<CancelResult> cancel(std::string id);
 
   // From memory only (with live progress), or nullopt.

@@ -161,6 +161,22 @@ TEST_CASE("operator cancel of a running job ends it at once", "[jobs]") {
   CHECK(cancel(ioc, manager, "00000000-0000-4000-8000-000000000000") == CancelStatus::not_found);
 }
 
+// Cluster mode adopts a job only when no earlier attempt of it runs here,
+// including one that was told to stop and has not wound down yet.
+TEST_CASE("a stopped job still runs locally until its crawl and its watchdog have wound down", "[jobs]") {
+  asio::io_context ioc;
+  JobService manager(ioc, JobsConfig{}, fake_crawl(60s, /*honour_soft_stop=*/false));
+  std::string id = manager.submit(params(2024)).job->id;
+  run_until(ioc, [] { return false; }, 50ms);
+  REQUIRE(manager.runs_locally(id));
+  CHECK(manager.stop_local(id, StopReason::shutdown));
+  CHECK(manager.runs_locally(id));  // told to stop; its crawl has not ended yet
+  REQUIRE(run_until(ioc, [&] { return !manager.runs_locally(id); }));
+  CHECK(manager.find_local(id)->state != JobState::running);
+  CHECK(!manager.stop_local(id, StopReason::shutdown));
+  CHECK(!manager.runs_locally("00000000-0000-4000-8000-000000000000"));
+}
+
 TEST_CASE("operator cancel of a queued job removes it at once", "[jobs]") {
   asio::io_context ioc;
   JobsConfig config;
