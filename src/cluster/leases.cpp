@@ -45,8 +45,9 @@ asio::awaitable<void> Coordinator::heartbeat_loop() {
     co_await beat_once();
     if (stopping_) break;
     if (!beat_wanted_) {
-      // After a failed heartbeat, the next one comes no later than the first
-      // cut-off, where that attempt is given up if it fails too.
+      // The attempts whose leases may be someone else's by now (a failed
+      // heartbeat) are stopped instead of working for nothing; the next
+      // heartbeat comes no later than the first cut-off of the others.
       auto next = std::min(Steady::now() + ms(config_.cluster.heartbeat_ms), give_up_overdue(Steady::now()));
       beat_timer_.expires_at(next);
       co_await beat_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -107,10 +108,8 @@ asio::awaitable<void> Coordinator::beat_once() {
     spdlog::critical("cluster: {}", conflict.what());
     for (const auto& [id, attempt] : asked) lose(id, "another process took this instance id");
   } catch (const std::exception& error) {
+    // heartbeat_loop gives up what is overdue by now before it waits.
     spdlog::warn("cluster: heartbeat failed: {}", error.what());
-    // The attempts whose leases may be someone else's by now are stopped
-    // instead of working for nothing.
-    give_up_overdue(Steady::now());
   }
 }
 
