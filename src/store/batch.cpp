@@ -184,6 +184,7 @@ const char* jobs_statement(const Batch& batch) {
 // The rows to write: all of them, or in cluster mode the owned ones.
 const Batch& rows_to_write(pqxx::work& tx, const Batch& batch, Batch& owned, BatchResult& result) {
   if (batch.owner.empty()) return batch;
+  find_jobs_by_key(tx);
   owned = owned_rows(tx, batch, result);
   return owned;
 }
@@ -281,6 +282,8 @@ BatchResult write_row_by_row(pqxx::connection& connection, const Batch& all) {
 }
 
 }  // namespace
+
+void find_jobs_by_key(pqxx::transaction_base& tx) { tx.exec("set local enable_seqscan = off"); }
 
 BatchResult write_batch(pqxx::connection& connection, const Batch& batch) {
   try {

@@ -244,6 +244,7 @@ asio::awaitable<Heartbeat> ClusterRepository::heartbeat(std::vector<HeldAttempt>
     ids += '}';
     attempts += '}';
     pqxx::work tx(c);
+    find_jobs_by_key(tx);
     Heartbeat beat;
     for (const auto& row : tx.exec_prepared(statements::heartbeat, instance_id_, cluster_.lease_ms, ids, attempts,
                                             cluster_.renew_within_ms())) {

@@ -58,6 +58,15 @@ struct BatchResult {
   std::size_t fenced = 0;  // rows not written: their attempt is no longer ours
 };
 
+// Cluster mode joins job rows with the ids a statement brings along (a
+// batch's jobs, the attempts a heartbeat holds). The planner takes such a
+// list for 100 rows; with the statistics of a table that grew since its
+// last ANALYZE (the first minute of a database, or any burst), or with a
+// generic plan made while the table was small, it then reads crawl_jobs
+// whole for every batch and hashes it. For the rest of the transaction,
+// the rows are found through their keys whatever the statistics say.
+void find_jobs_by_key(pqxx::transaction_base& tx);
+
 // One transaction. Throws only errors a retry can fix (see is_transient);
 // rows the schema rejects are skipped, reported and recorded as job events.
 BatchResult write_batch(pqxx::connection& connection, const Batch& batch);

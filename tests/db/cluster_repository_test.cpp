@@ -5,6 +5,9 @@
 #include "crawld/store/store.hpp"
 #include "pg_support.hpp"
 #include "store/db_pool.hpp"
+#include "store/queries.hpp"
+#include "store/rows.hpp"
+#include "store/statements.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -235,6 +238,66 @@ TEST_CASE("rows of an attempt this instance no longer owns are not written", "[d
     CHECK(store.status().rows_fenced == 3);
     auto got6 = co_await cluster.heartbeat(held(job.id, job.attempt), 4, false);
     CHECK(got6.kept.empty());
+  });
+}
+
+namespace {
+
+// The server's notices on one connection. With auto_explain loaded in the
+// session and client_min_messages at log, each statement's plan is one.
+struct Notices : pqxx::errorhandler {
+  explicit Notices(pqxx::connection_base& connection) : pqxx::errorhandler(connection) {}
+  bool operator()(const char message[]) noexcept override {
+    text += message;
+    return true;
+  }
+  std::string text;
+};
+
+}  // namespace
+
+TEST_CASE("a fenced batch finds its job rows by key, whatever the statistics say", "[db][cluster]") {
+  ClusterNode node(cluster_config());
+  node.run([&](Db& db, store::Store&, store::ClusterRepository& cluster) -> asio::awaitable<void> {
+    co_await cluster.submit(one(queued_job(2000)), 100);
+    auto claimed = co_await cluster.claim(1, false);
+    REQUIRE(claimed.size() == 1);
+    auto job = claimed[0].job;
+    job.state = jobs::JobState::succeeded;
+    // Rows the statistics have not seen (the table was never analyzed).
+    db.exec(
+        "insert into crawl_jobs (id, target, season, deep, state, created_at)"
+        " select gen_random_uuid(), 'other', 1, false, 'succeeded', now() from generate_series(1, 2000)");
+    store::Batch batch;
+    batch.owner = "node-1";
+    batch.jobs = {job};
+    std::string planned_alone;
+    std::string plans;
+    co_await test::off_loop([&] {
+      pqxx::connection c(db.url());
+      store::statements::prepare_all(c);
+      c.prepare_now(store::statements::update_jobs);  // for EXPLAIN EXECUTE
+      Notices notices(c);
+      pqxx::nontransaction setup(c);
+      setup.exec(
+          "load 'auto_explain'; set auto_explain.log_min_duration = 0;"
+          " set auto_explain.log_nested_statements = on; set client_min_messages = log");
+      // What the planner makes of the update on its own: the whole table.
+      for (const auto& row : setup.exec("explain execute " + std::string(store::statements::update_jobs) + "('" +
+                                        store::jobs_json(&batch.jobs.front(), &batch.jobs.front() + 1) + "')")) {
+        planned_alone += row[0].as<std::string>() + "\n";
+      }
+      setup.commit();
+      notices.text.clear();
+      store::write_batch(c, batch);
+      plans = notices.text;
+    });
+    INFO(planned_alone);
+    CHECK(planned_alone.find("Seq Scan on crawl_jobs") != std::string::npos);
+    INFO(plans);
+    CHECK(plans.find("update crawl_jobs") != std::string::npos);
+    CHECK(plans.find("Seq Scan on crawl_jobs") == std::string::npos);
+    CHECK(db.scalar("select state from crawl_jobs where id = '" + job.id + "'") == "succeeded");
   });
 }
 
