@@ -56,6 +56,14 @@ std::string submit_json(const std::vector<SubmitRow>& rows) {
   return out;
 }
 
+// Rows crawld_submit would insert as they are, claimed: no key to look up,
+// no queue room to count (statements::submit_claimed).
+bool all_claimed_plain(const std::vector<SubmitRow>& rows) {
+  return std::all_of(rows.begin(), rows.end(), [](const SubmitRow& row) {
+    return row.claim && row.job.idempotency_key.empty() && row.dedup_key.empty();
+  });
+}
+
 SubmitOutcome parse_outcome(const std::string& text) {
   if (text == "created") return SubmitOutcome::created;
   if (text == "claimed") return SubmitOutcome::claimed;
@@ -151,8 +159,10 @@ asio::awaitable<std::vector<SubmitAnswer>> ClusterRepository::submit(std::vector
     const std::size_t count = rows.size();
     auto submit_in = [&](pqxx::transaction_base& tx) {
       std::vector<std::optional<SubmitAnswer>> answers(count);
-      for (const auto& row :
-           tx.exec_prepared(statements::submit_jobs, json, max_queued, instance_id_, cluster_.lease_ms)) {
+      auto result = all_claimed_plain(rows)
+                        ? tx.exec_prepared(statements::submit_claimed, json, instance_id_, cluster_.lease_ms)
+                        : tx.exec_prepared(statements::submit_jobs, json, max_queued, instance_id_, cluster_.lease_ms);
+      for (const auto& row : result) {
         auto n = row[0].as<std::size_t>();
         if (n < 1 || n > count) throw std::runtime_error("crawld_submit answered for row " + std::to_string(n));
         answers[n - 1] = {parse_outcome(row[1].as<std::string>()), row[2].is_null() ? "" : row[2].as<std::string>()};

@@ -101,15 +101,31 @@ TEST_CASE("a group of submissions is answered row by row in one transaction", "[
     CHECK(db.scalar("select count(*) from crawl_jobs where state = 'queued'") == "2");
     CHECK(db.scalar("select count(*) from crawl_job_events where message = 'job accepted by node-1'") == "2");
 
-    // With a free slot, the accepting instance claims the job with its commit.
-    auto mine = queued_job(2010);
-    std::vector<store::SubmitRow> claiming{{mine, std::string(), true}};
-    auto claimed = co_await cluster.submit(claiming, 100);
-    REQUIRE(claimed.size() == 1);
-    CHECK(claimed[0].outcome == store::SubmitOutcome::claimed);
-    CHECK(db.scalar("select state || ' ' || instance_id || ' ' || attempt || ' ' || (lease_until > now())"
-                    " || ' ' || (deadline_at > now() + interval '59 seconds') from crawl_jobs where id = '" +
-                    mine.id + "'") == "running node-1 1 true true");
+    // With free slots, the accepting instance claims the jobs with its
+    // commit; a full queue (2 queued, bound 2) does not refuse them. Rows
+    // with neither key go in by one statement, a row with a key by the
+    // function: the same answers, rows and events.
+    for (bool keyed : {false, true}) {
+      std::vector<store::SubmitRow> claiming;
+      for (int i = 0; i < 3; ++i) {
+        claiming.push_back({queued_job(2010 + i, keyed && i == 1 ? "key-2" : ""), std::string(), true});
+      }
+      auto claimed = co_await cluster.submit(claiming, 2);
+      REQUIRE(claimed.size() == 3);
+      std::string ids;
+      for (std::size_t i = 0; i < 3; ++i) {
+        CHECK(claimed[i].outcome == store::SubmitOutcome::claimed);
+        CHECK(claimed[i].job_id == claiming[i].job.id);
+        CHECK(db.scalar("select state || ' ' || instance_id || ' ' || attempt || ' ' || (lease_until > now())"
+                        " || ' ' || (deadline_at > now() + interval '59 seconds') from crawl_jobs where id = '" +
+                        claiming[i].job.id + "'") == "running node-1 1 true true");
+        ids += (i == 0 ? "" : ",") + claiming[i].job.id;
+      }
+      CHECK(db.scalar("select count(distinct job_id) || ' ' || count(*) from crawl_job_events"
+                      " where message = 'job accepted by node-1' and job_id = any('{" +
+                      ids + "}'::uuid[])") == "3 3");
+    }
+    CHECK(db.scalar("select count(*) from crawl_idempotency_keys where key = 'key-2'") == "1");
 
     // The queue bound counts what is queued cluster-wide.
     auto full = co_await cluster.submit(one(queued_job(2003)), 2);
