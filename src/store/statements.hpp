@@ -43,7 +43,8 @@ inline constexpr const char* lock_owned = "crawld_lock_owned";  // '{uuid,...}',
 inline constexpr const char* submit_jobs =
     "crawld_submit_jobs";  // batch, max_queued, instance, lease_ms -> (n, outcome, job)
 // The same for a group of rows with neither key that all have a slot.
-inline constexpr const char* submit_claimed = "crawld_submit_claimed";  // batch, instance, lease_ms -> (n, outcome, job)
+inline constexpr const char* submit_claimed =
+    "crawld_submit_claimed";  // batch, instance, lease_ms -> (n, outcome, job)
 inline constexpr const char* claim_job = "crawld_claim_job";  // owner, lease_ms, one_per_crawl, n -> jobs + time left
 inline constexpr const char* heartbeat = "crawld_heartbeat";  // owner, lease_ms, '{uuid}', '{attempt}' -> kept
 inline constexpr const char* release_attempt = "crawld_release_attempt";  // id, owner, attempt, why
