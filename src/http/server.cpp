@@ -242,6 +242,13 @@ struct HttpServer::Impl {
       // Between requests the keep-alive idle limit applies; from the first
       // byte on, the whole request must arrive within request_timeout_ms.
       if (!first && buffer.size() == 0) {
+        // The client sends its next request only once it has read this
+        // answer, so a read tried now would mostly find nothing (one recv
+        // answering EAGAIN per request: Asio tries every read at once). The
+        // read starts once the handlers already queued and a look at epoll
+        // have run, which gives the request time to arrive.
+        co_await asio::post(asio::use_awaitable);
+        if (stopping) co_return;
         connection.idle = true;
         connection.expire_after(std::chrono::milliseconds(config.idle_timeout_ms));
         auto [ec, n] = co_await connection.socket.async_read_some(buffer.prepare(1024), use_tuple);
